@@ -1,0 +1,142 @@
+"""Checkpoint reading/writing: formats, wrappers, prefixes, refusals and mismatches."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+from conftest import randomize_affine
+from safetensors.torch import save_file
+
+import demoe
+from demoe.errors import CheckpointError
+from demoe.io.checkpoint import infer_config, read_checkpoint
+from demoe.models import DeMoE, NAFNet, create_model
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.fixture
+def model() -> DeMoE:
+    return randomize_affine(create_model("demoe_small", k_used=2))
+
+
+def test_save_and_load_round_trip_with_config_and_metadata(tmp_path, model):
+    folder = demoe.save_model(model, tmp_path / "m", metadata={"experiment": "x", "step": 3})
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    stored = json.loads((folder / "config.json").read_text())
+    assert stored["architecture"] == "demoe" and stored["metadata"]["step"] == 3
+    loaded = demoe.load_model(folder)
+    assert same_weights(model, loaded)
+    assert loaded.k_used == 2  # comes from config.json, not inferable from weights
+    assert not any(p.name.startswith(".") for p in folder.iterdir())  # no temp files left
+
+
+@pytest.mark.parametrize("wrapper", [None, "params", "params_ema", "model_state_dict", "state_dict", "model"])
+@pytest.mark.parametrize("suffix", [".pth", ".pt", ".ckpt"])
+def test_pickled_state_dicts_in_every_wrapper(tmp_path, model, wrapper, suffix):
+    state = model.state_dict()
+    obj = state if wrapper is None else {wrapper: state, "iter": 5}
+    path = tmp_path / f"ck{suffix}"
+    torch.save(obj, path)
+    loaded = demoe.load_model(path, config={"k_used": 2})
+    assert same_weights(model, loaded)
+
+
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod.", "module._orig_mod."])
+def test_wrapper_prefixes_are_stripped(tmp_path, model, prefix):
+    torch.save({f"{prefix}{k}": v for k, v in model.state_dict().items()}, tmp_path / "c.pth")
+    assert same_weights(model, demoe.load_model(tmp_path / "c.pth"))
+
+
+def test_bare_safetensors_and_hugging_face_folder(tmp_path, model):
+    save_file(model.state_dict(), str(tmp_path / "w.safetensors"))
+    assert same_weights(model, demoe.load_model(tmp_path / "w.safetensors"))
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    save_file(model.state_dict(), str(hf / "diffusion_pytorch_model.safetensors"))
+    published_keys = ("img_channel", "width", "middle_blk_num", "enc_blk_nums", "dec_blk_nums", "num_exp", "k_used")
+    hf_config = {"_class_name": "DeMoE_arch", "_diffusers_version": "0.30.0"}
+    hf_config.update({k: model.config[k] for k in published_keys})
+    (hf / "config.json").write_text(json.dumps(hf_config))
+    loaded = demoe.load_model(hf)
+    assert same_weights(model, loaded) and loaded.k_used == 2
+    (hf / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="unreadable model config"):
+        demoe.load_model(hf)
+
+
+def test_config_is_inferred_from_shapes():
+    for m in (create_model("demoe"), create_model("nafnet_original"), create_model("demoe_baseline"),
+              create_model("demoe_small", moe_blocks_per_stage=2)):
+        cfg = infer_config(m.state_dict())
+        rebuilt = demoe.models.build_model(cfg)
+        assert type(rebuilt) is type(m)
+        assert {k: list(v.shape) for k, v in rebuilt.state_dict().items()} == {
+            k: list(v.shape) for k, v in m.state_dict().items()
+        }
+
+
+def test_nafnet_original_layout_keys():
+    keys = create_model("nafnet_original").state_dict().keys()
+    assert "encoders.3.27.conv1.weight" in keys and "middle_blks.0.beta" in keys
+    assert isinstance(create_model("nafnet"), NAFNet)
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("executed",))
+
+
+def test_pickled_code_is_refused_not_executed(tmp_path, capsys):
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as fh:
+        pickle.dump({"params": Evil()}, fh)
+    with pytest.raises(CheckpointError, match="weights_only"):
+        demoe.load_model(path)
+    assert "executed" not in capsys.readouterr().out
+
+
+def test_mismatched_architecture_names_missing_unexpected_and_shapes(tmp_path, model):
+    state = model.state_dict()
+    state.pop("ending.bias")
+    state["extra.weight"] = torch.zeros(1)
+    state["intro.bias"] = torch.zeros(5)
+    torch.save(state, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError) as err:
+        demoe.load_model(tmp_path / "bad.pth", config=model.config | {"architecture": "demoe"})
+    msg = str(err.value)
+    assert "1 missing (ending.bias)" in msg and "1 unexpected (extra.weight)" in msg
+    assert "intro.bias: checkpoint (5,) vs model (8,)" in msg
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "unreadable"), (b"not a checkpoint at all", "unreadable|weights_only")],
+)
+def test_corrupt_files_are_clear_errors(tmp_path, content, message):
+    (tmp_path / "c.pth").write_bytes(content)
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(tmp_path / "c.pth")
+    (tmp_path / "c.safetensors").write_bytes(content)
+    with pytest.raises(CheckpointError, match="unreadable safetensors"):
+        read_checkpoint(tmp_path / "c.safetensors")
+
+
+def test_missing_and_unsupported_paths(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        demoe.load_model(tmp_path / "nope.pth")
+    (tmp_path / "m.onnx").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="unsupported"):
+        demoe.load_model(tmp_path / "m.onnx")
+    torch.save({"optimizer": {"lr": torch.tensor(1.0)}, "epoch": 3}, tmp_path / "o.pth")
+    with pytest.raises(CheckpointError, match="no state_dict"):
+        demoe.load_model(tmp_path / "o.pth")
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="not a NAFNet/DeMoE"):
+        demoe.load_model(tmp_path / "other.pth")
