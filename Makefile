@@ -1,0 +1,44 @@
+# demoe — two commands on a fresh machine: `make reproduce` and `make test`.
+# Everything installs into .venv from requirements/lock.txt (exact pins; torch and
+# torchvision as one matching pair from PyPI, because open_clip_torch needs torchvision).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+CONFIG ?= config/config.yaml
+
+.PHONY: setup reproduce test lint format dag-dry-run report clean-results
+
+setup: $(STAMP)
+
+$(STAMP): requirements/lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/lock.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+reproduce: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+
+report: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+dag-dry-run: setup
+	$(BIN)/snakemake -n --quiet --configfile $(CONFIG)
+
+test: setup lint dag-dry-run
+	$(BIN)/pytest
+
+clean-results:
+	rm -rf results/data results/models results/eval results/tables results/figures results/logs

@@ -1,0 +1,46 @@
+"""``demoe models`` (list presets, describe a checkpoint) and ``demoe cost``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from demoe.eval.cost import count_params, measure_cost
+from demoe.io.checkpoint import load_model
+from demoe.models.registry import PRESETS, create_model, model_to_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    models = sub.add_parser("models", help="list model presets or describe a checkpoint")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    msub.add_parser("list", help="the named presets").set_defaults(func=_list)
+    info = msub.add_parser("info", help="config and size of a checkpoint")
+    info.add_argument("checkpoint")
+    info.set_defaults(func=_info)
+
+    cost = sub.add_parser("cost", help="params, MACs and runtime of presets (Table 1 cost)")
+    cost.add_argument("models", nargs="+", help="preset names")
+    cost.add_argument("--size", type=int, default=256)
+    cost.add_argument("--device", default="cpu")
+    cost.add_argument("--repeats", type=int, default=10)
+    cost.add_argument("--warmup", type=int, default=3)
+    cost.set_defaults(func=_cost)
+
+
+def _list(args: argparse.Namespace) -> int:
+    for name, config in PRESETS.items():
+        print(f"{name}: {json.dumps(config)}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    model = load_model(args.checkpoint)
+    print(json.dumps({**model_to_config(model), "params": count_params(model)}, indent=2))
+    return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    for name in args.models:
+        cost = measure_cost(name, create_model(name), args.size, args.device, args.repeats, args.warmup)
+        print(json.dumps(cost.as_dict()))
+    return 0
