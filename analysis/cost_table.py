@@ -34,7 +34,9 @@ def main() -> None:
 
     rows = []
     for name in args.models:
-        cost = measure_cost(name, create_model(name), args.size, args.device, args.repeats, args.warmup)
+        cost = measure_cost(
+            name, create_model(name), args.size, args.device, args.repeats, args.warmup
+        )
         rows.append({"method": LABELS.get(name, name), **cost.as_dict()})
     table = pd.DataFrame(rows)
     write_text(args.csv, table.to_csv(index=False, float_format="%.4g"))

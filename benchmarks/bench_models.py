@@ -49,7 +49,9 @@ def published_forward(model: DeMoE, inp: torch.Tensor) -> torch.Tensor:
         x = down(x)
     weights = F.softmax(model.mlp_branch(x), dim=1)
     x = _published_moe(model.experts[0], model.middle_blks(x), weights)
-    for decoder, up, skip, moe in zip(model.decoders, model.ups, encs[::-1], model.experts[1:], strict=True):
+    for decoder, up, skip, moe in zip(
+        model.decoders, model.ups, encs[::-1], model.experts[1:], strict=True
+    ):
         x = _published_moe(moe, decoder(up(x) + skip), weights)
     x = model.ending(x) + inp
     return x[:, :, :h, :w]
@@ -128,7 +130,11 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device)
-    label = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    label = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
     print(f"device: {label}; torch {torch.__version__}; batch 1; median of {args.repeats}")
     print(f"max |published - ours| (256², batch of 2): {check_equal(256, device):.2e}")
     ctx = mp.get_context("spawn")
@@ -138,15 +144,19 @@ def main() -> None:
         results = {}
         for row in ROWS:
             queue = ctx.Queue()
-            proc = ctx.Process(target=measure, args=(row, size, args.device, args.repeats, args.warmup, queue))
+            proc = ctx.Process(
+                target=measure, args=(row, size, args.device, args.repeats, args.warmup, queue)
+            )
             proc.start()
             results[row] = queue.get()
             proc.join()
         base, pub = results["nafnet_baseline"]["ms"], results["published"]["ms"]
         for row in ROWS:
             r = results[row]
-            print(f"| {size} | {row} | {r['ms']:.1f} | {r['peak_mib']:.0f} | "
-                  f"{r['ms'] / base:.2f}× | {pub / r['ms']:.2f}× |")
+            print(
+                f"| {size} | {row} | {r['ms']:.1f} | {r['peak_mib']:.0f} | "
+                f"{r['ms'] / base:.2f}× | {pub / r['ms']:.2f}× |"
+            )
 
 
 if __name__ == "__main__":

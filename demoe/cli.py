@@ -17,6 +17,8 @@ from demoe.errors import DemoeError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "demoe.models.cli",
+    "demoe.data.cli",
+    "demoe.eval.cli",
 )
 
 

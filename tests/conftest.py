@@ -16,7 +16,6 @@ CONFORMANCE = DATA / "conformance"
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
-    np.random.seed(0)
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +26,9 @@ def conformance() -> dict:
         "checkpoint": CONFORMANCE / "demoe_small_published_layout.pth",
         "config": json.loads((CONFORMANCE / "demoe_small_config.json").read_text()),
         "expected": {k: expected[k] for k in expected.files},
-        "default_layout": json.loads((CONFORMANCE / "demoe_default_state_dict_layout.json").read_text()),
+        "default_layout": json.loads(
+            (CONFORMANCE / "demoe_default_state_dict_layout.json").read_text()
+        ),
     }
 
 

@@ -37,7 +37,9 @@ def test_save_and_load_round_trip_with_config_and_metadata(tmp_path, model):
     assert not any(p.name.startswith(".") for p in folder.iterdir())  # no temp files left
 
 
-@pytest.mark.parametrize("wrapper", [None, "params", "params_ema", "model_state_dict", "state_dict", "model"])
+@pytest.mark.parametrize(
+    "wrapper", [None, "params", "params_ema", "model_state_dict", "state_dict", "model"]
+)
 @pytest.mark.parametrize("suffix", [".pth", ".pt", ".ckpt"])
 def test_pickled_state_dicts_in_every_wrapper(tmp_path, model, wrapper, suffix):
     state = model.state_dict()
@@ -60,7 +62,15 @@ def test_bare_safetensors_and_hugging_face_folder(tmp_path, model):
     hf = tmp_path / "hf"
     hf.mkdir()
     save_file(model.state_dict(), str(hf / "diffusion_pytorch_model.safetensors"))
-    published_keys = ("img_channel", "width", "middle_blk_num", "enc_blk_nums", "dec_blk_nums", "num_exp", "k_used")
+    published_keys = (
+        "img_channel",
+        "width",
+        "middle_blk_num",
+        "enc_blk_nums",
+        "dec_blk_nums",
+        "num_exp",
+        "k_used",
+    )
     hf_config = {"_class_name": "DeMoE_arch", "_diffusers_version": "0.30.0"}
     hf_config.update({k: model.config[k] for k in published_keys})
     (hf / "config.json").write_text(json.dumps(hf_config))
@@ -72,8 +82,12 @@ def test_bare_safetensors_and_hugging_face_folder(tmp_path, model):
 
 
 def test_config_is_inferred_from_shapes():
-    for m in (create_model("demoe"), create_model("nafnet_original"), create_model("demoe_baseline"),
-              create_model("demoe_small", moe_blocks_per_stage=2)):
+    for m in (
+        create_model("demoe"),
+        create_model("nafnet_original"),
+        create_model("demoe_baseline"),
+        create_model("demoe_small", moe_blocks_per_stage=2),
+    ):
         cfg = infer_config(m.state_dict())
         rebuilt = demoe.models.build_model(cfg)
         assert type(rebuilt) is type(m)

@@ -72,7 +72,15 @@ def test_bad_input_is_a_clear_error(x, message):
         small()(x)
 
 
-@pytest.mark.parametrize("model_fn", [small, lambda: randomize_affine(NAFNet(width=4, middle_blk_num=1, enc_blk_nums=(1, 1), dec_blk_nums=(1, 1))).eval()])
+@pytest.mark.parametrize(
+    "model_fn",
+    [
+        small,
+        lambda: randomize_affine(
+            NAFNet(width=4, middle_blk_num=1, enc_blk_nums=(1, 1), dec_blk_nums=(1, 1))
+        ).eval(),
+    ],
+)
 def test_one_pixel_and_odd_sizes(model_fn):
     model = model_fn()
     with torch.inference_mode():
@@ -138,7 +146,8 @@ def test_training_mode_uses_soft_gating_and_eval_uses_top_k():
     w = torch.softmax(torch.randn(2, 5), 1)
     block = model.experts[0]
     torch.testing.assert_close(
-        block(h, w, sparse=False), sum(w[:, e].view(-1, 1, 1, 1) * block.experts[e](h) for e in range(5))
+        block(h, w, sparse=False),
+        sum(w[:, e].view(-1, 1, 1, 1) * block.experts[e](h) for e in range(5)),
     )
 
 

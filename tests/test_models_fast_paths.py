@@ -67,11 +67,15 @@ def test_fused_model_matches(name, channels_last):
         xin = x.to(memory_format=torch.channels_last) if channels_last else x
         torch.testing.assert_close(fused(xin), ref, atol=1e-4, rtol=1e-4)
         if name == "demoe_small":
-            torch.testing.assert_close(fused(xin, task="gopro"), model(x, task="gopro"), atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(
+                fused(xin, task="gopro"), model(x, task="gopro"), atol=1e-4, rtol=1e-4
+            )
 
 
 def test_mac_counting_on_a_known_network():
-    conv = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 3, padding=1, groups=8))
+    conv = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+    )
     x = torch.rand(1, 3, 10, 10)
     assert count_macs(conv, x) == 100 * 8 * 3 * 9 + 100 * 8 * 1 * 9
     assert count_params(conv) == 8 * 3 * 9 + 8 + 8 * 9 + 8
@@ -81,7 +85,9 @@ def test_demoe_k1_costs_one_expert_per_block_and_counts_all_parameters():
     k1 = measure_cost("demoe", create_model("demoe_small"), size=64, repeats=1, warmup=0)
     dense = create_model("demoe_small", gating="soft").eval()
     dense_macs = count_macs(dense, torch.rand(1, 3, 64, 64))
-    baseline = measure_cost("base", create_model("demoe_small", block_experts=1), size=64, repeats=1, warmup=0)
+    baseline = measure_cost(
+        "base", create_model("demoe_small", block_experts=1), size=64, repeats=1, warmup=0
+    )
     assert k1.macs_g == pytest.approx(baseline.macs_g)
     assert dense_macs / 1e9 > k1.macs_g
     assert k1.params_m > baseline.params_m

@@ -45,7 +45,9 @@ def count_macs(model: nn.Module, x: torch.Tensor) -> int:
     return counter.get_total_flops() // 2
 
 
-def median_runtime_ms(model: nn.Module, x: torch.Tensor, repeats: int = 10, warmup: int = 3) -> float:
+def median_runtime_ms(
+    model: nn.Module, x: torch.Tensor, repeats: int = 10, warmup: int = 3
+) -> float:
     """Median forward time in milliseconds (CUDA synchronised when on a GPU)."""
     sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     times = []

@@ -206,9 +206,7 @@ def check_state_dict(model: nn.Module, state: StateDict, source: str = "checkpoi
         raise CheckpointError(f"{source} does not fit {name}: " + " | ".join(problems))
 
 
-def save_model(
-    model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None
-) -> Path:
+def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``model`` as ``path/model.safetensors`` + ``path/config.json``, atomically.
 
     ``metadata`` (training config, git commit, metrics…) goes into config.json under

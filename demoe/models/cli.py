@@ -41,6 +41,8 @@ def _info(args: argparse.Namespace) -> int:
 
 def _cost(args: argparse.Namespace) -> int:
     for name in args.models:
-        cost = measure_cost(name, create_model(name), args.size, args.device, args.repeats, args.warmup)
+        cost = measure_cost(
+            name, create_model(name), args.size, args.device, args.repeats, args.warmup
+        )
         print(json.dumps(cost.as_dict()))
     return 0

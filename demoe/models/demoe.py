@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from demoe.models.layers import BlockSequence
 from demoe.models.moe import Connection, MoEBlock
 from demoe.models.router import Router
 from demoe.models.unet import UNet
-from demoe.models.layers import BlockSequence
 from demoe.tasks import TASKS, task_index
 
 Gating = Literal["auto", "soft", "topk"]
@@ -63,7 +63,9 @@ class DeMoE(UNet):
         gating: Gating = "auto",
         router_noise: float = 0.0,
     ) -> None:
-        super().__init__(img_channel, width, middle_blk_num, enc_blk_nums, dec_blk_nums, BlockSequence)
+        super().__init__(
+            img_channel, width, middle_blk_num, enc_blk_nums, dec_blk_nums, BlockSequence
+        )
         if gating not in GATINGS:
             raise ValueError(f"unknown gating {gating!r}; valid: {', '.join(GATINGS)}")
         n_block = num_exp if block_experts is None else block_experts

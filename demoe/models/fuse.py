@@ -47,11 +47,15 @@ class FusedNAFBlock(nn.Module):
     def __init__(self, block: NAFBlock) -> None:
         super().__init__()
         self.eps1, self.eps2 = block.norm1.eps, block.norm2.eps
-        self.conv1 = _fold_input_affine(block.conv1, block.norm1.weight.detach(), block.norm1.bias.detach())
+        self.conv1 = _fold_input_affine(
+            block.conv1, block.norm1.weight.detach(), block.norm1.bias.detach()
+        )
         self.conv2 = copy.deepcopy(block.conv2)
         self.sca = copy.deepcopy(block.sca)
         self.conv3 = _fold_output_scale(block.conv3, block.beta)
-        self.conv4 = _fold_input_affine(block.conv4, block.norm2.weight.detach(), block.norm2.bias.detach())
+        self.conv4 = _fold_input_affine(
+            block.conv4, block.norm2.weight.detach(), block.norm2.bias.detach()
+        )
         self.conv5 = _fold_output_scale(block.conv5, block.gamma)
 
     def forward(self, inp: torch.Tensor) -> torch.Tensor:

@@ -26,9 +26,13 @@ class MoEBlock(nn.Module):
     def __init__(self, c: int, n: int = 5, used: int = 1, connection: Connection = "sum"):
         super().__init__()
         if connection not in CONNECTIONS:
-            raise ValueError(f"unknown MoE connection {connection!r}; valid: {', '.join(CONNECTIONS)}")
+            raise ValueError(
+                f"unknown MoE connection {connection!r}; valid: {', '.join(CONNECTIONS)}"
+            )
         if not 1 <= used <= n:
-            raise ValueError(f"k_used must be between 1 and the number of experts ({n}), got {used}")
+            raise ValueError(
+                f"k_used must be between 1 and the number of experts ({n}), got {used}"
+            )
         self.used = used
         self.connection = connection
         self.experts = nn.ModuleList(NAFBlock(c) for _ in range(n))

@@ -23,7 +23,9 @@ class NAFNet(UNet):
         enc_blk_nums: Sequence[int] = (2, 2, 2, 2),
         dec_blk_nums: Sequence[int] = (2, 2, 2, 2),
     ) -> None:
-        super().__init__(img_channel, width, middle_blk_num, enc_blk_nums, dec_blk_nums, plain_blocks)
+        super().__init__(
+            img_channel, width, middle_blk_num, enc_blk_nums, dec_blk_nums, plain_blocks
+        )
         self.config = {
             "img_channel": img_channel,
             "width": width,

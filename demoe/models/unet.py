@@ -54,7 +54,9 @@ class UNet(nn.Module):
         self.middle_blks = make_blocks(chan, middle_blk_num)
         self.level_channels: list[int] = [chan]
         for num in dec_blk_nums:
-            self.ups.append(nn.Sequential(nn.Conv2d(chan, chan * 2, 1, bias=False), nn.PixelShuffle(2)))
+            self.ups.append(
+                nn.Sequential(nn.Conv2d(chan, chan * 2, 1, bias=False), nn.PixelShuffle(2))
+            )
             chan //= 2
             self.decoders.append(make_blocks(chan, num))
             self.level_channels.append(chan)

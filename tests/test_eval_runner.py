@@ -1,0 +1,122 @@
+"""`demoe eval`: per-image CSV, router columns, n/a metrics and bad pairs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import randomize_affine
+from skimage.metrics import peak_signal_noise_ratio
+
+import demoe
+from demoe.cli import main
+from demoe.data.images import read_hwc, write_image
+from demoe.data.manifest import Record, write_manifest
+from demoe.models import create_model
+from demoe.tasks import TASKS
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    monkeypatch.delenv("DEMOE_LPIPS_WEIGHTS", raising=False)
+    rng = np.random.default_rng(0)
+    records = []
+    for i, (dataset, task) in enumerate([("gopro", "synth_global_motion"), ("dpdd", "defocus")]):
+        sharp = rng.random((20, 24, 3))
+        blurry = np.clip(sharp + rng.normal(0, 0.05, sharp.shape), 0, 1)
+        write_image(tmp_path / f"b{i}.png", blurry)
+        write_image(tmp_path / f"s{i}.png", sharp)
+        records.append(
+            Record(str(tmp_path / f"b{i}.png"), str(tmp_path / f"s{i}.png"), task, dataset, "test")
+        )
+    write_manifest(tmp_path / "m.jsonl", records)
+    demoe.save_model(randomize_affine(create_model("demoe_small")), tmp_path / "model")
+    return tmp_path
+
+
+def test_eval_writes_per_image_metrics_and_router_outputs(setup):
+    out, summary = setup / "r.csv", setup / "r.json"
+    rc = main(
+        [
+            "eval",
+            "--model",
+            str(setup / "model"),
+            "--manifest",
+            str(setup / "m.jsonl"),
+            "--out",
+            str(out),
+            "--summary",
+            str(summary),
+            "--save-images",
+            str(setup / "img"),
+        ]
+    )
+    assert rc == 0
+    df = pd.read_csv(out)
+    assert list(df["dataset"]) == ["gopro", "dpdd"]
+    assert {f"prob_{t}" for t in TASKS} <= set(df.columns)
+    np.testing.assert_allclose(df[[f"prob_{t}" for t in TASKS]].sum(axis=1), 1.0, atol=1e-5)
+    assert set(df["routed"]) <= set(TASKS)
+    # PSNR is computed on the saved 8-bit restoration against the 8-bit target
+    restored = read_hwc(sorted((setup / "img").iterdir())[0])
+    expected = peak_signal_noise_ratio(read_hwc(setup / "s0.png"), restored, data_range=1.0)
+    assert df["psnr"][0] == pytest.approx(expected, abs=1e-4)
+    info = json.loads(summary.read_text())
+    assert np.isnan(df["lpips"]).all()  # n/a, never 0
+    assert "lpips" in info["unavailable"]
+
+
+def test_forced_expert_and_dataset_filter(setup):
+    out = setup / "r.csv"
+    main(
+        [
+            "eval",
+            "--model",
+            str(setup / "model"),
+            "--manifest",
+            str(setup / "m.jsonl"),
+            "--dataset",
+            "dpdd",
+            "--task",
+            "gopro",
+            "--metrics",
+            "psnr",
+            "--out",
+            str(out),
+        ]
+    )
+    df = pd.read_csv(out)
+    assert list(df["dataset"]) == ["dpdd"] and list(df["expert"]) == ["gopro"]
+
+
+def test_size_mismatch_and_empty_selection_are_one_line_errors(setup, capsys):
+    write_image(setup / "s1.png", np.zeros((10, 10, 3)))
+    rc = main(
+        [
+            "eval",
+            "--model",
+            str(setup / "model"),
+            "--manifest",
+            str(setup / "m.jsonl"),
+            "--out",
+            str(setup / "r.csv"),
+        ]
+    )
+    assert rc == 2 and "size mismatch" in capsys.readouterr().err
+    assert not (setup / "r.csv").exists()
+    rc = main(
+        [
+            "eval",
+            "--model",
+            str(setup / "model"),
+            "--manifest",
+            str(setup / "m.jsonl"),
+            "--dataset",
+            "lolblur",
+            "--out",
+            str(setup / "r.csv"),
+        ]
+    )
+    assert rc == 2 and "no test records" in capsys.readouterr().err
