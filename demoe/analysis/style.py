@@ -1,0 +1,63 @@
+"""One figure style for every plot of the project.
+
+``apply_style()`` once before plotting; ``DATASET_COLORS[name]`` for a dataset's colour
+(keys: ``demoe.tasks.DATASETS``, fixed across figures); ``save_figure(fig, *paths)``
+to write figures atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from demoe.io.atomic import atomic_path
+from demoe.tasks import DATASETS
+
+DPI = 200
+#: Colour-blind-safe palette (seaborn "colorblind"), frozen so colours never shift.
+#: Datasets take colours in ``DATASETS`` order; a new dataset takes the next free one.
+_PALETTE: tuple[str, ...] = (
+    "#0173b2",
+    "#de8f05",
+    "#029e73",
+    "#d55e00",
+    "#cc78bc",
+    "#ca9161",
+    "#fbafe4",
+    "#949494",
+    "#ece133",
+    "#56b4e9",
+)
+if len(DATASETS) > len(_PALETTE):
+    raise RuntimeError(f"{len(DATASETS)} datasets but only {len(_PALETTE)} figure colours")
+DATASET_COLORS: dict[str, str] = dict(zip(DATASETS, _PALETTE))  # noqa: B905 - checked above
+FORMATS: tuple[str, ...] = ("pdf", "png")
+
+
+def apply_style() -> None:
+    """Seaborn "whitegrid" theme, paper context, embedded TrueType fonts in PDFs."""
+    sns.set_theme(context="paper", style="whitegrid", palette=list(_PALETTE))
+    matplotlib.rcParams.update({"pdf.fonttype": 42, "savefig.bbox": "tight", "savefig.dpi": DPI})
+
+
+def save_figure(fig: Figure, *paths: str | os.PathLike) -> list[Path]:
+    """Write ``fig`` to each path atomically, at ``DPI``; returns the files written.
+
+    A path with a suffix is written in that format; a path without one gives both
+    ``<path>.pdf`` and ``<path>.png``. PDFs carry no creation date, so reruns are
+    byte-stable.
+    """
+    written = []
+    for path in map(Path, paths):
+        targets = [path] if path.suffix else [path.with_name(f"{path.name}.{f}") for f in FORMATS]
+        for target in targets:
+            fmt = target.suffix.lstrip(".").lower()
+            metadata = {"CreationDate": None} if fmt == "pdf" else None
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", metadata=metadata)
+            written.append(target)
+    return written
