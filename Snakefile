@@ -9,8 +9,11 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/cost.smk"
+include: "workflow/rules/data.smk"
 
 
 rule all:
     input:
         rules.cost_table.output,
+        rules.table4_aioblur_distribution.output,
+        rules.fig10_lolblur_mse.output,

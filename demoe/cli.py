@@ -17,6 +17,7 @@ from demoe.errors import DemoeError
 
 COMMAND_MODULES: tuple[str, ...] = (
     "demoe.models.cli",
+    "demoe.train.cli",
     "demoe.data.cli",
     "demoe.eval.cli",
 )

@@ -1,0 +1,110 @@
+"""``demoe data`` sub-commands: build AIO-Blur manifests, write the synthetic default."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from demoe.errors import ConfigError
+
+
+def _data_section(args: argparse.Namespace) -> dict:
+    if args.data_json is not None:
+        section = json.loads(args.data_json)
+    elif args.config is not None:
+        doc = yaml.safe_load(Path(args.config).read_text(encoding="utf-8")) or {}
+        section = doc.get("data", {})
+    else:
+        section = {}
+    if not isinstance(section, dict):
+        raise ConfigError("the 'data' config section must be a mapping")
+    return section
+
+
+def _print_summary(report: dict) -> None:
+    for name, entry in report["datasets"].items():
+        found = {s: v["found"] for s, v in entry.get("splits", {}).items()}
+        bal = entry.get("balance")
+        extra = f" train {bal['original']}->{bal['final']} ({bal['action']})" if bal else ""
+        print(f"{name:13s} {entry['status']:18s} found {found}{extra}")
+        for split, info in entry.get("splits", {}).items():
+            for kind, n in info["problems"]["counts"].items():
+                example = info["problems"]["examples"][kind][0]
+                print(
+                    f"  warning: {name} {split}: {n} skipped ({kind}), e.g. {example}",
+                    file=sys.stderr,
+                )
+    print(f"manifests: {report['manifests']}; skipped files: {report['problems']['total']}")
+
+
+def _build(args: argparse.Namespace) -> int:
+    from demoe.data.build import build_from_config
+
+    report = build_from_config(_data_section(args), args.out, root=args.root, strict=args.strict)
+    _print_summary(report)
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from demoe.data.synthetic.writer import synth_aioblur
+
+    summary = synth_aioblur(args.out, scale=args.scale, seed=args.seed)
+    total = sum(n for splits in summary["counts"].values() for n in splits.values())
+    print(f"wrote {total} synthetic pairs ({args.scale}, seed {args.seed}) under {args.out}")
+    return 0
+
+
+def _pairs(args: argparse.Namespace) -> int:
+    from demoe.data.build import build_pairs
+    from demoe.tasks import resolve_task
+
+    task = None if args.task == "none" else resolve_task(args.task)
+    found = build_pairs(
+        args.root,
+        args.out,
+        task=task,
+        dataset=args.dataset,
+        split=args.split,
+        blurry=args.blurry,
+        sharp=args.sharp,
+        list_file=args.list,
+    )
+    print(f"{len(found.pairs)} pairs -> {args.out}; skipped {dict(found.problems.counts)}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``demoe data {build-aioblur,synth-aioblur,build-pairs}``."""
+    data = subparsers.add_parser("data", help="datasets: AIO-Blur manifests, synthetic default")
+    sub = data.add_subparsers(dest="data_command", required=True)
+
+    build = sub.add_parser(
+        "build-aioblur", help="AIO-Blur / AIO-Blur-OOD manifests from the published layouts"
+    )
+    build.add_argument("--root", help="folder holding the datasets (overrides data.root)")
+    build.add_argument("--out", required=True, help="folder for manifests and build_report.json")
+    build.add_argument("--config", help="YAML file whose 'data' section configures the build")
+    build.add_argument("--data-json", help="the 'data' section as JSON (used by the DAG)")
+    build.add_argument("--strict", action="store_true", help="fail if any file is skipped")
+    build.set_defaults(func=_build)
+
+    synth = sub.add_parser("synth-aioblur", help="write the embedded synthetic datasets")
+    synth.add_argument("--out", required=True)
+    synth.add_argument("--scale", default="small", choices=["small", "tiny"])
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(func=_synth)
+
+    pairs = sub.add_parser("build-pairs", help="manifest for your own paired data")
+    pairs.add_argument("--root", required=True)
+    pairs.add_argument("--out", required=True, help="manifest file (.jsonl)")
+    pairs.add_argument("--task", required=True, help="task name or alias, or 'none'")
+    pairs.add_argument("--dataset", required=True, help="dataset label for the records")
+    pairs.add_argument("--split", default="test", choices=["train", "test"])
+    pairs.add_argument("--blurry", default="blur", help="blurry folder under --root")
+    pairs.add_argument("--sharp", default="sharp", help="sharp folder under --root")
+    pairs.add_argument("--list", help="list file of '<sharp> <blurry>' lines under --root")
+    pairs.set_defaults(func=_pairs)

@@ -1,0 +1,1 @@
+"""Embedded synthetic AIO-Blur: small datasets in the published layouts (see ``writer``)."""
