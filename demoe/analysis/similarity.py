@@ -174,9 +174,13 @@ def _rbf_gram(x: np.ndarray, sigma_factor: float) -> np.ndarray | None:
 
 
 def layer_similarity(
-    a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, measure: Measure = "pearson"
+    a: torch.Tensor | np.ndarray,
+    b: torch.Tensor | np.ndarray,
+    measure: Measure = "pearson",
+    sigma_factor: float = 0.5,
 ) -> tuple[float, int, int]:
-    """(score, number of filters, number of undefined filters) for one parameter."""
+    """(score, number of filters, number of undefined filters) for one parameter;
+    ``sigma_factor`` sets the RBF bandwidth of ``rbf_cka``."""
     a, b = _array(a), _array(b)
     if measure == "pearson":
         r = pearson_per_filter(a, b)
@@ -187,7 +191,7 @@ def layer_similarity(
     if measure == "cka":
         return linear_cka(x, y), x.shape[0], 0
     if measure == "rbf_cka":
-        return rbf_cka(x, y), x.shape[0], 0
+        return rbf_cka(x, y, sigma_factor), x.shape[0], 0
     raise ConfigError(f"unknown measure {measure!r}; valid: {', '.join(MEASURES)}")
 
 
@@ -219,7 +223,11 @@ def _check_same_layout(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> No
 
 
 def compare_state_dicts(
-    sd_a: StateDict, sd_b: StateDict, measure: Measure = "pearson", params: Params = "weight"
+    sd_a: StateDict,
+    sd_b: StateDict,
+    measure: Measure = "pearson",
+    params: Params = "weight",
+    sigma_factor: float = 0.5,
 ) -> pd.DataFrame:
     """Similarity of every layer of two models with the same architecture.
 
@@ -228,7 +236,8 @@ def compare_state_dicts(
     (BatchNorm running statistics are never compared). Returns one row per parameter:
     ``layer`` (NAFNet-layout key), ``layer_type``, ``position``, ``score``,
     ``n_filters``, ``n_undefined``. CheckpointError if keys or shapes differ.
-    ``measure``: "pearson" (Eq. 3–4), "cka" (linear) or "rbf_cka" (Eq. 5–6).
+    ``measure``: "pearson" (Eq. 3–4), "cka" (linear) or "rbf_cka" (Eq. 5–6, bandwidth
+    ``sigma_factor`` × median pairwise distance).
     """
     if measure not in MEASURES:
         raise ConfigError(f"unknown measure {measure!r}; valid: {', '.join(MEASURES)}")
@@ -236,7 +245,7 @@ def compare_state_dicts(
     _check_same_layout(a, b)
     rows = []
     for key in a:
-        score, n, undefined = layer_similarity(a[key], b[key], measure)
+        score, n, undefined = layer_similarity(a[key], b[key], measure, sigma_factor)
         rows.append((key, layer_type(key), block_position(key), score, n, undefined))
     table = pd.DataFrame(
         rows, columns=["layer", "layer_type", "position", "score", "n_filters", "n_undefined"]

@@ -1,0 +1,45 @@
+"""Fig. 8: per-filter Pearson correlation per layer between the per-dataset NAFNets and
+a model trained for another task (a user-supplied checkpoint of the same architecture).
+
+Paper App. A: bars are the mean over the per-dataset NAFNets of their correlation with
+``--other`` (Eq. 3–4), whiskers the min and max; the red line is the 0.7 threshold.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.analysis.plots.labels import model_label, model_name
+from demoe.analysis.plots.weights import (
+    MEASURE_LABELS,
+    layer_bar_figure,
+    layer_summary,
+    pairwise_layer_scores,
+    read_models,
+)
+from demoe.io.checkpoint import read_state_dict
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = figure_parser(__doc__)
+    parser.add_argument("--models", nargs="+", required=True, help="per-dataset NAFNet files")
+    parser.add_argument("--other", required=True, help="checkpoint of another task")
+    parser.add_argument("--other-label", help="name of the other model (default: its folder)")
+    parser.add_argument("--params", choices=["weight", "all"], default="weight")
+    parser.add_argument("--threshold", type=float, default=0.7)
+    args = parser.parse_args(argv)
+
+    other = args.other_label or model_name(args.other)
+    models = {**read_models(args.models), other: read_state_dict(args.other)}
+    pairs = [(name, other) for name in models if name != other]
+    labels = {n: model_label(n) for n in models}
+    scores = pairwise_layer_scores(models, pairs, labels, "pearson", args.params)
+    title = f"Layer-wise weight correlation of the per-dataset NAFNets with {other}"
+    fig = layer_bar_figure(layer_summary(scores), MEASURE_LABELS["pearson"], title, args.threshold)
+    save(fig, args)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,57 @@
+"""Fig. 13: t-SNE of encoder bottleneck features of the baselines on AIO-Blur test images.
+
+Four panels: a randomly initialised network (the architecture of ``--class-loss``, weights
+from ``--seed``), the all-in-one baseline trained without the classification loss, the
+one trained with it, and the original NAFNet architecture. A feature is the global average
+pool of ``model.encode(x)[0]`` (the router's input, Sec. 3.2); points are coloured by
+dataset; each panel is its own t-SNE.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from demoe.analysis.features import encoder_features, random_init_model
+from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.analysis.plots.embeddings import sample_records, tsne_figure, tsne_frame
+from demoe.data.manifest import read_manifest
+from demoe.io.checkpoint import load_model
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = figure_parser(__doc__)
+    parser.add_argument("--manifest", required=True, help="AIO-Blur test manifest")
+    parser.add_argument("--datasets", nargs="+", required=True)
+    parser.add_argument("--no-class", required=True, help="baseline without class loss")
+    parser.add_argument("--class-loss", required=True, help="baseline with class loss")
+    parser.add_argument("--original-arch", required=True, help="original-architecture baseline")
+    parser.add_argument("--max-per-dataset", type=int, default=100)
+    parser.add_argument("--perplexity", type=float, default=30.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+
+    chosen = sample_records(
+        read_manifest(args.manifest), args.datasets, args.max_per_dataset, args.seed
+    )
+    paths = [r.blurry for r in chosen]
+    labels = [r.dataset for r in chosen]
+    models = {
+        "random init": random_init_model(args.class_loss, args.seed),
+        "no class loss": load_model(args.no_class),
+        "class loss": load_model(args.class_loss),
+        "original architecture": load_model(args.original_arch),
+    }
+    panels = {
+        name: tsne_frame(
+            encoder_features(model, paths, args.device), labels, args.seed, args.perplexity
+        )
+        for name, model in models.items()
+    }
+    title = f"t-SNE of encoder bottleneck features ({len(chosen)} AIO-Blur test images)"
+    save(tsne_figure(panels, title), args)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

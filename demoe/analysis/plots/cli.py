@@ -1,0 +1,43 @@
+"""What every ``analysis/figNN_<name>.py`` script shares: arguments, saving, errors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from demoe.analysis.style import apply_style, save_figure  # noqa: E402
+from demoe.errors import DemoeError  # noqa: E402
+
+
+def figure_parser(doc: str | None) -> argparse.ArgumentParser:
+    """An argparse parser described by the script's docstring, with --pdf and --png."""
+    parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0])
+    parser.add_argument("--pdf", required=True, help="PDF output")
+    parser.add_argument("--png", required=True, help="PNG output")
+    return parser
+
+
+def save(fig: Figure, args: argparse.Namespace) -> None:
+    """Write ``fig`` to ``args.pdf`` and ``args.png`` (atomically) and close it."""
+    save_figure(fig, args.pdf, args.png)
+    plt.close(fig)
+
+
+def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> int:
+    """Apply the figure style and run ``main``; bad input is one line on stderr, status 2."""
+    apply_style()
+    try:
+        main(argv)
+    except (DemoeError, ValueError, FileNotFoundError) as exc:
+        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

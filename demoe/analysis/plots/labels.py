@@ -1,0 +1,48 @@
+"""Labels shared by the figures, and the model that plays each role in them.
+
+Light on imports: ``workflow/rules/figures.smk`` imports it to build the DAG.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from demoe.tasks import AIO_BLUR, DATASETS
+
+
+def dataset_label(name: str) -> str:
+    """Paper display name of a dataset, "(OOD)" appended for AIO-Blur-OOD sets."""
+    info = DATASETS.get(name)
+    if info is None:
+        return name
+    return f"{info.display} (OOD)" if info.ood else info.display
+
+
+def task_label(task: str) -> str:
+    """A task name for axis ticks ("synth global motion")."""
+    return task.replace("_", " ")
+
+
+def task_specific_model(dataset: str) -> str:
+    """The task-specific NAFNet of a dataset (Figs. 5, 14): ``nafnet_<dataset>`` for
+    AIO-Blur, for an OOD set the NAFNet of the AIO-Blur dataset with the same task."""
+    if dataset in AIO_BLUR:
+        return f"nafnet_{dataset}"
+    task = DATASETS[dataset].task
+    matches = [d for d in AIO_BLUR if DATASETS[d].task == task]
+    if not matches:
+        raise ValueError(f"no AIO-Blur dataset shares the task of {dataset!r} ({task})")
+    return f"nafnet_{matches[0]}"
+
+
+def model_label(name: str) -> str:
+    """A per-dataset NAFNet by its dataset ("nafnet_dpdd" → "DPDD"), other models as named."""
+    dataset = name.removeprefix("nafnet_")
+    return DATASETS[dataset].display if dataset != name and dataset in DATASETS else name
+
+
+def model_name(path: str | os.PathLike) -> str:
+    """Experiment name of a model file ``results/models/<name>/model.safetensors``."""
+    path = Path(path)
+    return path.parent.name if path.suffix == ".safetensors" else path.name

@@ -1,0 +1,403 @@
+"""Analysis figures (paper Figs. 2, 4–9, 11–14): data functions and every figure script."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import randomize_affine
+from PIL import Image
+
+from demoe.analysis.features import encoder_features, random_init_model
+from demoe.analysis.plots.cli import run
+from demoe.analysis.plots.embeddings import sample_records
+from demoe.analysis.plots.labels import model_label, task_specific_model
+from demoe.analysis.plots.qualitative import center_crop
+from demoe.analysis.plots.router import mean_router_probs, read_router_eval, router_confusion
+from demoe.analysis.plots.weights import (
+    expert_matrices,
+    layer_summary,
+    network_order,
+    pairwise_layer_scores,
+    type_matrix,
+)
+from demoe.analysis.similarity import block_position, compare_state_dicts
+from demoe.data.manifest import Record, write_manifest
+from demoe.errors import CheckpointError, DataError
+from demoe.io.checkpoint import save_model
+from demoe.models.registry import create_model
+from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, DATASETS, TASKS
+
+ANALYSIS = Path(__file__).parents[1] / "analysis"
+SMALL = {"width": 8, "middle_blk_num": 1, "enc_blk_nums": [1, 1], "dec_blk_nums": [1, 1]}
+
+
+# ---------------------------------------------------------------- data → DataFrame
+
+
+def _sd(seed: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "encoders.0.0.conv1.weight": torch.randn(4, 3, 1, 1, generator=g),
+        "encoders.0.0.conv2.weight": torch.randn(4, 1, 3, 3, generator=g),
+        "encoders.0.0.norm1.weight": torch.randn(4, generator=g),
+    }
+
+
+def test_pairwise_scores_have_known_correlations() -> None:
+    a = _sd(0)
+    models = {
+        "nafnet_dpdd": a,
+        "nafnet_gopro": {k: 2 * v + 1 for k, v in a.items()},  # r = +1 everywhere
+        "nafnet_lolblur": {k: -v for k, v in a.items()},  # r = -1 everywhere
+    }
+    pairs = [("nafnet_dpdd", "nafnet_gopro"), ("nafnet_dpdd", "nafnet_lolblur")]
+    labels = {n: model_label(n) for n in models}
+    scores = pairwise_layer_scores(models, pairs, labels)
+    assert list(dict.fromkeys(scores["pair"])) == ["DPDD – GoPro", "DPDD – LOLBlur"]
+    np.testing.assert_allclose(scores.loc[scores["model_b"] == "nafnet_gopro", "score"], 1.0)
+    np.testing.assert_allclose(scores.loc[scores["model_b"] == "nafnet_lolblur", "score"], -1.0)
+
+    summary = layer_summary(scores)
+    assert list(summary["layer"]) == [list(a)[i] for i in (2, 0, 1)]  # norm1, conv1, conv2
+    np.testing.assert_allclose(summary["mean"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(summary[["min", "max"]], [[-1.0, 1.0]] * 3)
+    assert (summary["n_pairs"] == 2).all()
+
+    matrix = type_matrix(scores)
+    assert list(matrix.columns) == ["1x1 conv", "3x3 conv", "LayerNorm"]
+    np.testing.assert_allclose(matrix.loc["DPDD – GoPro"], 1.0)
+    np.testing.assert_allclose(matrix.loc["DPDD – LOLBlur"], -1.0)
+
+
+def test_network_order_follows_the_forward_pass() -> None:
+    keys = sorted(create_model("demoe", **SMALL).state_dict(), key=network_order)
+    blocks = list(dict.fromkeys(block_position(k) for k in keys))
+    assert blocks[:7] == [
+        "intro",
+        "encoder 1 block 1",
+        "down 1",
+        "encoder 2 block 1",
+        "down 2",
+        "middle block 1",
+        "MoE 1 expert 1",
+    ]
+    assert blocks[11:14] == ["up 1", "decoder 1 block 1", "MoE 2 expert 1"]
+    assert blocks[-2:] == ["ending", "router"]
+    block = [k.split(".")[4] for k in keys if k.startswith("encoders.0.") and k.endswith("weight")]
+    assert block == ["norm1", "conv1", "conv2", "sca", "conv3", "norm2", "conv4", "conv5"]
+
+
+def test_rbf_cka_uses_the_sigma_factor() -> None:
+    a, b = _sd(0), _sd(1)
+    same = compare_state_dicts(a, a, "rbf_cka")
+    np.testing.assert_allclose(same["score"].dropna(), 1.0)
+    narrow = compare_state_dicts(a, b, "rbf_cka", sigma_factor=0.1)["score"]
+    wide = compare_state_dicts(a, b, "rbf_cka", sigma_factor=2.0)["score"]
+    assert not np.allclose(narrow.iloc[:2], wide.iloc[:2])
+
+
+def test_different_architectures_name_both_models() -> None:
+    models = {"nafnet_dpdd": _sd(0), "other": {"encoders.0.0.conv1.weight": torch.zeros(8, 3)}}
+    with pytest.raises(CheckpointError, match="cannot compare nafnet_dpdd with other"):
+        pairwise_layer_scores(models, [("nafnet_dpdd", "other")])
+
+
+def test_expert_matrices_one_per_moe_block() -> None:
+    sd = randomize_affine(create_model("demoe", **SMALL)).state_dict()
+    for e in range(1, 5):  # expert e of block 0 = expert 0 scaled: correlation 1
+        for key in [k for k in sd if k.startswith(f"experts.0.experts.{e}.")]:
+            sd[key] = (
+                3
+                * sd[
+                    key.replace(f"experts.{e}.", "experts.0.", 1).replace(
+                        "experts.0.experts.0.", "experts.0.experts.0.", 1
+                    )
+                ]
+            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        matrices = expert_matrices(sd)
+    assert list(matrices) == ["MoE 1", "MoE 2", "MoE 3"]
+    assert all(m.shape == (5, 5) and list(m.index) == list(TASKS) for m in matrices.values())
+    np.testing.assert_allclose(matrices["MoE 1"].to_numpy(), 1.0)
+    assert matrices["MoE 2"].to_numpy()[0, 1] < 0.5
+    with pytest.raises(CheckpointError, match="no MoE blocks"):
+        expert_matrices(create_model("nafnet", **SMALL).state_dict())
+
+
+def _eval_rows(dataset: str, routed: list[str], top: float = 0.6) -> pd.DataFrame:
+    task = DATASETS[dataset].task if dataset != "real_lolblur" else None
+    rows = []
+    for i, r in enumerate(routed):
+        probs = {f"prob_{t}": (top if t == r else (1 - top) / 4) for t in TASKS}
+        rows.append(
+            {
+                "dataset": dataset,
+                "task": task,
+                "image": f"{i}.png",
+                "expert": "auto",
+                "psnr": 30.0,
+                "routed": r,
+                **probs,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_router_probs_and_confusion(tmp_path) -> None:
+    frames = {
+        "dpdd": _eval_rows("dpdd", ["defocus", "defocus", "low_light"]),
+        "gopro": _eval_rows("gopro", ["synth_global_motion"]),
+        "real_lolblur": _eval_rows("real_lolblur", ["low_light", "low_light"], top=0.8),
+    }
+    paths = []
+    for name, frame in frames.items():
+        paths.append(tmp_path / f"{name}.csv")
+        frame.to_csv(paths[-1], index=False)
+    per_image = read_router_eval(paths)
+
+    means = mean_router_probs(per_image)
+    assert list(means.index) == ["dpdd", "gopro", "real_lolblur"]
+    assert means.loc["dpdd", "defocus"] == pytest.approx((0.6 + 0.6 + 0.1) / 3)
+    assert means.loc["real_lolblur", "low_light"] == pytest.approx(0.8)
+    np.testing.assert_allclose(means.sum(axis=1), 1.0)
+
+    matrix, accuracy = router_confusion(per_image)  # Real-LOLBlur has no task: left out
+    expected = np.zeros((5, 5), dtype=int)
+    expected[0, 0], expected[0, 4], expected[3, 3] = 2, 1, 1
+    np.testing.assert_array_equal(matrix.to_numpy(), expected)
+    assert accuracy == pytest.approx(3 / 4)
+
+    frames["dpdd"].drop(columns=["prob_defocus"]).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match=r"bad.csv: no router outputs.*prob_defocus"):
+        read_router_eval([tmp_path / "bad.csv"])
+
+
+def test_small_helpers() -> None:
+    assert task_specific_model("gopro") == "nafnet_gopro"
+    assert task_specific_model("rsblur") == "nafnet_realblur_j"
+    assert task_specific_model("real_lolblur") == "nafnet_lolblur"
+    image = np.arange(5 * 7 * 3).reshape(5, 7, 3)
+    np.testing.assert_array_equal(center_crop(image, 3), image[1:4, 2:5])
+    assert center_crop(image, 10).shape == image.shape
+    records = [Record(f"{d}{i}.png", None, None, d, "test") for d in ("a", "b") for i in range(5)]
+    chosen = sample_records(records, ["a", "b"], 3, seed=1)
+    assert [r.dataset for r in chosen] == ["a"] * 3 + ["b"] * 3
+    assert chosen == sample_records(records, ["a", "b"], 3, seed=1)
+    with pytest.raises(DataError, match="no test images of dataset 'c'"):
+        sample_records(records, ["c"], 3)
+
+
+# ---------------------------------------------------------------- fake DAG artifacts
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("results")
+    torch.manual_seed(0)
+    models = root / "models"
+    for d in AIO_BLUR:
+        save_model(randomize_affine(create_model("nafnet", **SMALL)), models / f"nafnet_{d}")
+    save_model(randomize_affine(create_model("demoe", **SMALL)), models / "demoe")
+    for name in ("baseline_aio", "baseline_aio_noclass"):
+        model = create_model("demoe", block_experts=1, **SMALL)
+        save_model(randomize_affine(model), models / name)
+    save_model(randomize_affine(create_model("nafnet", **SMALL)), models / "baseline_original_arch")
+
+    rng = np.random.default_rng(0)
+    manifests = root / "data" / "manifests"
+    images = root / "images"
+    images.mkdir()
+    for split, names in (("test", AIO_BLUR), ("ood", AIO_BLUR_OOD)):
+        records = []
+        for d in names:
+            for i in range(4):
+                blurry, sharp = images / f"{d}_{i}_b.png", images / f"{d}_{i}_s.png"
+                base = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+                Image.fromarray(base // 2 + 40 * TASKS.index(DATASETS[d].task)).save(blurry)
+                Image.fromarray(base).save(sharp)
+                paired = d != "real_lolblur"
+                records.append(
+                    Record(str(blurry), str(sharp) if paired else None, DATASETS[d].task, d, "test")
+                )
+        write_manifest(manifests / f"aioblur_{split}.jsonl", records)
+
+    for d in (*AIO_BLUR, *AIO_BLUR_OOD):
+        task = DATASETS[d].task
+        routed = [task, task, TASKS[(TASKS.index(task) + 1) % len(TASKS)]]
+        out = root / "eval" / "demoe" / d / "auto.csv"
+        out.parent.mkdir(parents=True)
+        _eval_rows(d, routed).to_csv(out, index=False)
+    cost = pd.DataFrame(
+        {
+            "method": ["NAFNet", "DeMoE (k=1)"],
+            "model": ["nafnet_original", "demoe"],
+            "params_m": [17.1, 20.2],
+            "macs_g": [16.0, 10.8],
+            "runtime_ms": [445.5, 401.7],
+            "size": [256, 256],
+            "device": ["cpu", "cpu"],
+        }
+    )
+    (root / "tables").mkdir()
+    cost.to_csv(root / "tables" / "cost.csv", index=False)
+    return {"root": root, "models": models, "manifests": manifests}
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ANALYSIS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _figure_args(root: Path, name: str) -> list[str]:
+    return ["--pdf", str(root / f"{name}.pdf"), "--png", str(root / f"{name}.png")]
+
+
+def _check_png(path: Path) -> None:
+    pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+    assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+    assert pixels.std() > 5.0, f"{path.name} is blank"
+    assert path.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+
+
+def _figure_inputs(a: dict[str, Path]) -> dict[str, list[str]]:
+    m, root = a["models"], a["root"]
+    nafnets = [str(m / f"nafnet_{d}" / "model.safetensors") for d in AIO_BLUR]
+    test, ood = (
+        str(a["manifests"] / "aioblur_test.jsonl"),
+        str(a["manifests"] / "aioblur_ood.jsonl"),
+    )
+    demoe = str(m / "demoe" / "model.safetensors")
+    evals = [str(root / "eval" / "demoe" / d / "auto.csv") for d in (*AIO_BLUR, *AIO_BLUR_OOD)]
+    return {
+        "fig02_layer_correlation": ["--models", *nafnets],
+        "fig07_layer_type_correlation": ["--models", *nafnets],
+        "fig08_other_task_correlation": [
+            "--models",
+            *nafnets[:2],
+            "--other",
+            nafnets[2],
+            "--other-label",
+            "denoising",
+        ],
+        "fig09_cka": ["--models", *nafnets[:3], "--sigma-factor", "0.5"],
+        "fig11_expert_correlation": ["--model", demoe],
+        "fig04_dataset_tsne": [
+            "--manifests",
+            test,
+            ood,
+            "--datasets",
+            *AIO_BLUR,
+            *AIO_BLUR_OOD,
+            "--clip-model",
+            "ViT-S-32",
+            "--allow-random",
+            "--max-per-dataset",
+            "3",
+            "--perplexity",
+            "5",
+        ],
+        "fig13_encoder_tsne": [
+            "--manifest",
+            test,
+            "--datasets",
+            *AIO_BLUR,
+            "--no-class",
+            str(m / "baseline_aio_noclass" / "model.safetensors"),
+            "--class-loss",
+            str(m / "baseline_aio" / "model.safetensors"),
+            "--original-arch",
+            str(m / "baseline_original_arch" / "model.safetensors"),
+            "--perplexity",
+            "5",
+        ],
+        "fig12_router_output": ["--csv", *evals],
+        "fig12_router_confusion": ["--csv", *evals[: len(AIO_BLUR)]],
+        "fig05_qualitative": [
+            "--manifest",
+            test,
+            "--datasets",
+            *AIO_BLUR,
+            "--demoe",
+            demoe,
+            "--task-specific",
+            *nafnets,
+            "--crop",
+            "16",
+        ],
+        "fig14_qualitative_ood": [
+            "--manifest",
+            ood,
+            "--datasets",
+            *AIO_BLUR_OOD,
+            "--demoe",
+            demoe,
+            "--task-specific",
+            *nafnets,
+            "--crop",
+            "16",
+        ],
+        "fig06_cost": ["--cost", str(root / "tables" / "cost.csv")],
+    }
+
+
+FIGURES = (
+    "fig02_layer_correlation",
+    "fig07_layer_type_correlation",
+    "fig08_other_task_correlation",
+    "fig09_cka",
+    "fig11_expert_correlation",
+    "fig04_dataset_tsne",
+    "fig13_encoder_tsne",
+    "fig12_router_output",
+    "fig12_router_confusion",
+    "fig05_qualitative",
+    "fig14_qualitative_ood",
+    "fig06_cost",
+)
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figure_script_writes_a_non_blank_png(artifacts, tmp_path, name) -> None:
+    args = _figure_inputs(artifacts)[name] + _figure_args(tmp_path, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run(_script(name).main, args) == 0
+    _check_png(tmp_path / f"{name}.png")
+
+
+def test_clip_without_weights_needs_allow_random(artifacts, tmp_path, capsys) -> None:
+    args = [a for a in _figure_inputs(artifacts)["fig04_dataset_tsne"] if a != "--allow-random"]
+    assert run(_script("fig04_dataset_tsne").main, args + _figure_args(tmp_path, "f4")) == 2
+    assert "analysis.clip.pretrained" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_other_architecture_is_refused(artifacts, tmp_path, capsys) -> None:
+    inputs = _figure_inputs(artifacts)["fig08_other_task_correlation"]
+    other = str(artifacts["models"] / "demoe" / "model.safetensors")
+    args = inputs[: inputs.index("--other") + 1] + [other] + _figure_args(tmp_path, "f8")
+    assert run(_script("fig08_other_task_correlation").main, args) == 2
+    assert "cannot compare nafnet_dpdd with demoe" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_encoder_features_and_random_init(artifacts) -> None:
+    path = artifacts["models"] / "baseline_aio" / "model.safetensors"
+    a, b = random_init_model(path, seed=3), random_init_model(path, seed=3)
+    assert json.dumps(a.config) == json.dumps(b.config)
+    sd_a, sd_b = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sd_a[k], sd_b[k]) for k in sd_a)
+    images = sorted((artifacts["root"] / "images").glob("dpdd_*_b.png"))[:2]
+    feats = encoder_features(a, images)
+    assert feats.shape == (2, 32) and feats.dtype == np.float32  # width 8, 2 levels: 32 channels
+    assert not np.allclose(feats[0], feats[1])

@@ -1,0 +1,314 @@
+# Analysis figures (paper Figs. 2, 4-9, 11-14): one rule per figure, each writing
+# <results>/figures/figNN_<name>.{pdf,png}; the PNG goes into `snakemake --report` with
+# its caption from workflow/report/. Needs common.smk (RESULTS, CONDA_ENV); the model,
+# eval and manifest files come from the training, eval and data rules.
+# Fig. 8 is in the DAG only when analysis.fig08_other_checkpoint is set.
+import os
+
+from demoe.analysis.plots.labels import task_specific_model
+from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD
+from demoe.train.experiments import manifests, model_dir
+
+ANALYSIS = config["analysis"]
+FIGURES = f"{RESULTS}/figures"
+FIG_MANIFESTS = manifests(RESULTS)
+# Datasets the manifests hold: all with the synthetic default, else those not dropped.
+FIG_AIO = [d for d in AIO_BLUR if config["data"]["root"] is None or config["data"]["roots"].get(d)]
+FIG_OOD = [
+    d for d in AIO_BLUR_OOD if config["data"]["root"] is None or config["data"]["roots"].get(d)
+]
+SIMILARITY = ANALYSIS["similarity"]
+TSNE = ANALYSIS["tsne"]
+CLIP = ANALYSIS["clip"]
+QUALITATIVE = ANALYSIS["qualitative"]
+
+
+def fig_model(name):
+    """The weights file of a trained experiment."""
+    return f"{model_dir(RESULTS, name)}/model.safetensors"
+
+
+def fig_png(name):
+    """A figure's PNG, shown in the Snakemake report with workflow/report/<name>.rst."""
+    return report(
+        f"{FIGURES}/{name}.png", caption=f"../report/{name}.rst", category="Figures"
+    )
+
+
+def clip_options():
+    """CLIP model and weights of Fig. 4 (analysis.clip); the script refuses missing
+    weights unless analysis.clip.allow_random is true."""
+    args = ["--clip-model", CLIP["model"], "--batch-size", str(CLIP["batch_size"])]
+    if CLIP["pretrained"]:
+        args += ["--clip-pretrained", CLIP["pretrained"]]
+    if CLIP["allow_random"]:
+        args.append("--allow-random")
+    return " ".join(args)
+
+
+NAFNETS = [fig_model(f"nafnet_{d}") for d in FIG_AIO]
+DEMOE_AUTO = {d: f"{RESULTS}/eval/demoe/{d}/auto.csv" for d in (*FIG_AIO, *FIG_OOD)}
+TSNE_OPTIONS = (
+    f"--max-per-dataset {TSNE['max_images_per_dataset']} "
+    f"--perplexity {TSNE['perplexity']} --seed {TSNE['seed']}"
+)
+QUALITATIVE_OPTIONS = (
+    f"--crop {QUALITATIVE['crop']} --index {QUALITATIVE['index']} --device {ANALYSIS['device']}"
+)
+
+
+rule fig02_layer_correlation:
+    input:
+        models=NAFNETS,
+    output:
+        pdf=f"{FIGURES}/fig02_layer_correlation.pdf",
+        png=fig_png("fig02_layer_correlation"),
+    params:
+        params=SIMILARITY["params"],
+        threshold=SIMILARITY["threshold"],
+    log:
+        f"{RESULTS}/logs/figures/fig02_layer_correlation.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python analysis/fig02_layer_correlation.py --models {input.models} "
+        "--params {params.params} --threshold {params.threshold} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig07_layer_type_correlation:
+    input:
+        models=NAFNETS,
+    output:
+        pdf=f"{FIGURES}/fig07_layer_type_correlation.pdf",
+        png=fig_png("fig07_layer_type_correlation"),
+    params:
+        params=SIMILARITY["params"],
+    log:
+        f"{RESULTS}/logs/figures/fig07_layer_type_correlation.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python analysis/fig07_layer_type_correlation.py --models {input.models} "
+        "--params {params.params} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+FIG08_OTHER = ANALYSIS["fig08_other_checkpoint"]
+if FIG08_OTHER and not os.path.exists(FIG08_OTHER):
+    raise ValueError(f"analysis.fig08_other_checkpoint: no checkpoint at {FIG08_OTHER}")
+
+if FIG08_OTHER:
+
+    rule fig08_other_task_correlation:
+        input:
+            models=NAFNETS,
+            other=FIG08_OTHER,
+        output:
+            pdf=f"{FIGURES}/fig08_other_task_correlation.pdf",
+            png=fig_png("fig08_other_task_correlation"),
+        params:
+            params=SIMILARITY["params"],
+            threshold=SIMILARITY["threshold"],
+        log:
+            f"{RESULTS}/logs/figures/fig08_other_task_correlation.log",
+        conda:
+            CONDA_ENV
+        shell:
+            "python analysis/fig08_other_task_correlation.py --models {input.models} "
+            "--other {input.other:q} --params {params.params} --threshold {params.threshold} "
+            "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig09_cka:
+    input:
+        models=NAFNETS,
+    output:
+        pdf=f"{FIGURES}/fig09_cka.pdf",
+        png=fig_png("fig09_cka"),
+    params:
+        params=SIMILARITY["params"],
+        sigma=SIMILARITY["cka_sigma_factor"],
+    log:
+        f"{RESULTS}/logs/figures/fig09_cka.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python analysis/fig09_cka.py --models {input.models} --params {params.params} "
+        "--sigma-factor {params.sigma} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig11_expert_correlation:
+    input:
+        model=fig_model("demoe"),
+    output:
+        pdf=f"{FIGURES}/fig11_expert_correlation.pdf",
+        png=fig_png("fig11_expert_correlation"),
+    params:
+        params=SIMILARITY["params"],
+    log:
+        f"{RESULTS}/logs/figures/fig11_expert_correlation.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python analysis/fig11_expert_correlation.py --model {input.model} "
+        "--params {params.params} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig04_dataset_tsne:
+    input:
+        manifests=[FIG_MANIFESTS["test"], FIG_MANIFESTS["ood"]],
+    output:
+        pdf=f"{FIGURES}/fig04_dataset_tsne.pdf",
+        png=fig_png("fig04_dataset_tsne"),
+    params:
+        datasets=[*FIG_AIO, *FIG_OOD],
+        clip=clip_options(),
+        tsne=TSNE_OPTIONS,
+        device=ANALYSIS["device"],
+    log:
+        f"{RESULTS}/logs/figures/fig04_dataset_tsne.log",
+    conda:
+        CONDA_ENV
+    threads: workflow.cores
+    shell:
+        "python analysis/fig04_dataset_tsne.py --manifests {input.manifests} "
+        "--datasets {params.datasets} {params.clip} {params.tsne} --device {params.device} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig13_encoder_tsne:
+    input:
+        manifest=FIG_MANIFESTS["test"],
+        no_class=fig_model("baseline_aio_noclass"),
+        class_loss=fig_model("baseline_aio"),
+        original_arch=fig_model("baseline_original_arch"),
+    output:
+        pdf=f"{FIGURES}/fig13_encoder_tsne.pdf",
+        png=fig_png("fig13_encoder_tsne"),
+    params:
+        datasets=FIG_AIO,
+        tsne=TSNE_OPTIONS,
+        device=ANALYSIS["device"],
+    log:
+        f"{RESULTS}/logs/figures/fig13_encoder_tsne.log",
+    conda:
+        CONDA_ENV
+    threads: workflow.cores
+    shell:
+        "python analysis/fig13_encoder_tsne.py --manifest {input.manifest} "
+        "--datasets {params.datasets} --no-class {input.no_class} "
+        "--class-loss {input.class_loss} --original-arch {input.original_arch} "
+        "{params.tsne} --device {params.device} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig12_router_output:
+    input:
+        csv=list(DEMOE_AUTO.values()),
+    output:
+        pdf=f"{FIGURES}/fig12_router_output.pdf",
+        png=fig_png("fig12_router_output"),
+    log:
+        f"{RESULTS}/logs/figures/fig12_router_output.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python analysis/fig12_router_output.py --csv {input.csv} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig12_router_confusion:
+    input:
+        csv=[DEMOE_AUTO[d] for d in FIG_AIO],
+    output:
+        pdf=f"{FIGURES}/fig12_router_confusion.pdf",
+        png=fig_png("fig12_router_confusion"),
+    log:
+        f"{RESULTS}/logs/figures/fig12_router_confusion.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python analysis/fig12_router_confusion.py --csv {input.csv} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig05_qualitative:
+    input:
+        manifest=FIG_MANIFESTS["test"],
+        demoe=fig_model("demoe"),
+        task_specific=sorted({fig_model(task_specific_model(d)) for d in FIG_AIO}),
+    output:
+        pdf=f"{FIGURES}/fig05_qualitative.pdf",
+        png=fig_png("fig05_qualitative"),
+    params:
+        datasets=FIG_AIO,
+        options=QUALITATIVE_OPTIONS,
+    log:
+        f"{RESULTS}/logs/figures/fig05_qualitative.log",
+    conda:
+        CONDA_ENV
+    threads: workflow.cores
+    shell:
+        "python analysis/fig05_qualitative.py --manifest {input.manifest} "
+        "--datasets {params.datasets} --demoe {input.demoe} "
+        "--task-specific {input.task_specific} {params.options} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig14_qualitative_ood:
+    input:
+        manifest=FIG_MANIFESTS["ood"],
+        demoe=fig_model("demoe"),
+        task_specific=sorted({fig_model(task_specific_model(d)) for d in FIG_OOD}),
+    output:
+        pdf=f"{FIGURES}/fig14_qualitative_ood.pdf",
+        png=fig_png("fig14_qualitative_ood"),
+    params:
+        datasets=FIG_OOD,
+        options=QUALITATIVE_OPTIONS,
+    log:
+        f"{RESULTS}/logs/figures/fig14_qualitative_ood.log",
+    conda:
+        CONDA_ENV
+    threads: workflow.cores
+    shell:
+        "python analysis/fig14_qualitative_ood.py --manifest {input.manifest} "
+        "--datasets {params.datasets} --demoe {input.demoe} "
+        "--task-specific {input.task_specific} {params.options} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+rule fig06_cost:
+    input:
+        cost=f"{RESULTS}/tables/cost.csv",
+    output:
+        pdf=f"{FIGURES}/fig06_cost.pdf",
+        png=fig_png("fig06_cost"),
+    log:
+        f"{RESULTS}/logs/figures/fig06_cost.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python analysis/fig06_cost.py --cost {input.cost} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+#: Every analysis figure of this file (PDF + PNG), for `rule all`.
+FIGURE_TARGETS = [
+    f"{FIGURES}/{name}.{ext}"
+    for name in (
+        "fig02_layer_correlation",
+        "fig07_layer_type_correlation",
+        *(["fig08_other_task_correlation"] if FIG08_OTHER else []),
+        "fig09_cka",
+        "fig11_expert_correlation",
+        "fig04_dataset_tsne",
+        "fig13_encoder_tsne",
+        "fig12_router_output",
+        "fig12_router_confusion",
+        "fig05_qualitative",
+        *(["fig14_qualitative_ood"] if FIG_OOD else []),
+        "fig06_cost",
+    )
+    for ext in ("pdf", "png")
+]
