@@ -91,6 +91,14 @@ def test_forced_expert_and_dataset_filter(setup):
     assert list(df["dataset"]) == ["dpdd"] and list(df["expert"]) == ["gopro"]
 
 
+def test_missing_manifest_images_are_listed_before_any_work(setup, capsys):
+    (setup / "s1.png").unlink()
+    out = setup / "r.csv"
+    args = ["eval", "--model", str(setup / "model"), "--manifest", str(setup / "m.jsonl")]
+    assert main([*args, "--out", str(out)]) == 2
+    assert "1 image(s) missing" in capsys.readouterr().err and not out.exists()
+
+
 def test_size_mismatch_and_empty_selection_are_one_line_errors(setup, capsys):
     write_image(setup / "s1.png", np.zeros((10, 10, 3)))
     rc = main(
@@ -120,3 +128,84 @@ def test_size_mismatch_and_empty_selection_are_one_line_errors(setup, capsys):
         ]
     )
     assert rc == 2 and "no test records" in capsys.readouterr().err
+
+
+def _run(setup, name, *extra):
+    out = setup / f"{name}.csv"
+    args = ["eval", "--model", str(setup / "model"), "--manifest", str(setup / "m.jsonl")]
+    rc = main(
+        [
+            *args,
+            "--metrics",
+            "psnr",
+            "--out",
+            str(out),
+            "--summary",
+            str(out.with_suffix(".json")),
+            *extra,
+        ]
+    )
+    assert rc == 0
+    return pd.read_csv(out)["psnr"], json.loads(out.with_suffix(".json").read_text())
+
+
+def test_tlc_option_changes_the_restoration_and_is_recorded(setup):
+    """Table 6: --tlc all / --tlc <tasks> switch channel attention to local pooling."""
+    plain, info = _run(setup, "plain")
+    everywhere, info_all = _run(setup, "all", "--tlc", "all", "--tlc-train-size", "8")
+    chosen, info_chosen = _run(
+        setup, "chosen", "--task", "gopro", "--tlc", "gopro,dpdd", "--tlc-train-size", "8"
+    )
+    forced, _ = _run(setup, "forced", "--task", "gopro")
+    assert info["tlc"] is None and info_all["tlc"] == "all" and info_all["tlc_train_size"] == 8
+    assert info_chosen["tlc"] == "synth_global_motion,defocus"
+    assert not np.allclose(plain, everywhere)
+    assert not np.allclose(forced, chosen)  # TLC on the forced expert's blocks
+
+
+def test_tlc_option_rejects_unknown_tasks(setup, capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--model", "m", "--manifest", "m", "--out", "o", "--tlc", "blurry"])
+    assert "unknown task 'blurry'" in capsys.readouterr().err
+
+
+def test_niqe_fit_writes_a_model_from_the_sharp_images(tmp_path):
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(3):
+        write_image(tmp_path / f"s{i}.png", rng.random((96, 192, 3)))
+        records.append(
+            Record(str(tmp_path / f"s{i}.png"), str(tmp_path / f"s{i}.png"), None, "gopro", "train")
+        )
+    write_manifest(tmp_path / "m.jsonl", records)
+    out = tmp_path / "niqe.npz"
+    assert (
+        main(
+            [
+                "niqe-fit",
+                "--manifest",
+                str(tmp_path / "m.jsonl"),
+                "--max-images",
+                "2",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    with np.load(out) as params:
+        assert params["mu"].shape == (36,) and params["cov"].shape == (36, 36)
+    assert (
+        main(
+            [
+                "niqe-fit",
+                "--manifest",
+                str(tmp_path / "m.jsonl"),
+                "--split",
+                "test",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )

@@ -1,15 +1,26 @@
-"""``demoe eval``: per-image metrics (and router outputs) of a model on a manifest."""
+"""``demoe eval``: per-image metrics (and router outputs) of a model on a manifest.
+
+``demoe niqe-fit``: a NIQE pristine model from the sharp images of a manifest (the
+embedded default's NIQE for Real-LOLBlur, paper Tables 2 and 9).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
-from demoe.data.manifest import read_manifest
+from demoe.data.images import read_hwc
+from demoe.data.manifest import Record, read_manifest
 from demoe.errors import DataError
+from demoe.eval.lpips import BACKBONE_ENV, LIN_ENV
+from demoe.eval.niqe import fit_niqe_model
+from demoe.eval.plan import TLC_ALL
 from demoe.eval.runner import evaluate, summarize
 from demoe.io.atomic import write_json, write_text
 from demoe.io.checkpoint import load_model
+from demoe.models.tlc import apply_tlc
+from demoe.tasks import resolve_task
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,13 +34,51 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--metrics", nargs="+", default=["psnr", "ssim", "lpips"])
     p.add_argument("--align-ecc", action="store_true", help="RealBlur protocol: ECC-align first")
-    p.add_argument("--lpips-weights", help="LPIPS weights file (else $DEMOE_LPIPS_WEIGHTS)")
+    p.add_argument("--lpips-weights", help=f"LPIPS lin weights (else ${LIN_ENV})")
+    p.add_argument("--alexnet-weights", help=f"LPIPS AlexNet backbone (else ${BACKBONE_ENV})")
     p.add_argument("--niqe-params", help="NIQE pristine model (else $DEMOE_NIQE_PARAMS)")
+    p.add_argument("--musiq-weights", help="MUSIQ weights (MUSIQ is n/a without them)")
+    p.add_argument("--nrqm-weights", help="NRQM weights (NRQM is n/a without them)")
+    p.add_argument(
+        "--tlc",
+        type=_tlc_value,
+        help="Table 6: TLC on every block ('all') or on these experts (comma-separated tasks)",
+    )
+    p.add_argument("--tlc-train-size", type=int, default=384, help="training crop size for TLC")
     p.add_argument("--save-images", help="folder for the restored images")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="per-image CSV")
     p.add_argument("--summary", help="JSON with means and the reasons for n/a metrics")
     p.set_defaults(func=_eval)
+
+    f = sub.add_parser("niqe-fit", help="fit a NIQE pristine model on a manifest's sharp images")
+    f.add_argument("--manifest", required=True, help="JSONL manifest")
+    f.add_argument("--split", default="train")
+    f.add_argument("--max-images", type=int, default=200, help="evenly spaced subset (0 = all)")
+    f.add_argument("--out", required=True, help=".npz with mu and cov")
+    f.set_defaults(func=_niqe_fit)
+
+
+def _tlc_value(value: str) -> str:
+    """``--tlc`` value normalised: ``all`` or comma-separated canonical task names."""
+    if value == TLC_ALL:
+        return value
+    tasks = [t for t in value.split(",") if t]
+    if not tasks:
+        raise argparse.ArgumentTypeError("expected 'all' or comma-separated task names")
+    try:
+        return ",".join(resolve_task(t) for t in tasks)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def _check_files(records: list[Record], manifest: str) -> None:
+    """DataError listing the images of ``records`` that do not exist (before any work)."""
+    paths = [p for r in records for p in (r.blurry, r.sharp) if p is not None]
+    missing = [p for p in dict.fromkeys(paths) if not Path(p).is_file()]
+    if missing:
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        raise DataError(f"{manifest}: {len(missing)} image(s) missing: {shown}")
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -38,16 +87,25 @@ def _eval(args: argparse.Namespace) -> int:
         records = [r for r in records if r.dataset in args.dataset]
     if not records:
         raise DataError(f"no {args.split} records for datasets {args.dataset} in {args.manifest}")
-    if args.lpips_weights:
-        os.environ["DEMOE_LPIPS_WEIGHTS"] = args.lpips_weights
+    _check_files(records, args.manifest)
+    for env, value in ((LIN_ENV, args.lpips_weights), (BACKBONE_ENV, args.alexnet_weights)):
+        if value:
+            os.environ[env] = value
     model = load_model(args.model, device=args.device)
+    if args.tlc is not None:
+        experts = None if args.tlc == TLC_ALL else args.tlc.split(",")
+        model = apply_tlc(model, args.tlc_train_size, experts=experts)
     per_image, reasons = evaluate(
         model,
         records,
         task=args.task,
         metrics=args.metrics,
         align=args.align_ecc,
-        metric_paths={"niqe_params": args.niqe_params},
+        metric_paths={
+            "niqe_params": args.niqe_params,
+            "musiq_weights": args.musiq_weights,
+            "nrqm_weights": args.nrqm_weights,
+        },
         save_dir=args.save_images,
         device=args.device,
     )
@@ -57,6 +115,8 @@ def _eval(args: argparse.Namespace) -> int:
         "manifest": args.manifest,
         "task": args.task,
         "aligned": args.align_ecc,
+        "tlc": args.tlc,
+        "tlc_train_size": args.tlc_train_size if args.tlc else None,
         "images": len(per_image),
         "means": summarize(per_image, args.metrics),
         "unavailable": reasons,
@@ -64,4 +124,16 @@ def _eval(args: argparse.Namespace) -> int:
     if args.summary:
         write_json(args.summary, summary)
     print(summary["means"], summary["unavailable"] or "")
+    return 0
+
+
+def _niqe_fit(args: argparse.Namespace) -> int:
+    records = [r for r in read_manifest(args.manifest) if r.split == args.split and r.sharp]
+    if not records:
+        raise DataError(f"no {args.split} records with a sharp image in {args.manifest}")
+    step = max(1, len(records) // args.max_images) if args.max_images > 0 else 1
+    chosen = records[::step][: args.max_images or None]
+    model = fit_niqe_model(read_hwc(r.sharp) for r in chosen)
+    model.save(args.out)
+    print(f"NIQE model fitted on {len(chosen)} sharp {args.split} images -> {args.out}")
     return 0

@@ -1,0 +1,10 @@
+"""Table 1: all-in-one deblurring on the five AIO-Blur test sets, with cost.
+
+Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+``demoe.analysis.tables``; ``--help`` for the options.
+"""
+
+from demoe.analysis.tables import main
+
+if __name__ == "__main__":
+    main("table1_aio_deblurring")

@@ -1,0 +1,10 @@
+"""Table 2: OOD sets (RealDOF, RSBlur, Real-LOLBlur), router vs. manual expert.
+
+Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+``demoe.analysis.tables``; ``--help`` for the options.
+"""
+
+from demoe.analysis.tables import main
+
+if __name__ == "__main__":
+    main("table2_ood")

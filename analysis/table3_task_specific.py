@@ -1,0 +1,10 @@
+"""Table 3: DeMoE vs. DeMoE* (per-dataset fine-tuning) and task-specific models.
+
+Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+``demoe.analysis.tables``; ``--help`` for the options.
+"""
+
+from demoe.analysis.tables import main
+
+if __name__ == "__main__":
+    main("table3_task_specific")

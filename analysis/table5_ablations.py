@@ -1,0 +1,10 @@
+"""Table 5: architecture ablations (residual/attention connection, width, blocks).
+
+Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+``demoe.analysis.tables``; ``--help`` for the options.
+"""
+
+from demoe.analysis.tables import main
+
+if __name__ == "__main__":
+    main("table5_ablations")

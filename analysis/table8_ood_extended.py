@@ -1,0 +1,10 @@
+"""Table 8: extended OOD results on RealDOF and RSBlur.
+
+Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+``demoe.analysis.tables``; ``--help`` for the options.
+"""
+
+from demoe.analysis.tables import main
+
+if __name__ == "__main__":
+    main("table8_ood_extended")

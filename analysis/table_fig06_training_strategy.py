@@ -1,0 +1,10 @@
+"""Fig. 6 (right) as a table: training strategies on AIO-Blur.
+
+Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+``demoe.analysis.tables``; ``--help`` for the options.
+"""
+
+from demoe.analysis.tables import main
+
+if __name__ == "__main__":
+    main("table_fig06_training_strategy")

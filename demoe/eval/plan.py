@@ -1,0 +1,327 @@
+"""What gets evaluated, and for which table: the single source of truth.
+
+Every results table of the paper (Tables 1, 2, 3, 5, 6, 8, 9 and the training-strategy
+comparison of Fig. 6, right) is a :class:`TableSpec`: rows (a trained experiment, the
+expert mode and the TLC variant) × datasets × metrics. :func:`needed_evaluations` lists
+every ``demoe eval`` run the tables need; the Snakemake rules (``workflow/rules/eval.smk``,
+``tables.smk``) and the table scripts (``analysis/table*.py``) both derive from it.
+
+Evaluation files: ``<results>/eval/{experiment}/{dataset}/{run}.csv`` (per image) and
+``.json`` (summary), ``run`` being the expert mode (``auto`` = router, or a task name
+from :data:`demoe.tasks.TASKS`) optionally followed by ``_tlc-{scope}``, scope ``all``
+or task names joined by ``+`` (TLC on those experts only, Table 6).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from demoe.errors import ConfigError
+from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, DATASETS, TASKS, resolve_task
+from demoe.train.experiments import EXPERIMENTS, TRAINING_STRATEGIES
+
+AUTO = "auto"
+#: Expert mode of a row resolved per dataset: the expert of the dataset's own task.
+MATCHING = "matching"
+TLC_ALL = "all"
+TLC_SEP = "+"
+#: Experiments trained per dataset (Sec. 3.1 NAFNets, Table 3 DeMoE*).
+NAFNET_PREFIX = "nafnet_"
+STAR_PREFIX = "demoe_star_"
+#: Fig. 6 (right) strategies (keys of ``demoe.train.experiments.TRAINING_STRATEGIES``).
+FIG6_LABELS: dict[str, str] = {
+    "scratch": "From scratch, end-to-end",
+    "router_noise": "Noise in the router",
+    "finetune_all": "Fine-tune everything",
+    "finetune_moe_decoder": "Fine-tune the MoE decoder (DeMoE)",
+}
+#: Table 5 architecture ablations: experiment → label.
+TABLE5_ABLATIONS: dict[str, str] = {
+    "demoe": "DeMoE (MoE output replaces the feature)",
+    "ablation_residual": "Addition residual (Eq. 7)",
+    "ablation_attention": "Attention connection (Eq. 8)",
+    "ablation_width64": "Width 64",
+    "ablation_middle4": "More middle blocks (4)",
+    "ablation_moe_blocks": "More MoE blocks (2 per stage)",
+}
+_RUN_RE = re.compile(r"^(?P<expert>[a-z_]+?)(?:_tlc-(?P<scope>[a-z_+]+))?$")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a table: a trained experiment evaluated in one expert mode."""
+
+    label: str  # method as printed
+    experiment: str  # results/models/{experiment}/
+    expert: str = AUTO  # "auto", a task name, or MATCHING
+    tlc: str | None = None  # None, "all" or tasks joined by "+"
+    datasets: tuple[str, ...] | None = None  # None: all of the table's datasets
+    reported_as: str | None = None  # method name in config/reported/<table>.csv
+    cost_model: str | None = None  # model name in results/tables/cost.csv (Table 1)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A results table: rows × datasets × metrics (metrics a dataset lacks are skipped)."""
+
+    name: str  # file stem under results/tables/ and config/reported/
+    number: str  # paper table number, e.g. "1"; "Fig. 6" for the figure's table
+    title: str
+    datasets: tuple[str, ...]
+    metrics: tuple[str, ...]
+    rows: tuple[Row, ...]
+    average: bool = True  # mean over the datasets per metric
+    cost: bool = False  # Table 1: computational-cost columns
+
+    def row_datasets(self, row: Row) -> tuple[str, ...]:
+        return row.datasets if row.datasets is not None else self.datasets
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One ``demoe eval`` run."""
+
+    experiment: str
+    dataset: str
+    expert: str  # "auto" or a task name
+    tlc: str | None = None
+
+    @property
+    def run(self) -> str:
+        return run_name(self.expert, self.tlc)
+
+    def path(self, results: str | Path, suffix: str = ".json") -> Path:
+        return Path(results) / "eval" / self.experiment / self.dataset / f"{self.run}{suffix}"
+
+
+def run_name(expert: str, tlc: str | None = None) -> str:
+    """File stem of an evaluation: ``{expert}`` or ``{expert}_tlc-{scope}``."""
+    return expert if tlc is None else f"{expert}_tlc-{tlc}"
+
+
+def parse_run(run: str) -> tuple[str, str | None]:
+    """Inverse of :func:`run_name`, validating expert and TLC scope; ConfigError otherwise."""
+    match = _RUN_RE.match(run)
+    if match is None:
+        raise ConfigError(f"bad evaluation name {run!r}: expected <expert>[_tlc-<scope>]")
+    expert, scope = match["expert"], match["scope"]
+    if expert != AUTO and expert not in TASKS:
+        raise ConfigError(f"bad expert {expert!r} in {run!r}; valid: auto, {', '.join(TASKS)}")
+    if scope is not None:
+        tlc_experts(scope)
+    return expert, scope
+
+
+def tlc_scope(experts: Iterable[str] | None) -> str:
+    """Scope for TLC on ``experts`` (None: everywhere) as used in file names."""
+    return TLC_ALL if experts is None else TLC_SEP.join(resolve_task(t) for t in experts)
+
+
+def tlc_experts(scope: str) -> list[str] | None:
+    """Experts of a TLC scope (None = every block), validated."""
+    if scope == TLC_ALL:
+        return None
+    return [resolve_task(t) for t in scope.split(TLC_SEP)]
+
+
+def tlc_cli_value(scope: str) -> str:
+    """The ``demoe eval --tlc`` value of a scope: ``all`` or comma-separated tasks."""
+    experts = tlc_experts(scope)
+    return TLC_ALL if experts is None else ",".join(experts)
+
+
+def resolve_expert(expert: str, dataset: str) -> str:
+    """The expert mode of a row on ``dataset`` (MATCHING → the dataset's task)."""
+    if expert != MATCHING:
+        return expert
+    task = DATASETS[dataset].task
+    if task is None:
+        raise ConfigError(f"dataset {dataset} has no task: no matching expert")
+    return task
+
+
+def table_specs(chosen_experts: Iterable[str] = ("synth_global_motion",)) -> dict[str, TableSpec]:
+    """Every results table; ``chosen_experts``: the "TLC on chosen experts" row of Table 6."""
+    chosen = tlc_scope(chosen_experts)
+    specs = (
+        _table1(),
+        _table2(),
+        _table3(),
+        _ablation_table(
+            "table5_ablations", "5", "Architecture ablations on AIO-Blur", TABLE5_ABLATIONS
+        ),
+        _table6(chosen),
+        _table8(),
+        _table9(),
+        _ablation_table(
+            "table_fig06_training_strategy",
+            "Fig. 6",
+            "Training strategies (Fig. 6, right) on AIO-Blur",
+            {TRAINING_STRATEGIES[k]: label for k, label in FIG6_LABELS.items()},
+        ),
+    )
+    return {s.name: s for s in specs}
+
+
+def _table1() -> TableSpec:
+    """Table 1: all-in-one deblurring on the five AIO-Blur test sets, with cost."""
+    rows = (
+        Row("NAFNet (original arch.)", "baseline_original_arch"),  # no cost preset of its own
+        Row("NAFNet baseline (k=1 network)", "baseline_aio", cost_model="demoe_baseline"),
+        Row("NAFNet baseline, no classifier", "baseline_aio_noclass", cost_model="demoe_baseline"),
+        Row("DeMoE (k=1)", "demoe", reported_as="DeMoE_k1", cost_model="demoe"),
+    )
+    return TableSpec(
+        "table1_aio_deblurring",
+        "1",
+        "All-in-one deblurring on the AIO-Blur test sets",
+        AIO_BLUR,
+        ("psnr", "ssim", "lpips"),
+        rows,
+        cost=True,
+    )
+
+
+def _table2() -> TableSpec:
+    """Table 2: OOD sets, DeMoE with the router vs. each expert chosen by hand."""
+    rows = (Row("DeMoE (router)", "demoe", reported_as="DeMoE_k1"),) + tuple(
+        Row(f"DeMoE (expert: {t})", "demoe", expert=t) for t in TASKS
+    )
+    return TableSpec(
+        "table2_ood",
+        "2",
+        "Out-of-distribution sets: router vs. manual expert selection",
+        AIO_BLUR_OOD,
+        ("psnr", "ssim", "lpips", "niqe", "musiq", "nrqm"),
+        rows,
+        average=False,
+    )
+
+
+def _table3() -> TableSpec:
+    """Table 3: DeMoE vs. DeMoE* (fine-tuned per dataset) and per-dataset NAFNets."""
+    rows = tuple(
+        Row(f"NAFNet ({DATASETS[d].display} only)", f"{NAFNET_PREFIX}{d}", datasets=(d,))
+        for d in AIO_BLUR
+    )
+    rows += (Row("DeMoE (k=1)", "demoe", reported_as="DeMoE_k1"),)
+    rows += tuple(
+        Row(f"DeMoE* ({DATASETS[d].display})", f"{STAR_PREFIX}{d}", datasets=(d,)) for d in AIO_BLUR
+    )
+    return TableSpec(
+        "table3_task_specific",
+        "3",
+        "Task-specific comparison: DeMoE vs. DeMoE* (per-dataset fine-tuning)",
+        AIO_BLUR,
+        ("psnr", "ssim", "lpips"),
+        rows,
+        average=False,
+    )
+
+
+def _ablation_table(name: str, number: str, title: str, labels: Mapping[str, str]) -> TableSpec:
+    """Table 5 and Fig. 6 (right): one row per ablation experiment, AIO-Blur, router."""
+    rows = tuple(Row(label, experiment) for experiment, label in labels.items())
+    return TableSpec(name, number, title, AIO_BLUR, ("psnr", "ssim"), rows)
+
+
+def _table6(chosen: str) -> TableSpec:
+    """Table 6: TLC off, on every block, on the chosen experts only."""
+    rows = (
+        Row("DeMoE, no TLC", "demoe"),
+        Row("DeMoE, TLC everywhere", "demoe", tlc=TLC_ALL),
+        Row(f"DeMoE, TLC on {chosen.replace(TLC_SEP, ', ')}", "demoe", tlc=chosen),
+    )
+    return TableSpec(
+        "table6_tlc", "6", "Test-time local converter (TLC)", AIO_BLUR, ("psnr", "ssim"), rows
+    )
+
+
+def _table8() -> TableSpec:
+    """Table 8: RealDOF and RSBlur, all-in-one baselines and task-specific models."""
+    rows = (
+        Row("NAFNet (original arch.)", "baseline_original_arch"),
+        Row("NAFNet baseline (k=1 network)", "baseline_aio"),
+        Row("NAFNet (DPDD only)", f"{NAFNET_PREFIX}dpdd", datasets=("realdof",)),
+        Row("NAFNet (RealBlur-J only)", f"{NAFNET_PREFIX}realblur_j", datasets=("rsblur",)),
+        Row("DeMoE (router)", "demoe", reported_as="DeMoE_k1"),
+        Row("DeMoE (matching expert)", "demoe", expert=MATCHING),
+    )
+    return TableSpec(
+        "table8_ood_extended",
+        "8",
+        "Extended out-of-distribution results on RealDOF and RSBlur",
+        ("realdof", "rsblur"),
+        ("psnr", "ssim", "lpips"),
+        rows,
+        average=False,
+    )
+
+
+def _table9() -> TableSpec:
+    """Table 9: Real-LOLBlur, no-reference metrics."""
+    rows = (
+        Row("NAFNet (original arch.)", "baseline_original_arch"),
+        Row("NAFNet baseline (k=1 network)", "baseline_aio"),
+        Row("NAFNet (LOLBlur only)", f"{NAFNET_PREFIX}lolblur"),
+        Row("DeMoE (router)", "demoe", reported_as="DeMoE_k1"),
+        Row("DeMoE (expert: low_light)", "demoe", expert="low_light"),
+    )
+    return TableSpec(
+        "table9_real_lolblur",
+        "9",
+        "Real-LOLBlur (no reference): NIQE, MUSIQ, NRQM",
+        ("real_lolblur",),
+        ("niqe", "musiq", "nrqm"),
+        rows,
+        average=False,
+    )
+
+
+def row_evaluations(spec: TableSpec, row: Row) -> list[Evaluation]:
+    """The evaluations behind one row, one per dataset."""
+    return [
+        Evaluation(row.experiment, d, resolve_expert(row.expert, d), row.tlc)
+        for d in spec.row_datasets(row)
+    ]
+
+
+def table_evaluations(spec: TableSpec, datasets: Iterable[str] | None = None) -> list[Evaluation]:
+    """The evaluations one table reads (deduplicated; ``datasets``: those present)."""
+    keep = set(DATASETS if datasets is None else datasets)
+    evals = [e for r in spec.rows for e in row_evaluations(spec, r)]
+    return [e for e in dict.fromkeys(evals) if e.dataset in keep]
+
+
+def needed_evaluations(
+    specs: Iterable[TableSpec], datasets: Iterable[str] | None = None
+) -> list[Evaluation]:
+    """Every evaluation the tables and router figures need (deduplicated, in table order).
+
+    Always included, for the router figures (Fig. 12, confusion matrices): ``demoe``
+    with the router on every dataset, and with each expert on every OOD set (Table 2).
+    """
+    keep = set(DATASETS if datasets is None else datasets)
+    evals = [e for s in specs for e in table_evaluations(s, keep)]
+    evals += [Evaluation("demoe", d, AUTO) for d in DATASETS]
+    evals += [Evaluation("demoe", d, t) for d in AIO_BLUR_OOD for t in TASKS]
+    return [e for e in dict.fromkeys(evals) if e.dataset in keep]
+
+
+def check_experiments(evaluations: Iterable[Evaluation]) -> None:
+    """ConfigError naming evaluated experiments that ``demoe.train.experiments`` lacks."""
+    missing = sorted({e.experiment for e in evaluations} - set(EXPERIMENTS))
+    if missing:
+        raise ConfigError(
+            f"the evaluation plan uses experiments not in demoe.train.experiments: {missing}"
+        )
+
+
+def eval_metrics(dataset: str, cfg: Mapping[str, Any]) -> list[str]:
+    """Metrics computed on ``dataset``: no-reference ones on unpaired sets (config ``eval``)."""
+    key = "no_reference_metrics" if dataset in cfg["unpaired"] else "metrics"
+    return list(cfg[key])
