@@ -1,8 +1,10 @@
 # demoe: every figure and table of DeMoE (arXiv 2508.06228) as one DAG.
 #   snakemake --cores all                      # embedded default (config/config.yaml)
 #   snakemake --cores all --use-conda          # same, each rule in its pinned conda env
-#   snakemake --configfile config/paper.yaml   # real datasets, paper-scale training
-#   snakemake results/tables/cost.csv          # one target and only what it needs
+#   snakemake --cores all --configfile config/paper.yaml   # real data, paper-scale training
+#   snakemake --cores all results/figures/fig02_layer_correlation.pdf   # one target only
+#   snakemake --cores all --report results/report.html     # captioned report
+
 
 configfile: "config/config.yaml"
 
@@ -10,6 +12,10 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/cost.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/eval.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:
@@ -17,3 +23,6 @@ rule all:
         rules.cost_table.output,
         rules.table4_aioblur_distribution.output,
         rules.fig10_lolblur_mse.output,
+        TABLE_TARGETS,
+        FIGURE_TARGETS,
+        TRAIN_MODELS,

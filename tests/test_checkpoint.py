@@ -154,3 +154,16 @@ def test_missing_and_unsupported_paths(tmp_path):
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match="not a NAFNet/DeMoE"):
         demoe.load_model(tmp_path / "other.pth")
+
+
+def test_atomic_writes_respect_the_umask(tmp_path):
+    import os
+
+    from demoe.io.atomic import write_text
+
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644

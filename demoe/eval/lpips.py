@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from demoe.errors import CheckpointError, DataError
@@ -53,7 +52,9 @@ class LPIPS(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        features = torchvision.models.alexnet(weights=None).features
+        from torchvision.models import alexnet  # lazy: torchvision costs ~1.4 s to import
+
+        features = alexnet(weights=None).features
         self.slices = nn.ModuleList(features[a:b] for a, b in SLICES)
         self.lins = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in CHANNELS)
         self.register_buffer("shift", torch.tensor(SHIFT).view(1, 3, 1, 1))

@@ -5,10 +5,11 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-validate(config, Path(workflow.basedir) / "config" / "schema" / "config.schema.yaml")
+# The repository root, from this file's place (workflow/rules/), whatever the Snakefile.
+REPO = Path(workflow.current_basedir).resolve().parents[1]
+validate(config, REPO / "config" / "schema" / "config.schema.yaml")
 
 RESULTS = config["results"]
-REPO = Path(workflow.basedir)
 # Shell commands run `python` from the active environment (.venv or a conda env);
 # the repository root on PYTHONPATH makes `demoe` and `analysis/` importable in both.
 os.environ["PYTHONPATH"] = os.pathsep.join(

@@ -1,0 +1,329 @@
+"""Training configuration: a typed, nested :class:`TrainConfig` loaded from YAML.
+
+A config file holds every section below, nothing more and nothing less: an unknown
+key or a missing one is a :class:`~demoe.errors.ConfigError` naming the dotted key
+(``optim.lrr``), so a typo never silently falls back to a default. ``key=value``
+overrides use the same dotted names; values are parsed as YAML (``optim.betas=[0.9,0.9]``).
+
+The paper's recipe (Sec. 3.3, Sec. 4.1): AdamW with β = (0.9, 0.9), learning rate 1e-3
+annealed by a cosine to 1e-7, 384 × 384 crops with flips, global batch 32, 400 epochs
+per stage, loss L1 + λ·CE(router, task) with λ = 0.001 in stage 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from demoe.errors import ConfigError
+from demoe.io.atomic import write_text
+from demoe.tasks import DATASETS, TASKS, resolve_task
+
+#: Module groups of the NAFNet/DeMoE U-Net that can be frozen (see ``demoe.train.stages``).
+MODULE_GROUPS: tuple[str, ...] = (
+    "intro",
+    "encoders",
+    "downs",
+    "mlp_branch",
+    "middle_blks",
+    "ups",
+    "decoders",
+    "experts",
+    "ending",
+)
+AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "none")
+INIT_MODES: tuple[str, ...] = ("expand", "copy")
+
+
+@dataclass
+class ModelSection:
+    """Architecture (a registry preset + constructor overrides) and training-time routing."""
+
+    preset: str
+    overrides: dict[str, Any]
+    gating: Literal["auto", "soft", "topk"]  # "soft" = Eq. 2 during training
+    router_noise: float  # std of noise on router logits while training (Fig. 6 ablation)
+    task: str  # "auto" (router) or a task / alias selecting one expert by hand (Table 3)
+
+
+@dataclass
+class InitSection:
+    """Initial weights: none, a stage-1 baseline expanded into every expert, or a copy."""
+
+    source: str | None  # model folder (demoe.io.checkpoint layout) or None
+    mode: Literal["expand", "copy"]
+
+
+@dataclass
+class FreezeSection:
+    groups: list[str]  # module groups whose parameters are not trained
+    trainable_experts: list[int] | None  # if set, only these expert indices train
+
+
+@dataclass
+class LossSection:
+    lambda_cls: float  # weight of CE(router logits, task label); 0.001 in the paper
+
+
+@dataclass
+class DataSection:
+    train_manifest: str
+    val_manifest: str
+    datasets: list[str]  # datasets used for training and validation
+    crop: int
+    flips: bool
+    batch_size: int  # global batch, split evenly over the DDP processes
+    balance: Literal["none", "task"]  # "none": the Table 4-balanced manifest, shuffled
+    num_workers: int
+    val_per_dataset: int  # whole test images per dataset used for validation
+
+
+@dataclass
+class ScheduleSection:
+    """Length of training: exactly one of ``steps`` or ``epochs``."""
+
+    steps: int | None
+    epochs: float | None
+
+
+@dataclass
+class OptimSection:
+    lr: float
+    min_lr: float
+    betas: list[float]
+    weight_decay: float
+    eps: float
+    grad_clip: float | None  # max global gradient norm; None = no clipping
+
+
+@dataclass
+class RunSection:
+    seed: int
+    device: str  # "auto", "cpu", "cuda", "cuda:1" …
+    amp: Literal["auto", "bf16", "fp16", "none"]  # auto = bf16 on CUDA, none on CPU
+    channels_last: bool
+    checkpoint_every: int  # steps between checkpoints (0 = only the final one)
+    keep_checkpoints: int
+    val_every: int  # steps between validations (0 = only at the end)
+    log_every: int
+    max_bad_steps: int  # consecutive non-finite losses before training stops
+    progress: bool
+
+
+@dataclass
+class TrainConfig:
+    experiment: str
+    description: str
+    output: str  # model folder written at the end
+    checkpoint_dir: str
+    model: ModelSection
+    init: InitSection
+    freeze: FreezeSection
+    loss: LossSection
+    data: DataSection
+    schedule: ScheduleSection
+    optim: OptimSection
+    run: RunSection
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form provenance metadata
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> TrainConfig:
+        """Value checks beyond types; raises ConfigError naming the key."""
+        checks = [
+            ("data.crop", self.data.crop >= 8),
+            ("data.batch_size", self.data.batch_size >= 1),
+            ("data.num_workers", self.data.num_workers >= 0),
+            ("data.val_per_dataset", self.data.val_per_dataset >= 0),
+            ("optim.lr", self.optim.lr > 0),
+            ("optim.min_lr", 0 <= self.optim.min_lr <= self.optim.lr),
+            (
+                "optim.betas",
+                len(self.optim.betas) == 2 and all(0 <= b < 1 for b in self.optim.betas),
+            ),
+            ("optim.weight_decay", self.optim.weight_decay >= 0),
+            ("optim.grad_clip", self.optim.grad_clip is None or self.optim.grad_clip > 0),
+            ("loss.lambda_cls", self.loss.lambda_cls >= 0),
+            ("model.router_noise", self.model.router_noise >= 0),
+            ("run.checkpoint_every", self.run.checkpoint_every >= 0),
+            ("run.keep_checkpoints", self.run.keep_checkpoints >= 1),
+            ("run.val_every", self.run.val_every >= 0),
+            ("run.log_every", self.run.log_every >= 1),
+            ("run.max_bad_steps", self.run.max_bad_steps >= 1),
+        ]
+        for key, ok in checks:
+            if not ok:
+                raise ConfigError(f"invalid value for {key}: {_get(self.to_dict(), key)!r}")
+        if (self.schedule.steps is None) == (self.schedule.epochs is None):
+            raise ConfigError("schedule: set exactly one of schedule.steps and schedule.epochs")
+        length = self.schedule.steps if self.schedule.steps is not None else self.schedule.epochs
+        if length <= 0:
+            raise ConfigError(f"schedule length must be positive, got {length}")
+        self._validate_names()
+        return self
+
+    def _validate_names(self) -> None:
+        for group in self.freeze.groups:
+            if group not in MODULE_GROUPS:
+                raise ConfigError(
+                    f"freeze.groups: unknown group {group!r}; valid: {', '.join(MODULE_GROUPS)}"
+                )
+        for idx in self.freeze.trainable_experts or []:
+            if not 0 <= idx < len(TASKS):
+                raise ConfigError(f"freeze.trainable_experts: no expert {idx}")
+        for name in self.data.datasets:
+            if name not in DATASETS:
+                raise ConfigError(
+                    f"data.datasets: unknown dataset {name!r}; valid: {', '.join(DATASETS)}"
+                )
+        if not self.data.datasets:
+            raise ConfigError("data.datasets: at least one dataset is needed")
+        if self.model.task != "auto":
+            try:
+                resolve_task(self.model.task)
+            except ValueError as exc:
+                raise ConfigError(f"model.task: {exc}") from exc
+
+
+def from_dict(obj: Any) -> TrainConfig:
+    """Build and validate a TrainConfig; unknown, missing or mistyped keys → ConfigError."""
+    return _build(TrainConfig, obj, "").validate()
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config and apply ``key=value`` overrides (dotted keys)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"training config not found: {path}")
+    try:
+        obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return from_dict(apply_overrides(obj, overrides or []))
+
+
+def dump_config(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+def write_config(config: TrainConfig, path: str | Path) -> None:
+    """Write the (validated) config as YAML, atomically."""
+    write_text(path, dump_config(config))
+
+
+def apply_overrides(obj: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``obj`` with each ``a.b.c=value`` set; the key must already exist
+    (except inside free-form dicts: ``model.overrides`` and ``extra``)."""
+    out = _deepcopy(obj)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: value is not valid YAML: {exc}") from exc
+        _set(out, key.strip(), value)
+    return out
+
+
+def _set(obj: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = obj
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"override: unknown key {'.'.join(parts[: i + 1])!r}")
+        node = node[part]
+    free_form = key.startswith(("model.overrides.", "extra."))
+    if not isinstance(node, dict) or (parts[-1] not in node and not free_form):
+        raise ConfigError(f"override: unknown key {key!r}")
+    node[parts[-1]] = value
+
+
+def _get(obj: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        obj = obj[part]
+    return obj
+
+
+def _deepcopy(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _deepcopy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_deepcopy(v) for v in obj]
+    return obj
+
+
+def _build(cls: type, obj: Any, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "config"
+    if not isinstance(obj, dict):
+        raise ConfigError(f"{where} must be a mapping, got {type(obj).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(obj) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {prefix + unknown[0]!r} in {where}; valid: {', '.join(fields)}"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in obj:
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+                continue
+            raise ConfigError(f"missing key {prefix + name!r}")
+        kwargs[name] = _convert(hints[name], obj[name], f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key + ".")
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, key)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, args))}")
+        return value
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    return _scalar(tp, value, key)
+
+
+def _scalar(tp: Any, value: Any, key: str) -> Any:
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        return _float_string(value, key)
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp in (str, bool) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}")
+
+
+def _float_string(value: str, key: str) -> float:
+    """YAML 1.1 reads ``1e-3`` (no dot) as a string; accept it as the number it means."""
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{key}: expected float, got {value!r}") from None

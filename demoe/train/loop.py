@@ -1,0 +1,561 @@
+"""The trainer: one loop for every experiment, from one CPU to many GPUs.
+
+Per step (paper Sec. 3.3): L1(restored, sharp) + λ·CE(router logits, task label), AdamW
+(β = (0.9, 0.9)), gradient clipping, cosine schedule to ``min_lr``. Under ``torchrun``
+the model is wrapped in DistributedDataParallel and the global batch is split over the
+processes; only rank 0 writes files. On CUDA: channels_last, fused AdamW, bf16 (or fp16
+with loss scaling) autocast and cuDNN autotuning; on CPU: channels_last and the
+``foreach`` AdamW.
+
+Robustness: a non-finite loss or gradient skips the step with a warning; after
+``run.max_bad_steps`` in a row training stops (:class:`TrainingDiverged`) and the last
+good checkpoint is left untouched. Checkpoints (every ``run.checkpoint_every`` steps
+and at the end) restore the run exactly: weights, optimiser, scheduler, step, data
+position and every rank's random state (augmentation is seeded by (seed, epoch,
+index) in :class:`~demoe.data.datasets.PairedDataset`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import random
+import time
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from demoe.data.datasets import BalancedTaskSampler, PairedDataset
+from demoe.data.manifest import Record, read_manifest
+from demoe.errors import ConfigError, DataError, DemoeError
+from demoe.eval.metrics import psnr
+from demoe.io.atomic import write_jsonl
+from demoe.io.checkpoint import save_model
+from demoe.models.demoe import DeMoE
+from demoe.models.registry import build_model, model_config
+from demoe.tasks import TASKS
+from demoe.train import checkpoints as ckpt
+from demoe.train.config import TrainConfig, write_config
+from demoe.train.distributed import (
+    DistInfo,
+    all_true,
+    barrier,
+    broadcast_buffers,
+    gather_objects,
+    init_distributed,
+    select_device,
+)
+from demoe.train.stages import freeze, initialise, set_train_mode
+
+#: Config keys that do not change what is computed (a run may resume with other values).
+_NON_IDENTITY = {
+    "description",
+    "output",
+    "checkpoint_dir",
+    "extra",
+    "data.num_workers",
+    "run.checkpoint_every",
+    "run.keep_checkpoints",
+    "run.log_every",
+    "run.val_every",
+    "run.progress",
+    "run.max_bad_steps",
+}
+
+
+class TrainingDiverged(DemoeError):
+    """Too many consecutive non-finite losses or gradients."""
+
+
+@dataclass
+class TrainState:
+    step: int = 0  # optimiser updates done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # batches of the current epoch already consumed
+    bad_streak: int = 0
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+def config_identity(config: TrainConfig) -> str:
+    """Hash of everything that changes the trained weights: the config values and the
+    contents of the files it names (training manifest, initial weights), so a resumed
+    run never continues from a model whose data or initialisation has since changed."""
+    flat = _flatten(config.to_dict())
+    kept = {k: v for k, v in flat.items() if not any(_under(k, n) for n in _NON_IDENTITY)}
+    kept["files"] = [_digest(Path(config.data.train_manifest))]
+    if config.init.source is not None:
+        kept["files"] += [
+            _digest(p) for p in sorted(Path(config.init.source).glob("*.safetensors"))
+        ]
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _under(key: str, prefix: str) -> bool:
+    return key == prefix or key.startswith(prefix + ".")
+
+
+def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        if isinstance(v, dict) and k != "overrides":
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def build_training_model(config: TrainConfig) -> nn.Module:
+    """The architecture with its initial weights and frozen groups applied."""
+    spec = model_config(config.model.preset, **config.model.overrides)
+    if spec["architecture"] == "demoe":
+        spec.update(gating=config.model.gating, router_noise=config.model.router_noise)
+    elif config.model.task != "auto" or config.loss.lambda_cls > 0:
+        raise ConfigError("model.task and loss.lambda_cls need a DeMoE (it has the router)")
+    model = build_model(spec)
+    if config.init.source is not None:
+        initialise(model, config.init.source, config.init.mode)
+    freeze(model, config.freeze.groups, config.freeze.trainable_experts)
+    return model
+
+
+def select_records(path: str, datasets: list[str], split: str) -> list[Record]:
+    """Paired records of ``datasets`` in a manifest (DataError when none)."""
+    records = [
+        r
+        for r in read_manifest(path)
+        if r.dataset in datasets and r.split == split and r.sharp is not None
+    ]
+    if not records:
+        raise DataError(f"{path}: no paired {split} records of {', '.join(datasets)}")
+    return records
+
+
+def validation_records(path: str, datasets: list[str], per_dataset: int) -> list[Record]:
+    """The first ``per_dataset`` paired test records of each dataset."""
+    if per_dataset == 0:
+        return []
+    taken: dict[str, int] = defaultdict(int)
+    chosen = []
+    for rec in select_records(path, datasets, "test"):
+        if taken[rec.dataset] < per_dataset:
+            taken[rec.dataset] += 1
+            chosen.append(rec)
+    return chosen
+
+
+class Trainer:
+    """Trains one :class:`TrainConfig`; :meth:`fit` returns the exported model folder."""
+
+    def __init__(self, config: TrainConfig, resume: str | Path | None = None) -> None:
+        self.config = config
+        self.device = select_device(config.run.device, _local_rank())
+        self.dist: DistInfo = init_distributed(self.device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+            torch.backends.cudnn.benchmark = True
+        _seed_everything(config.run.seed)  # identical initial weights on every rank
+        self.model = build_training_model(config).to(self.device)
+        self.memory_format = (
+            torch.channels_last if config.run.channels_last else torch.contiguous_format
+        )
+        self.model.to(memory_format=self.memory_format)
+        self.is_demoe = isinstance(self.model, DeMoE)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.net = self._wrap(self.model)
+        self._setup_data()
+        self.total_steps = self._total_steps()
+        self.optimizer = self._optimizer()
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=self.total_steps, eta_min=config.optim.min_lr
+        )
+        self.amp_dtype = _amp_dtype(config.run.amp, self.device)
+        self.scaler = torch.amp.GradScaler(
+            self.device.type, enabled=self.amp_dtype == torch.float16
+        )
+        self.state = TrainState()
+        _seed_everything(config.run.seed + self.dist.rank)  # per-rank dropout / noise
+        self.identity = config_identity(config)
+        self._resume(resume)
+
+    # ------------------------------------------------------------------ set-up
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if not self.dist.enabled:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(
+            model, device_ids=ids, find_unused_parameters=self._may_leave_params_unused()
+        )
+
+    def _may_leave_params_unused(self) -> bool:
+        """The router gets no gradient in a k=1 network trained without the CE loss."""
+        if not self.is_demoe or self.config.loss.lambda_cls > 0:
+            return False
+        return len(self.model.experts[0].experts) == 1 or self.config.model.task != "auto"
+
+    def _setup_data(self) -> None:
+        cfg = self.config.data
+        if cfg.batch_size % self.dist.world_size:
+            raise ConfigError(
+                f"data.batch_size {cfg.batch_size} is not divisible by the "
+                f"{self.dist.world_size} processes"
+            )
+        self.batch_per_rank = cfg.batch_size // self.dist.world_size
+        records = select_records(cfg.train_manifest, cfg.datasets, "train")
+        self.train_set = PairedDataset(
+            records, crop=cfg.crop, flip=cfg.flips, seed=self.config.run.seed
+        )
+        self.sampler = BalancedTaskSampler(
+            records,
+            num_samples=max(len(records), cfg.batch_size),
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            seed=self.config.run.seed,
+            balance=cfg.balance,
+        )
+        self.batches_per_epoch = len(self.sampler) // self.batch_per_rank
+        self.val_set = PairedDataset(
+            validation_records(cfg.val_manifest, cfg.datasets, cfg.val_per_dataset), crop=None
+        )
+
+    def _total_steps(self) -> int:
+        sched = self.config.schedule
+        if sched.steps is not None:
+            return sched.steps
+        return max(1, math.ceil(sched.epochs * self.batches_per_epoch))
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        o = self.config.optim
+        fast = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
+        return torch.optim.AdamW(
+            self.params,
+            lr=o.lr,
+            betas=tuple(o.betas),
+            weight_decay=o.weight_decay,
+            eps=o.eps,
+            **fast,
+        )
+
+    # ------------------------------------------------------------------ resume
+    def _resume(self, resume: str | Path | None) -> None:
+        """Continue from ``resume`` (a checkpoint, a folder, or "auto": the latest one in
+        ``checkpoint_dir`` if any). A fresh run refuses a folder that has checkpoints;
+        with "auto", checkpoints of another config move to ``<checkpoint_dir>/superseded``."""
+        folder = self.config.checkpoint_dir
+        existing = ckpt.latest_checkpoint(folder)
+        if resume is None:
+            if existing is not None:
+                raise ConfigError(
+                    f"{folder} already has checkpoints ({existing.name}): resume "
+                    "(--resume auto) or delete them"
+                )
+            return
+        auto = str(resume) == "auto"
+        source = existing if auto else resume
+        if source is None:
+            return
+        payload = ckpt.load_checkpoint(source)
+        if payload["identity"] == self.identity:
+            self._load(payload)
+        elif auto:
+            warnings.warn(
+                f"checkpoints in {folder} were made with another config: moved to "
+                f"{folder}/superseded; starting from scratch",
+                stacklevel=2,
+            )
+            if self.dist.is_main:
+                ckpt.supersede(folder)
+            barrier()
+        else:
+            raise ConfigError(f"{source} was trained with another config; cannot resume")
+
+    def _load(self, payload: dict[str, Any]) -> None:
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        self.scaler.load_state_dict(payload["scaler"])
+        self.state = TrainState(**payload["state"])
+        rngs = payload["rng"]
+        if len(rngs) != self.dist.world_size:
+            raise ConfigError(
+                f"checkpoint has {len(rngs)} processes, this run {self.dist.world_size}: "
+                "resume with the same --nproc-per-node"
+            )
+        ckpt.set_rng_state(rngs[self.dist.rank], self.device)
+
+    def _payload(self) -> dict[str, Any] | None:
+        rngs = gather_objects(ckpt.rng_state(self.device))  # collective: every rank calls it
+        if not self.dist.is_main:
+            return None
+        s = self.state
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "state": {
+                "step": s.step,
+                "epoch": s.epoch,
+                "batch_in_epoch": s.batch_in_epoch,
+                "bad_streak": s.bad_streak,
+                "log": s.log,
+            },
+            "rng": rngs,
+            "identity": self.identity,
+            "config": self.config.to_dict(),
+        }
+
+    def save_checkpoint(self) -> None:
+        payload = self._payload()
+        if payload is not None:
+            ckpt.save_checkpoint(
+                self.config.checkpoint_dir,
+                self.state.step,
+                payload,
+                self.config.run.keep_checkpoints,
+            )
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> Path:
+        """Train to ``total_steps`` (from where a resumed run stopped) and export."""
+        run = self.config.run
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.state.step,
+            desc=self.config.experiment,
+            disable=not (run.progress and self.dist.is_main),
+            mininterval=2.0,
+        )
+        self._window = (time.perf_counter(), 0)
+        set_train_mode(self.model)
+        while self.state.step < self.total_steps:
+            for batch in self._epoch_batches():
+                self.state.batch_in_epoch += 1
+                if self._train_step(batch):
+                    bar.update(1)
+                    self._after_step()
+                if self.state.step >= self.total_steps:
+                    break
+            if self.state.batch_in_epoch >= self.batches_per_epoch:
+                self.state.epoch += 1
+                self.state.batch_in_epoch = 0
+        bar.close()
+        broadcast_buffers(self.model)
+        return self._finish()
+
+    def _epoch_batches(self) -> DataLoader:
+        epoch = self.state.epoch
+        self.sampler.set_epoch(epoch)
+        self.train_set.set_epoch(epoch)
+        start = self.state.batch_in_epoch * self.batch_per_rank
+        stop = self.batches_per_epoch * self.batch_per_rank
+        indices = list(self.sampler)[start:stop]
+        workers = self.config.data.num_workers
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_per_rank,
+            sampler=indices,
+            drop_last=True,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+            # own generator: creating a loader must not consume the global RNG stream
+            generator=torch.Generator().manual_seed(self.config.run.seed + epoch),
+        )
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def compute_loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        """L1 + λ·CE (Sec. 3.3); CE only for DeMoE with λ > 0 and routed by the router."""
+        x = batch["blurry"].to(self.device, non_blocking=True, memory_format=self.memory_format)
+        y = batch["sharp"].to(self.device, non_blocking=True, memory_format=self.memory_format)
+        lam = self.config.loss.lambda_cls
+        with self._autocast():
+            if self.is_demoe:
+                out = self.net(x, task=self.config.model.task, return_aux=True)
+                restored, logits = out.output, out.logits
+            else:
+                restored, logits = self.net(x), None
+        l1 = F.l1_loss(restored.float(), y)
+        parts = {"l1": float(l1.detach())}
+        if logits is None or lam == 0:
+            return l1, parts
+        labels = batch["task_index"].to(self.device)
+        ce = F.cross_entropy(logits.float(), labels, ignore_index=-1)
+        parts["ce"] = float(ce.detach())
+        return l1 + lam * ce, parts
+
+    def _train_step(self, batch: dict[str, Any]) -> bool:
+        """One optimiser update; False when it was skipped (non-finite loss or gradient)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, parts = self.compute_loss(batch)
+        if not all_true(bool(torch.isfinite(loss)), self.device):
+            return self._skip(f"non-finite loss {float(loss.detach())}")
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        clip = self.config.optim.grad_clip
+        norm = torch.nn.utils.clip_grad_norm_(self.params, clip if clip is not None else math.inf)
+        if not math.isfinite(float(norm)) and not self.scaler.is_enabled():
+            return self._skip(f"non-finite gradient norm {float(norm)}")
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.state.step += 1
+        self.state.bad_streak = 0
+        self._last = {"loss": float(loss.detach()), **parts, "grad_norm": float(norm)}
+        return True
+
+    def _skip(self, reason: str) -> bool:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.bad_streak += 1
+        limit = self.config.run.max_bad_steps
+        if self.dist.is_main:
+            warnings.warn(
+                f"{self.config.experiment}: step {self.state.step + 1} skipped ({reason}); "
+                f"{self.state.bad_streak} in a row (stop at {limit})",
+                stacklevel=2,
+            )
+        if self.state.bad_streak >= limit:
+            raise TrainingDiverged(
+                f"{self.config.experiment}: {limit} non-finite steps in a row at step "
+                f"{self.state.step}; last good checkpoint kept in {self.config.checkpoint_dir}"
+            )
+        return False
+
+    def _after_step(self) -> None:
+        run, step = self.config.run, self.state.step
+        final = step >= self.total_steps
+        if step % run.log_every == 0 or final:
+            self._log_train()
+        if (run.val_every and step % run.val_every == 0) or final:
+            self._log({"step": step, "kind": "val", **self.validate()})
+        if (run.checkpoint_every and step % run.checkpoint_every == 0) or final:
+            self.save_checkpoint()
+
+    def _log_train(self) -> None:
+        start, steps0 = self._window
+        now = time.perf_counter()
+        done = self.state.step - steps0
+        rate = done * self.config.data.batch_size / max(now - start, 1e-9)
+        self._window = (now, self.state.step)
+        self._log(
+            {
+                "step": self.state.step,
+                "kind": "train",
+                "epoch": self.state.epoch,
+                "lr": self.scheduler.get_last_lr()[0],
+                **self._last,
+                "samples_per_s": rate,
+            }
+        )
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self.state.log.append(record)
+        if self.dist.is_main:
+            write_jsonl(Path(self.config.checkpoint_dir) / "train_log.jsonl", self.state.log)
+
+    # ------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, Any]:
+        """PSNR per task on whole test images and router accuracy (rank 0 only; other
+        ranks return an empty dict and go on)."""
+        if not self.dist.is_main or len(self.val_set) == 0:
+            return {}
+        self.model.eval()
+        scores: dict[str, list[float]] = defaultdict(list)
+        hits = []
+        for item in self.val_set:
+            x = item["blurry"][None].to(self.device, memory_format=self.memory_format)
+            restored, logits = self._infer(x)
+            value = psnr(restored.float().clamp(0, 1).cpu(), item["sharp"][None])
+            scores[TASKS[item["task_index"]]].append(float(value[0]))
+            if logits is not None:
+                hits.append(int(logits.argmax(1).item() == item["task_index"]))
+        set_train_mode(self.model)
+        result: dict[str, Any] = {
+            "psnr": {t: sum(v) / len(v) for t, v in scores.items()},
+            "psnr_mean": sum(sum(v) for v in scores.values()) / sum(map(len, scores.values())),
+        }
+        if hits:
+            result["router_accuracy"] = sum(hits) / len(hits)
+        return result
+
+    def _infer(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        with self._autocast():
+            if not self.is_demoe:
+                return self.model(x), None
+            out = self.model(x, task=self.config.model.task, return_aux=True)
+            return out.output, out.logits
+
+    # ------------------------------------------------------------------ export
+    def _finish(self) -> Path:
+        out = Path(self.config.output)
+        if not self.dist.is_main:
+            return out
+        write_config(self.config, out / "resolved_config.yaml")
+        write_jsonl(out / "train_log.jsonl", self.state.log)
+        val = [r for r in self.state.log if r.get("kind") == "val"]
+        metadata = {
+            "experiment": self.config.experiment,
+            "description": self.config.description,
+            "stage": self.config.extra.get("stage"),
+            "init_from": self.config.extra.get("init_from"),
+            "steps": self.state.step,
+            "epochs": self.state.step / self.batches_per_epoch,
+            "config_identity": self.identity,
+            "final_validation": val[-1] if val else None,
+            "torch": torch.__version__,
+            "world_size": self.dist.world_size,
+        }
+        self.model.eval()
+        save_model(self.model, out, metadata)
+        return out
+
+
+def _local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds the legacy global stream)
+    torch.manual_seed(seed)
+
+
+def _amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype: ``auto`` = bf16 on CUDA (fp16 where bf16 is missing), none on CPU."""
+    if mode == "none" or (mode == "auto" and device.type != "cuda"):
+        return None
+    if mode == "fp16":
+        return torch.float16
+    if mode == "bf16":
+        return torch.bfloat16
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
+    """Train ``config`` (resuming from ``resume``: a checkpoint, a folder or "auto")."""
+    return Trainer(config, resume).fit()
