@@ -6,37 +6,16 @@ Real-LOLBlur → LOLBlur), DeMoE with the router (top-1 expert), and the sharp g
 truth ("no ground truth" for unpaired sets such as Real-LOLBlur); same central crop.
 """
 
-from __future__ import annotations
-
 import sys
-from collections.abc import Sequence
 
-from demoe.analysis.plots.cli import figure_parser, run, save
-from demoe.analysis.plots.labels import model_name
-from demoe.analysis.plots.qualitative import (
-    add_qualitative_args,
-    qualitative_figure,
-    qualitative_rows,
-)
-from demoe.data.manifest import read_manifest
+from demoe.analysis.plots.cli import run
+from demoe.analysis.plots.qualitative import qualitative_main
+
+TITLE = "AIO-Blur-OOD: NAFNet of the same task vs. DeMoE (router, top-1 expert)"
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = figure_parser(__doc__)
-    add_qualitative_args(parser)
-    args = parser.parse_args(argv)
-    paths = {model_name(p): p for p in args.task_specific}
-    rows = qualitative_rows(
-        read_manifest(args.manifest),
-        args.datasets,
-        paths,
-        args.demoe,
-        args.crop,
-        args.index,
-        args.device,
-    )
-    title = "AIO-Blur-OOD: NAFNet of the same task vs. DeMoE (router, top-1 expert)"
-    save(qualitative_figure(rows, title), args)
+def main(argv=None) -> None:
+    qualitative_main(__doc__, TITLE, argv)
 
 
 if __name__ == "__main__":

@@ -34,21 +34,12 @@ from typing import Any
 from demoe.errors import ConfigError
 from demoe.models.registry import ARCHITECTURES, model_config
 from demoe.tasks import AIO_BLUR, DATASETS, task_index
-from demoe.train.config import TrainConfig, apply_overrides, from_dict
+from demoe.train.config import MODULE_GROUPS, TrainConfig, apply_overrides, from_dict
 
 #: Default frozen groups of stage 2 (see ``demoe.train.stages``).
 STAGE2_FROZEN: tuple[str, ...] = ("intro", "encoders", "downs", "mlp_branch")
 #: Everything but the experts (DeMoE*, Table 3).
-ALL_BUT_EXPERTS: tuple[str, ...] = (
-    "intro",
-    "encoders",
-    "downs",
-    "mlp_branch",
-    "middle_blks",
-    "ups",
-    "decoders",
-    "ending",
-)
+ALL_BUT_EXPERTS: tuple[str, ...] = tuple(g for g in MODULE_GROUPS if g != "experts")
 LAMBDA_CLS = 0.001  # Sec. 3.3
 #: Profile sections; the rest of a TrainConfig comes from the experiment.
 PROFILE_SECTIONS: tuple[str, ...] = ("data", "schedule", "optim", "run")

@@ -18,9 +18,10 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from demoe.analysis.plots.labels import dataset_label, task_specific_model
+from demoe.analysis.plots.cli import figure_parser, save
+from demoe.analysis.plots.labels import dataset_label, model_name, task_specific_model
 from demoe.data.images import read_image, read_uint8
-from demoe.data.manifest import Record
+from demoe.data.manifest import Record, read_manifest
 from demoe.errors import DataError
 from demoe.eval.runner import restore
 from demoe.io.checkpoint import load_model
@@ -146,3 +147,21 @@ def qualitative_figure(rows: Sequence[QualitativeRow], title: str) -> Figure:
         ax_row[1].set_xlabel(row.task_specific_name, fontsize=7)
     fig.suptitle(title, y=1.0, va="bottom")
     return fig
+
+
+def qualitative_main(doc: str, title: str, argv: Sequence[str] | None = None) -> None:
+    """The command line of Figs. 5 and 14: parse, restore, draw, save."""
+    parser = figure_parser(doc)
+    add_qualitative_args(parser)
+    args = parser.parse_args(argv)
+    paths = {model_name(p): p for p in args.task_specific}
+    rows = qualitative_rows(
+        read_manifest(args.manifest),
+        args.datasets,
+        paths,
+        args.demoe,
+        args.crop,
+        args.index,
+        args.device,
+    )
+    save(qualitative_figure(rows, title), args)

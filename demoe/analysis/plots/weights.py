@@ -104,7 +104,9 @@ def pairwise_layer_scores(
     tables = []
     for name_a, name_b in pairs:
         try:
-            table = compare_state_dicts(models[name_a], models[name_b], measure, params, sigma_factor)
+            table = compare_state_dicts(
+                models[name_a], models[name_b], measure, params, sigma_factor
+            )
         except CheckpointError as exc:
             raise CheckpointError(
                 f"cannot compare {name_a} with {name_b} (different architectures?): {exc}"
