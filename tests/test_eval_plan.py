@@ -118,3 +118,16 @@ def test_eval_paths_and_metrics_per_dataset():
     }
     assert eval_metrics("real_lolblur", cfg) == ["niqe"]
     assert eval_metrics("dpdd", cfg) == ["psnr", "ssim"]
+
+
+def test_task_specific_demoe_star_uses_its_own_expert_not_the_router():
+    from demoe.eval.plan import table_evaluations, table_specs
+    from demoe.tasks import AIO_BLUR, DATASETS
+
+    spec = table_specs()["table3_task_specific"]
+    star = {
+        e.dataset: e.expert
+        for e in table_evaluations(spec)
+        if e.experiment.startswith("demoe_star_")
+    }
+    assert star == {d: DATASETS[d].task for d in AIO_BLUR}
