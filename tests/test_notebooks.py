@@ -1,0 +1,157 @@
+"""The exploration notebooks of ``notebooks/``: stored clean, generated, and executable.
+
+``execute_notebooks(results_dir)`` runs every notebook with nbclient against a DAG
+results folder (``DEMOE_RESULTS``) and fails on the first cell error; the end-to-end
+DAG test calls it on the tiny test DAG's outputs::
+
+    from test_notebooks import execute_notebooks
+
+    execute_notebooks(results_dir)
+
+Here it runs only when ``DEMOE_RESULTS`` is set (e.g. ``DEMOE_RESULTS=results pytest
+tests/test_notebooks.py``). The kernel is this interpreter (``sys.executable``): a
+kernelspec named ``python3`` is written to a temporary directory put first on
+``JUPYTER_PATH``, so no installed kernelspec is needed or used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+GENERATOR = NOTEBOOKS / "build_notebooks.py"
+KERNEL_NAME = "python3"
+
+
+def notebook_paths() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("build_notebooks", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def _environment(results_dir: str | os.PathLike) -> Iterator[None]:
+    """DEMOE_RESULTS and a ``python3`` kernelspec for ``sys.executable``, restored after."""
+    with tempfile.TemporaryDirectory(prefix="demoe-kernels-") as tmp:
+        spec_dir = Path(tmp) / "kernels" / KERNEL_NAME
+        spec_dir.mkdir(parents=True)
+        spec = {
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": f"Python 3 ({sys.executable})",
+            "language": "python",
+        }
+        (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+        saved = {k: os.environ.get(k) for k in ("DEMOE_RESULTS", "JUPYTER_PATH", "MPLBACKEND")}
+        paths = [tmp, *filter(None, [saved["JUPYTER_PATH"]])]
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(paths)
+        os.environ["DEMOE_RESULTS"] = str(Path(results_dir).resolve())
+        os.environ.pop("MPLBACKEND", None)  # the kernel picks its inline backend
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def execute_notebooks(
+    results_dir: str | os.PathLike, notebooks: list[Path] | None = None, timeout: int = 300
+) -> dict[str, float]:
+    """Execute every notebook (in memory, the stored files are untouched) against
+    ``results_dir``; AssertionError naming the notebook and cell on any error.
+
+    Returns the wall time of each notebook in seconds.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    results_dir = Path(results_dir)
+    assert results_dir.is_dir(), f"results folder not found: {results_dir}"
+    paths = notebook_paths() if notebooks is None else list(notebooks)
+    assert paths, f"no notebooks in {NOTEBOOKS}"
+    times: dict[str, float] = {}
+    with _environment(results_dir):
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            client = NotebookClient(
+                nb,
+                timeout=timeout,
+                kernel_name=KERNEL_NAME,
+                resources={"metadata": {"path": str(NOTEBOOKS)}},
+            )
+            start = time.perf_counter()
+            try:
+                client.execute()
+            except CellExecutionError as err:
+                raise AssertionError(f"{path.name} failed against {results_dir}:\n{err}") from err
+            times[path.name] = time.perf_counter() - start
+            errors = [
+                (i, out.get("ename"), out.get("evalue"))
+                for i, cell in enumerate(nb.cells)
+                for out in cell.get("outputs", [])
+                if out.get("output_type") == "error"
+            ]
+            assert not errors, f"{path.name}: cell errors {errors}"
+    return times
+
+
+def test_notebooks_exist() -> None:
+    names = [p.name for p in notebook_paths()]
+    assert names == sorted(_generator().NOTEBOOKS), names
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_notebook_stored_without_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == KERNEL_NAME
+    assert nb.cells[0].cell_type == "markdown", "first cell must describe the notebook"
+    assert 'os.environ.get("DEMOE_RESULTS", "../results")' in nb.cells[1].source
+    assert "make reproduce" in nb.cells[1].source
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"cell {i} has outputs"
+            assert cell.execution_count is None, f"cell {i} has an execution count"
+        assert not cell.metadata, f"cell {i} has metadata {dict(cell.metadata)}"
+
+
+def test_generator_reproduces_notebooks() -> None:
+    rendered = _generator().render_all()
+    for name, text in rendered.items():
+        stored = (NOTEBOOKS / name).read_text(encoding="utf-8")
+        assert stored == text, f"{name} differs from build_notebooks.py: regenerate it"
+
+
+def test_missing_results_fail_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The setup cell names the missing artifact and `make reproduce`."""
+    nb = nbformat.read(NOTEBOOKS / "01_data_mse_subsampling.ipynb", as_version=4)
+    monkeypatch.setenv("DEMOE_RESULTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="make reproduce"):
+        exec(compile(nb.cells[1].source, "setup", "exec"), {})
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DEMOE_RESULTS"),
+    reason="set DEMOE_RESULTS to a DAG results folder to execute the notebooks "
+    "(the end-to-end DAG test runs them on its tiny results)",
+)
+def test_execute_notebooks_against_results() -> None:
+    execute_notebooks(os.environ["DEMOE_RESULTS"])
