@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: setup reproduce test lint format dag-dry-run report clean-results
+.PHONY: setup reproduce test lint format dag-dry-run report gallery clean-results
 
 setup: $(STAMP)
 
@@ -25,6 +25,13 @@ reproduce: setup
 
 report: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+
+# The README gallery: the PNG figures of a finished default run (RESULTS=results).
+RESULTS ?= results
+gallery:
+	mkdir -p docs/gallery
+	cp $(RESULTS)/figures/*.png docs/gallery/
+	cp $(RESULTS)/tables/table1_aio_deblurring.md $(RESULTS)/tables/table4_aioblur_distribution.md docs/gallery/
 
 lint: setup
 	$(BIN)/ruff check .
