@@ -120,7 +120,11 @@ def qualitative_rows(
 def qualitative_figure(rows: Sequence[QualitativeRow], title: str) -> Figure:
     """Grid of crops, rows = datasets, columns = :data:`COLUMNS`."""
     fig, axes = plt.subplots(
-        len(rows), len(COLUMNS), figsize=(2.2 * len(COLUMNS), 2.2 * len(rows)), squeeze=False
+        len(rows),
+        len(COLUMNS),
+        figsize=(2.2 * len(COLUMNS), 2.2 * len(rows)),
+        squeeze=False,
+        layout="constrained",
     )
     for r, (row, ax_row) in enumerate(zip(rows, axes, strict=True)):
         images = (row.blurry, row.task_specific, row.demoe, row.sharp)
@@ -145,7 +149,7 @@ def qualitative_figure(rows: Sequence[QualitativeRow], title: str) -> Figure:
                 ax.set_title(COLUMNS[c], fontsize=9)
         ax_row[0].set_ylabel(dataset_label(row.dataset), fontsize=8)
         ax_row[1].set_xlabel(row.task_specific_name, fontsize=7)
-    fig.suptitle(title, y=1.0, va="bottom")
+    fig.suptitle(title)
     return fig
 
 
