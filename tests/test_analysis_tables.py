@@ -269,3 +269,21 @@ def test_main_writes_three_files_or_exits_with_the_reason(tmp_path, spec, capsys
     with pytest.raises(SystemExit, match="evaluation summary not found"):
         main(spec.name, ["--results", str(results), "--out", str(tmp_path / "t2")])
     assert not list(tmp_path.glob("t2.*"))
+
+
+def test_no_reference_metrics_missing_from_a_summary_are_na(tmp_path):
+    """Table 9: MUSIQ / NRQM columns are shown; "n/a" with the reason when not computed."""
+    spec = SPECS["table9_real_lolblur"]
+    for ev in table_evaluations_shown(spec, SPECS):
+        path = ev.path(tmp_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"means": {"niqe": 5.5}}))
+    long, aligned = build_table(spec, tmp_path, paper_file(REPORTED_DIR, spec))
+    assert value(long, "DeMoE k=1", REPRODUCED, "real_lolblur", "niqe") == 5.5
+    musiq = long[(long.metric == "musiq") & (long.origin == REPRODUCED)]
+    assert musiq.value.isna().all() and musiq.note.str.contains("not computed").all()
+    assert value(long, "DeMoE k=1", DIFFERENCE, "real_lolblur", "niqe") == pytest.approx(-2.06)
+    md = write_table(tmp_path / "t9", long, spec, aligned, (), shown_rows(spec, SPECS))[1]
+    row = next(r for r in md.read_text().splitlines() if r.startswith("| DeMoE k=1 "))
+    assert "| n/a / n/a / 5.500 " in row
+    assert "| Real-LOLBlur MUSIQ↑ / NRQM↑ / NIQE↓ " in md.read_text()

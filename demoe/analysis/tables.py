@@ -317,9 +317,17 @@ def load_summary(path: str | Path) -> dict:
 
 
 def reproduced_rows(
-    spec: TableSpec, results: str | Path, rows: Sequence[ShownRow]
+    spec: TableSpec,
+    results: str | Path,
+    rows: Sequence[ShownRow],
+    paper_metrics: Mapping[str, set[str]] | None = None,
 ) -> tuple[pd.DataFrame, set[str]]:
-    """Long rows of our evaluations and the datasets evaluated with ECC alignment."""
+    """Long rows of our evaluations and the datasets evaluated with ECC alignment.
+
+    ``paper_metrics``: per dataset, the metrics the paper's table reports. One that a
+    summary lacks (not computed, e.g. MUSIQ/NRQM not configured) is n/a with that reason.
+    """
+    paper_metrics = paper_metrics or {}
     records, aligned = [], set()
     for row in rows:
         for ev in row.evaluations:
@@ -332,6 +340,9 @@ def reproduced_rows(
                     value = _float(means[metric])
                     note = reasons.get(metric, "") if math.isnan(value) else ""
                     records.append((row.label, REPRODUCED, ev.dataset, metric, value, note))
+                elif metric in paper_metrics.get(ev.dataset, ()):
+                    note = f"not in the evaluation summary ({metric} not computed; config eval)"
+                    records.append((row.label, REPRODUCED, ev.dataset, metric, math.nan, note))
     return pd.DataFrame(records, columns=LONG_COLUMNS), aligned
 
 
@@ -458,12 +469,14 @@ def build_table(
     """
     specs = table_specs() if specs is None else specs
     rows = shown_rows(spec, specs, datasets)
-    long, aligned = reproduced_rows(spec, results, rows)
-    parts = [long]
+    paper = pd.DataFrame(columns=LONG_COLUMNS)
+    if reported is not None and Path(reported).is_file():
+        paper = read_reported(reported, spec)
+    paper_metrics = paper.groupby("dataset")["metric"].agg(set).to_dict()
+    long, aligned = reproduced_rows(spec, results, rows, paper_metrics)
+    parts = [long, paper]
     if uses_cost(spec) and cost_csv is not None:
         parts.append(cost_rows(rows, specs, cost_csv))
-    if reported is not None and Path(reported).is_file():
-        parts.append(read_reported(reported, spec))
     parts = [p for p in parts if not p.empty]
     long = pd.concat(parts, ignore_index=True) if parts else long
     long = with_average(long, spec)
