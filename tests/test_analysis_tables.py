@@ -197,7 +197,7 @@ def test_rendered_tables_look_like_the_paper(tmp_path, spec):
     assert "| 29.50 / ? / – " in demoe_rows[1]
     assert f"n/a (LPIPS): {LPIPS_REASON}" in md and "?: the paper's cell is illegible" in md
     assert "RealBlur protocol" in md and "extra note" in md and "Table 1 (PDF p. 7)" in md
-    assert "DeMoE k=1 ← `demoe`" in md
+    assert "DeMoE k=1: `demoe`" in md
     assert "\\begin{table}" in tex and "\\caption{Table 1:" in tex and "n/a" in tex
     assert "RealBlur protocol" in tex and "RealBlur-J$^\\dagger$" in tex and "↑" not in tex
 

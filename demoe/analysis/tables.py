@@ -610,9 +610,9 @@ def notes(
             "to the ground truth before the metrics (RealBlur protocol)."
         )
     lines += list(extra)
-    ours = [f"{r.label} ← {r.ours}" for r in rows if r.paper]
+    ours = [f"{r.label}: {r.ours}" for r in rows if r.paper]
     if ours:
-        lines.append("Reproduced rows (paper row ← our experiment): " + "; ".join(ours) + ".")
+        lines.append("Reproduced rows (paper row: our experiment): " + "; ".join(ours) + ".")
     costed = set(long.loc[(long["origin"] == REPRODUCED) & (long["dataset"] == COST), "method"])
     if set(display_columns(long, spec)) != set(column_order(long, spec)):
         lines.append("The paper gives averages only; our per-dataset values are in the .csv.")
