@@ -1,25 +1,24 @@
 # Results tables (paper Tables 1, 2, 3, 5, 6, 8, 9; Fig. 6 right) as CSV + Markdown + LaTeX,
-# from the evaluations of demoe/eval/plan.py, the paper's numbers in config/reported/ and,
-# for Table 1, the cost table. Needs common.smk, eval.smk and cost.smk.
+# in the paper's shape: its rows (config/reported/) beside ours (the evaluations of
+# demoe/eval/plan.py) and, for Tables 1, 5 and 7, the cost table. Needs common.smk, eval.smk
+# and cost.smk.
 import shlex
 
-from demoe.eval.plan import table_evaluations
+from demoe.analysis.tables import paper_file, table_evaluations_shown, uses_cost
 
 TABLE_FORMATS = ("csv", "md", "tex")
 #: Every results table file (for `rule all`).
 TABLE_TARGETS = [f"{RESULTS}/tables/{name}.{ext}" for name in TABLE_SPECS for ext in TABLE_FORMATS]
 
 
-def reported_file(name):
-    return REPO / "config" / "reported" / f"{name}.csv"
-
-
 def table_inputs(wildcards):
     spec = TABLE_SPECS[wildcards.table]
-    inputs = {"summaries": [str(e.path(RESULTS)) for e in table_evaluations(spec, EVAL_DATASETS)]}
-    if reported_file(spec.name).is_file():
-        inputs["reported"] = str(reported_file(spec.name))
-    if spec.cost:
+    evaluations = table_evaluations_shown(spec, TABLE_SPECS, EVAL_DATASETS)
+    inputs = {"summaries": [str(e.path(RESULTS)) for e in evaluations]}
+    reported = paper_file(REPO / "config" / "reported", spec)
+    if reported.is_file():
+        inputs["reported"] = str(reported)
+    if uses_cost(spec):
         inputs["cost"] = f"{RESULTS}/tables/cost.csv"
     return inputs
 
@@ -34,7 +33,7 @@ def table_notes(spec):
             if EVAL["niqe_params"] is None
             else f"NIQE pristine model: {EVAL['niqe_params']}."
         )
-    if spec.cost:
+    if uses_cost(spec):
         notes.append(
             f"Computational cost of the paper-scale architectures at {config['cost']['size']} px "
             f"on {config['cost']['device']} (rule cost_table)."
