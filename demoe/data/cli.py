@@ -77,8 +77,22 @@ def _pairs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(args: argparse.Namespace) -> int:
+    from demoe.data.manifest import read_manifest
+    from demoe.data.store import build_store
+
+    records = [r for r in read_manifest(args.manifest) if r.split == "train"]
+    summary = build_store(records, args.out, workers=args.workers)
+    print(
+        f"decoded store {args.out}: {summary['images']} images "
+        f"({summary['decoded']} decoded, {summary['reused']} reused, {summary['removed']} removed), "
+        f"{summary['bytes'] / 2**30:.2f} GiB"
+    )
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``demoe data {build-aioblur,synth-aioblur,build-pairs}``."""
+    """Add ``demoe data {build-aioblur,synth-aioblur,build-pairs,build-store}``."""
     data = subparsers.add_parser("data", help="datasets: AIO-Blur manifests, synthetic default")
     sub = data.add_subparsers(dest="data_command", required=True)
 
@@ -108,3 +122,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pairs.add_argument("--sharp", default="sharp", help="sharp folder under --root")
     pairs.add_argument("--list", help="list file of '<sharp> <blurry>' lines under --root")
     pairs.set_defaults(func=_pairs)
+
+    store = sub.add_parser(
+        "build-store", help="decode a manifest's training images once (fast training crops)"
+    )
+    store.add_argument("--manifest", required=True, help="training manifest (.jsonl)")
+    store.add_argument("--out", required=True, help="store folder (index.json + .npy files)")
+    store.add_argument("--workers", type=int, default=1, help="decoding processes")
+    store.set_defaults(func=_store)

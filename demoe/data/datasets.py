@@ -5,7 +5,10 @@
   evaluation mode (``crop=None``) yields whole images. Items are dicts
   ``{blurry, sharp, task_index, dataset, path}`` (``sharp`` is absent for
   unpaired images). Augmentation is seeded by ``(seed, epoch, index)``, so it
-  is reproducible and independent of DataLoader workers.
+  is reproducible and independent of DataLoader workers. Pixels come from the
+  image files or, given a :class:`~demoe.data.store.DecodedStore`, from its
+  memory-mapped decoded copies; crops are cut from uint8 before the conversion to
+  float, so both sources give the same tensors bit for bit.
 * :class:`BalancedTaskSampler`: each epoch draws indices so that every task
   is equally likely, and shards them by rank like
   ``torch.utils.data.DistributedSampler`` (call ``set_epoch`` each epoch).
@@ -24,8 +27,9 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Dataset, Sampler
 
-from demoe.data.images import read_image
+from demoe.data.images import read_uint8
 from demoe.data.manifest import Record, read_manifest
+from demoe.data.store import DecodedStore
 
 
 class PairedDataset(Dataset):
@@ -37,6 +41,7 @@ class PairedDataset(Dataset):
         crop: int | None = 384,
         flip: bool = True,
         seed: int = 0,
+        store: DecodedStore | None = None,
     ) -> None:
         self.records = (
             read_manifest(records) if isinstance(records, str | os.PathLike) else list(records)
@@ -44,6 +49,7 @@ class PairedDataset(Dataset):
         if crop is not None and crop < 1:
             raise ValueError(f"crop must be positive or None, got {crop}")
         self.crop, self.flip, self.seed, self.epoch = crop, flip, seed, 0
+        self.store = store
 
     def set_epoch(self, epoch: int) -> None:
         """Change the augmentation draws (crops, flips) for a new epoch."""
@@ -54,39 +60,50 @@ class PairedDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rec = self.records[index]
-        images = [read_image(rec.blurry)]
+        images = [self._pixels(rec.blurry)]
         if rec.sharp is not None:
-            images.append(read_image(rec.sharp))
+            images.append(self._pixels(rec.sharp))
         if self.crop is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             images = _augment(images, self.crop, self.flip, rng)
+        images = [_to_chw_float(im) for im in images]
         item: dict[str, Any] = {
-            "blurry": torch.from_numpy(np.ascontiguousarray(images[0])),
+            "blurry": torch.from_numpy(images[0]),
             "task_index": rec.task_index,
             "dataset": rec.dataset,
             "path": rec.blurry,
         }
         if rec.sharp is not None:
-            item["sharp"] = torch.from_numpy(np.ascontiguousarray(images[1]))
+            item["sharp"] = torch.from_numpy(images[1])
         return item
+
+    def _pixels(self, path: str) -> np.ndarray:
+        """``H x W x 3`` uint8 pixels of ``path`` (memory-mapped when a store is given)."""
+        return self.store.array(path) if self.store is not None else read_uint8(path)
+
+
+def _to_chw_float(image: np.ndarray) -> np.ndarray:
+    """``H x W x 3`` uint8 -> contiguous ``3 x H x W`` float32 in [0, 1]."""
+    return np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
 
 
 def _augment(
     images: list[np.ndarray], crop: int, flip: bool, rng: np.random.Generator
 ) -> list[np.ndarray]:
-    """Same random crop (reflect-padded up to ``crop`` if smaller) and flips for every image."""
-    _, h, w = images[0].shape
+    """Same random crop (reflect-padded up to ``crop`` if smaller) and flips for every
+    ``H x W x C`` image."""
+    h, w = images[0].shape[:2]
     pad_h, pad_w = max(0, crop - h), max(0, crop - w)
     if pad_h or pad_w:
         mode = "reflect" if pad_h < h and pad_w < w else "edge"
-        images = [np.pad(im, ((0, 0), (0, pad_h), (0, pad_w)), mode=mode) for im in images]
+        images = [np.pad(im, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode) for im in images]
         h, w = h + pad_h, w + pad_w
     y, x = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
-    images = [im[:, y : y + crop, x : x + crop] for im in images]
+    images = [im[y : y + crop, x : x + crop] for im in images]
     if flip and rng.uniform() < 0.5:
-        images = [im[:, :, ::-1] for im in images]
+        images = [im[:, ::-1] for im in images]
     if flip and rng.uniform() < 0.5:
-        images = [im[:, ::-1, :] for im in images]
+        images = [im[::-1] for im in images]
     return images
 
 

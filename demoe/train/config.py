@@ -82,6 +82,9 @@ class DataSection:
     balance: Literal["none", "task"]  # "none": the Table 4-balanced manifest, shuffled
     num_workers: int
     val_per_dataset: int  # whole test images per dataset used for validation
+    # Decoded training store (demoe.data.store) built by the rule prepare_train_store;
+    # None = decode the image files for every crop. Same batches either way.
+    store: str | None = None
 
 
 @dataclass

@@ -260,6 +260,12 @@ def manifests(results: str) -> dict[str, str]:
     }
 
 
+def train_store(results: str, manifest: str = "train") -> str:
+    """Where the rule ``prepare_train_store`` writes the decoded training images of the
+    manifest ``manifest`` (a key of :func:`manifests`)."""
+    return f"{results}/data/store/{manifest}"
+
+
 def model_dir(results: str, name: str) -> str:
     return f"{results}/models/{name}"
 
@@ -300,6 +306,7 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         "loss": {"lambda_cls": exp.lambda_cls},
         "data": {
             **dict(settings["data"]),
+            "store": train_store(results) if settings["data"].get("store") else None,
             "train_manifest": files["train"],
             "val_manifest": files["test"],
             "datasets": list(exp.datasets),

@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from demoe.data.datasets import BalancedTaskSampler, PairedDataset
 from demoe.data.manifest import Record, read_manifest
+from demoe.data.store import DecodedStore
 from demoe.errors import ConfigError, DataError, DemoeError
 from demoe.eval.metrics import psnr
 from demoe.io.atomic import write_jsonl
@@ -67,6 +68,7 @@ _NON_IDENTITY = {
     "checkpoint_dir",
     "extra",
     "data.num_workers",
+    "data.store",  # the decoded store gives the same batches as the image files
     "run.checkpoint_every",
     "run.keep_checkpoints",
     "run.log_every",
@@ -223,7 +225,11 @@ class Trainer:
         self.batch_per_rank = cfg.batch_size // self.dist.world_size
         records = select_records(cfg.train_manifest, cfg.datasets, "train")
         self.train_set = PairedDataset(
-            records, crop=cfg.crop, flip=cfg.flips, seed=self.config.run.seed
+            records,
+            crop=cfg.crop,
+            flip=cfg.flips,
+            seed=self.config.run.seed,
+            store=DecodedStore(cfg.store) if cfg.store else None,
         )
         self.sampler = BalancedTaskSampler(
             records,

@@ -9,7 +9,13 @@
 # (not DAG outputs); an interrupted job continues from the latest one (--resume auto).
 import json
 
-from demoe.train.experiments import EXPERIMENTS, manifests, model_dir, resolve_config
+from demoe.train.experiments import (
+    EXPERIMENTS,
+    manifests,
+    model_dir,
+    resolve_config,
+    train_store,
+)
 
 TRAIN = config["train"]
 TRAIN_EXPERIMENTS = list(EXPERIMENTS)
@@ -25,6 +31,12 @@ def train_init_model(wildcards):
     return [f"{model_dir(RESULTS, source)}/{f}" for f in ("model.safetensors", "config.json")]
 
 
+def train_store_index(wildcards):
+    """The decoded store the experiment's crops come from (train.settings.data.store)."""
+    config_ = resolve_config(wildcards.experiment, TRAIN, RESULTS)
+    return [f"{config_.data.store}/index.json"] if config_.data.store else []
+
+
 def train_launcher():
     n = TRAIN["nproc_per_node"]
     return "python" if n == 1 else f"torchrun --standalone --nproc-per-node {n}"
@@ -35,6 +47,7 @@ rule train_model:
         train=TRAIN_MANIFESTS["train"],
         test=TRAIN_MANIFESTS["test"],
         init=train_init_model,
+        store=train_store_index,
     output:
         weights=f"{RESULTS}/models/{{experiment}}/model.safetensors",
         model_config=f"{RESULTS}/models/{{experiment}}/config.json",
@@ -61,3 +74,24 @@ rule train_model:
     shell:
         "OMP_NUM_THREADS={params.omp_threads} {params.launcher} -m demoe.cli train {params.config:q} "
         "--resume auto > {log} 2>&1"
+
+
+# Issue 13: the training images decoded once (demoe.data.store), so a training crop is a
+# memory-mapped read instead of two whole-image decodes; same batches as the files.
+rule prepare_train_store:
+    input:
+        lambda wc: TRAIN_MANIFESTS[wc.manifest],
+    output:
+        f"{RESULTS}/data/store/{{manifest}}/index.json",
+    wildcard_constraints:
+        manifest="|".join(TRAIN_MANIFESTS),
+    params:
+        out=lambda wc: train_store(RESULTS, wc.manifest),
+    threads: workflow.cores
+    log:
+        f"{RESULTS}/logs/data/prepare_train_store_{{manifest}}.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m demoe.cli data build-store --manifest {input:q} --out {params.out:q} "
+        "--workers {threads} > {log:q} 2>&1"

@@ -1,0 +1,145 @@
+"""Decoded training store: every training image decoded once, cropped by memory map.
+
+Training draws 384 x 384 crops (paper App. C) from images of up to 2152 x 1436 pixels
+(ReLoBlur) stored as PNG/JPEG; decoding the two whole images of a pair for every crop
+costs tens of milliseconds, so the loader, not the GPU, would set the training time.
+The store decodes each image of the training manifest once into an uncompressed
+``H x W x 3`` uint8 ``.npy`` file; :class:`DecodedStore` opens them with
+``numpy.load(mmap_mode="r")``, so a crop reads only its own rows (384 rows of
+384 x 3 bytes) from the page cache or disk.
+
+Layout of a store folder::
+
+    index.json          {"version": 1, "images": {<manifest path>: {file, shape, source}}}
+    <sha1 of path>.npy  one decoded image
+
+``source`` records the file's size and modification time: a rebuild decodes again only
+images whose file changed and removes ``.npy`` files no longer indexed (the folder is
+the store's own). Values are the ones :func:`demoe.data.images.read_uint8` decodes, so
+crops from the store equal crops from the image files bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from demoe.data.images import read_uint8
+from demoe.data.manifest import Record
+from demoe.errors import DataError
+from demoe.io.atomic import atomic_path, write_json
+
+INDEX = "index.json"
+VERSION = 1
+
+
+def store_file(path: str) -> str:
+    """File name of the decoded image of manifest path ``path`` (no collisions in practice)."""
+    return hashlib.sha1(path.encode("utf-8")).hexdigest() + ".npy"
+
+
+def _source(path: str) -> dict[str, int]:
+    st = os.stat(path)
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _decode_one(job: tuple[str, str]) -> tuple[str, list[int]]:
+    path, target = job
+    image = read_uint8(path)
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, image, allow_pickle=False)
+    return path, list(image.shape)
+
+
+def image_paths(records: Iterable[Record]) -> list[str]:
+    """Every distinct image file of ``records`` (blurry and sharp), in first-seen order."""
+    seen: dict[str, None] = {}
+    for rec in records:
+        seen.setdefault(rec.blurry)
+        if rec.sharp is not None:
+            seen.setdefault(rec.sharp)
+    return list(seen)
+
+
+def build_store(
+    records: Iterable[Record], out: str | os.PathLike, workers: int = 1
+) -> dict[str, Any]:
+    """Decode every image of ``records`` into ``out``; returns a summary.
+
+    Images already in the store with an unchanged source file are kept; entries (and
+    ``.npy`` files) no longer referenced are removed. Decoding runs in ``workers``
+    processes. A file that cannot be decoded raises :class:`DataError` naming it.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    old = _read_index(out) if (out / INDEX).is_file() else {}
+    paths = image_paths(records)
+    sources = {p: _source(p) for p in paths}
+    images: dict[str, dict[str, Any]] = {}
+    jobs = []
+    for p in paths:
+        entry = old.get(p)
+        if entry and entry["source"] == sources[p] and (out / entry["file"]).is_file():
+            images[p] = entry
+        else:
+            jobs.append((p, str(out / store_file(p))))
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            decoded = list(pool.map(_decode_one, jobs, chunksize=4))
+    else:
+        decoded = [_decode_one(j) for j in jobs]
+    for path, shape in decoded:
+        images[path] = {"file": store_file(path), "shape": shape, "source": sources[path]}
+    write_json(out / INDEX, {"version": VERSION, "images": images})
+    kept = {e["file"] for e in images.values()}
+    removed = [f for f in out.glob("*.npy") if f.name not in kept]
+    for f in removed:
+        f.unlink()
+    nbytes = sum(int(np.prod(e["shape"])) for e in images.values())
+    return {
+        "images": len(images),
+        "decoded": len(jobs),
+        "reused": len(images) - len(jobs),
+        "removed": len(removed),
+        "bytes": nbytes,
+    }
+
+
+def _read_index(root: Path) -> dict[str, dict[str, Any]]:
+    try:
+        obj = json.loads((root / INDEX).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read store index {root / INDEX}: {exc}") from exc
+    if not isinstance(obj, dict) or obj.get("version") != VERSION:
+        raise DataError(f"{root / INDEX}: not a version-{VERSION} demoe store index")
+    return obj["images"]
+
+
+class DecodedStore:
+    """Read side of a store folder: :meth:`array` maps a manifest path to its pixels."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+        if not (self.root / INDEX).is_file():
+            raise DataError(f"no decoded store at {self.root} (missing {INDEX}); build it first")
+        self.images = _read_index(self.root)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.images
+
+    def array(self, path: str) -> np.ndarray:
+        """The ``H x W x 3`` uint8 image of ``path``, memory-mapped (read-only)."""
+        entry = self.images.get(path)
+        if entry is None:
+            raise DataError(f"{path} is not in the decoded store {self.root}; rebuild it")
+        array = np.load(self.root / entry["file"], mmap_mode="r", allow_pickle=False)
+        if list(array.shape) != entry["shape"] or array.dtype != np.uint8:
+            raise DataError(f"{self.root / entry['file']}: shape/dtype differ from the index")
+        return array
