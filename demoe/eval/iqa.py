@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from scipy.io.matlab import MatReadError
 
 from demoe.errors import CheckpointError, ConfigError
 from demoe.eval.common import Image, MetricUnavailable, as_batch
@@ -41,6 +42,8 @@ FILE_KEYS: dict[str, str] = {
     "musiq": "musiq_weights",
     "nrqm": "nrqm_weights",
 }
+#: What ``scipy.io.loadmat`` (and reading its content) raises for a file that is no model.
+MAT_READ_ERRORS = (OSError, ValueError, KeyError, NotImplementedError, MatReadError)
 #: What each file is, for the messages.
 FILE_HINTS: dict[str, str] = {
     "niqe": "the NIQE pristine parameters, e.g. the authors' modelparameters.mat",
@@ -125,7 +128,7 @@ def _nrqm_cached(path: Path) -> Scorer:
 
     try:
         net = NRQM(pretrained_model_path=str(path))
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
+    except (*MAT_READ_ERRORS, IndexError, TypeError) as err:
         raise CheckpointError(f"cannot read NRQM parameters {path}: {err}") from err
 
     def score(image: Image) -> float:

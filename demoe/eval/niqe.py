@@ -34,7 +34,7 @@ import torch
 
 from demoe.errors import CheckpointError, DataError
 from demoe.eval.common import Image, as_batch
-from demoe.eval.iqa import required_file
+from demoe.eval.iqa import MAT_READ_ERRORS, required_file
 from demoe.io.atomic import atomic_path
 
 PATCH_SIZE = 96
@@ -73,7 +73,7 @@ def load_niqe_model(path: str | os.PathLike | None) -> NIQEModel:
                     if "description" in data
                     else f"pristine parameters from {resolved.name}"
                 )
-    except (OSError, ValueError, KeyError) as err:
+    except MAT_READ_ERRORS as err:
         raise CheckpointError(f"cannot read NIQE parameters {resolved}: {err}") from err
     mu, cov = np.asarray(mu, float).ravel(), np.asarray(cov, float)
     if mu.shape != (N_FEATURES,) or cov.shape != (N_FEATURES, N_FEATURES):
@@ -155,4 +155,3 @@ def _checked(image: Image) -> torch.Tensor:
             f"got an image of {tuple(x.shape[2:])}"
         )
     return x
-
