@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
+import re
 import socket
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +17,9 @@ from scipy import ndimage
 
 from demoe.errors import CheckpointError, ConfigError
 from demoe.eval.common import MetricUnavailable
-from demoe.eval.iqa import check_required_files, load_musiq, load_nrqm
+from demoe.eval.iqa import check_required_files, load_musiq, load_nrqm, pyiqa_module
 from demoe.eval.metrics import compute_metrics, no_reference_metric
+from demoe.eval.niqe import fit_niqe_model
 
 #: NRQM's three feature groups (pyiqa's nrqm_arch): local DCT 6 x 3 scales, global GSM 45,
 #: singular values of 5 x 5 blocks 25 x 3 scales.
@@ -122,9 +127,13 @@ def test_missing_files_name_the_config_key(tmp_path) -> None:
             no_reference_metric(metric)
         with pytest.raises(MetricUnavailable, match=f"eval.{key} names no file"):
             no_reference_metric(metric, **{key: tmp_path / "absent"})
-    values, reasons = compute_metrics(image(0), None, ("niqe", "musiq", "nrqm"))
+    values, reasons = compute_metrics(image(0, size=192), None, ("niqe", "musiq", "nrqm"))
     assert all(math.isnan(v) for v in values.values())
     assert set(reasons) == {"niqe", "musiq", "nrqm"}
+    # With its file, NIQE is computed, still without any download.
+    fit_niqe_model([image(1, size=192)]).save(tmp_path / "niqe.npz")
+    niqe_value = no_reference_metric("niqe", niqe_params=tmp_path / "niqe.npz")(image(0, size=192))
+    assert math.isfinite(niqe_value)
 
 
 def test_required_files_fail_the_dag_build(tmp_path, musiq_file, nrqm_file) -> None:
@@ -142,3 +151,19 @@ def test_required_files_fail_the_dag_build(tmp_path, musiq_file, nrqm_file) -> N
     check_required_files(
         {**cfg, "niqe_params": str(tmp_path / "niqe.mat"), "nrqm_weights": str(nrqm_file)}
     )
+
+
+def test_pyiqa_pins_agree() -> None:
+    """pyiqa is pinned in requirements/nodeps.txt and in the conda env's post-deploy script."""
+    root = Path(__file__).resolve().parents[1]
+    pins = [
+        re.findall(r"pyiqa==[\w.]+", (root / name).read_text())
+        for name in ("requirements/nodeps.txt", "workflow/envs/demoe.post-deploy.sh")
+    ]
+    assert pins[0] == pins[1] == [f"pyiqa=={importlib.metadata.version('pyiqa')}"]
+
+
+def test_missing_pyiqa_is_a_one_line_error(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyiqa.archs.nrqm_arch", None)  # import -> ModuleNotFound
+    with pytest.raises(ConfigError, match="pyiqa is not installed"):
+        pyiqa_module("archs.nrqm_arch")

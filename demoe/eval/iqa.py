@@ -23,9 +23,11 @@ default then reports "n/a (reason)", and ``config/paper.yaml`` refuses to build 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -85,6 +87,18 @@ def check_required_files(eval_cfg: Mapping[str, Any]) -> None:
         )
 
 
+def pyiqa_module(name: str) -> ModuleType:
+    """``pyiqa.<name>``, imported on first use; ConfigError saying how to install pyiqa."""
+    try:
+        return importlib.import_module(f"pyiqa.{name}")
+    except ModuleNotFoundError as err:
+        if err.name is None or not err.name.startswith("pyiqa"):
+            raise
+        raise ConfigError(
+            "pyiqa is not installed: pip install --no-deps -r requirements/nodeps.txt"
+        ) from err
+
+
 def pyiqa_input(image: Image) -> torch.Tensor:
     """A single image as the float32 batch (1, C, H, W) in [0, 1] that pyiqa expects."""
     return as_batch(image).clamp(0, 1).float()
@@ -102,13 +116,12 @@ def load_nrqm(path: str | os.PathLike | None) -> Scorer:
 
 @functools.lru_cache(maxsize=2)
 def _musiq_cached(path: Path) -> Scorer:
-    from pyiqa.archs.musiq_arch import MUSIQ
-
+    musiq_arch = pyiqa_module("archs.musiq_arch")
     state = _read_state_dict(path)
     head = state.get("head.weight", state.get("head.0.weight"))
     if head is None:
         raise CheckpointError(f"{path}: not a MUSIQ state_dict (no head.weight / head.0.weight)")
-    net = MUSIQ(num_class=head.shape[0], pretrained=False)
+    net = musiq_arch.MUSIQ(num_class=head.shape[0], pretrained=False)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:
@@ -124,10 +137,9 @@ def _musiq_cached(path: Path) -> Scorer:
 
 @functools.lru_cache(maxsize=2)
 def _nrqm_cached(path: Path) -> Scorer:
-    from pyiqa.archs.nrqm_arch import NRQM
-
+    nrqm_arch = pyiqa_module("archs.nrqm_arch")
     try:
-        net = NRQM(pretrained_model_path=str(path))
+        net = nrqm_arch.NRQM(pretrained_model_path=str(path))
     except (*MAT_READ_ERRORS, IndexError, TypeError) as err:
         raise CheckpointError(f"cannot read NRQM parameters {path}: {err}") from err
 

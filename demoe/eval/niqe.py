@@ -34,7 +34,7 @@ import torch
 
 from demoe.errors import CheckpointError, DataError
 from demoe.eval.common import Image, as_batch
-from demoe.eval.iqa import MAT_READ_ERRORS, required_file
+from demoe.eval.iqa import MAT_READ_ERRORS, pyiqa_module, required_file
 from demoe.io.atomic import atomic_path
 
 PATCH_SIZE = 96
@@ -86,10 +86,8 @@ def load_niqe_model(path: str | os.PathLike | None) -> NIQEModel:
 
 def niqe(image: Image, model: NIQEModel) -> float:
     """NIQE of one RGB (or grey) image in [0, 1] against ``model`` (pyiqa, MATLAB-exact)."""
-    from pyiqa.archs.niqe_arch import calculate_niqe
-
     x = _checked(image)
-    score = calculate_niqe(
+    score = pyiqa_module("archs.niqe_arch").calculate_niqe(
         x,
         crop_border=0,
         test_y_channel=True,
@@ -120,24 +118,25 @@ def fit_niqe_model(
 
 
 def patch_features(image: Image) -> tuple[np.ndarray, np.ndarray]:
-    """Per-block NIQE features (n, 36) and sharpness (n,), in pyiqa's block order."""
-    from pyiqa.archs.func_util import normalize_img_with_gauss
-    from pyiqa.archs.niqe_arch import compute_feature
-    from pyiqa.matlab_utils import blockproc, fspecial, imfilter, imresize
-    from pyiqa.utils.color_util import to_y_channel
+    """Per-block NIQE features (n, 36) and sharpness (n,), in pyiqa's block order.
 
+    The same grey image, MSCN coefficients, blocks and features as :func:`niqe` scores.
+    """
+    matlab = pyiqa_module("matlab_utils")
+    mscn = pyiqa_module("archs.func_util").normalize_img_with_gauss
+    compute_feature = pyiqa_module("archs.niqe_arch").compute_feature
+    to_y_channel = pyiqa_module("utils.color_util").to_y_channel
     x = _checked(image)
-    grey = to_y_channel(x, 255, "yiq") if x.shape[1] == 3 else x * 255
-    grey = grey.round()
+    grey = (to_y_channel(x, 255, "yiq") if x.shape[1] == 3 else x * 255).round()
     rows, cols = grey.shape[2] // PATCH_SIZE, grey.shape[3] // PATCH_SIZE
     grey = grey[..., : rows * PATCH_SIZE, : cols * PATCH_SIZE]
-    window = fspecial(7, 7 / 6, 1).to(grey)
-    mu = imfilter(grey, window, padding="replicate")
-    sigma = (imfilter(grey * grey, window, padding="replicate") - mu * mu).abs().sqrt()
-    sharpness = blockproc(sigma, PATCH_SIZE, fun=lambda b, _: b.mean((1, 2, 3))[:, None])
-    half = imresize(grey / 255.0, scale=0.5, antialiasing=True) * 255.0
+    window = matlab.fspecial(7, 7 / 6, 1).to(grey)
+    mu = matlab.imfilter(grey, window, padding="replicate")
+    sigma = (matlab.imfilter(grey * grey, window, padding="replicate") - mu * mu).abs().sqrt()
+    sharpness = matlab.blockproc(sigma, PATCH_SIZE, fun=lambda b, _: b.mean((1, 2, 3))[:, None])
+    half = matlab.imresize(grey / 255.0, scale=0.5, antialiasing=True) * 255.0
     feats = [
-        blockproc(normalize_img_with_gauss(g, padding="replicate"), size, fun=compute_feature)
+        matlab.blockproc(mscn(g, padding="replicate"), size, fun=compute_feature)
         for g, size in ((grey, PATCH_SIZE), (half, PATCH_SIZE // 2))
     ]
     return torch.cat(feats, -1)[0].numpy(), sharpness[0, :, 0].numpy()
