@@ -21,6 +21,9 @@ import scipy.io
 from scipy import ndimage
 from skimage import data
 
+from demoe.cli import main
+from demoe.data.images import write_image
+from demoe.data.manifest import Record, write_manifest
 from demoe.errors import CheckpointError, DataError
 from demoe.eval.metrics import MetricUnavailable
 from demoe.eval.niqe import fit_niqe_model, load_niqe_model, niqe, patch_features
@@ -161,3 +164,19 @@ def test_too_small_image() -> None:
     model = fit_niqe_model([natural("astronaut")])
     with pytest.raises(DataError, match="at least 2 blocks"):
         niqe(np.zeros((50, 300, 3)), model)
+
+
+def test_niqe_fit_cli_labels_the_model(tmp_path) -> None:
+    """The embedded default's model says what it was fitted on (tables and eval JSON)."""
+    records = []
+    for i, name in enumerate(("chelsea", "coffee")):
+        write_image(tmp_path / f"s{i}.png", natural(name)[:192, :288])
+        records.append(
+            Record(str(tmp_path / f"s{i}.png"), str(tmp_path / f"s{i}.png"), None, "gopro", "train")
+        )
+    write_manifest(tmp_path / "train.jsonl", records)
+    out = tmp_path / "niqe_params.npz"
+    assert main(["niqe-fit", "--manifest", str(tmp_path / "train.jsonl"), "--out", str(out)]) == 0
+    model = load_niqe_model(out)
+    assert model.description == "fitted on 2 sharp train images of train.jsonl"
+    assert np.isfinite(niqe(natural("chelsea"), model))
