@@ -13,6 +13,7 @@ from pathlib import Path
 from demoe.data.images import read_hwc
 from demoe.data.manifest import Record, read_manifest
 from demoe.errors import DataError
+from demoe.eval.common import MetricUnavailable
 from demoe.eval.lpips import BACKBONE_ENV, LIN_ENV
 from demoe.eval.niqe import fit_niqe_model, load_niqe_model
 from demoe.eval.plan import TLC_ALL
@@ -132,9 +133,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _niqe_model_description(args: argparse.Namespace) -> str | None:
     """Which NIQE pristine model the run used (tables print it), None without NIQE."""
-    if "niqe" not in args.metrics or not args.niqe_params:
+    if "niqe" not in args.metrics:
         return None
-    return load_niqe_model(args.niqe_params).description
+    try:
+        return load_niqe_model(args.niqe_params).description
+    except MetricUnavailable:  # NIQE is n/a, its reason is under "unavailable"
+        return None
 
 
 def _niqe_fit(args: argparse.Namespace) -> int:
