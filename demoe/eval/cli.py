@@ -13,8 +13,9 @@ from pathlib import Path
 from demoe.data.images import read_hwc
 from demoe.data.manifest import Record, read_manifest
 from demoe.errors import DataError
+from demoe.eval.common import MetricUnavailable
 from demoe.eval.lpips import BACKBONE_ENV, LIN_ENV
-from demoe.eval.niqe import fit_niqe_model
+from demoe.eval.niqe import fit_niqe_model, load_niqe_model
 from demoe.eval.plan import TLC_ALL
 from demoe.eval.runner import evaluate, summarize
 from demoe.io.atomic import write_json, write_text
@@ -33,12 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--task", default="auto", help="auto (router) or a task/alias to force an expert"
     )
     p.add_argument("--metrics", nargs="+", default=["psnr", "ssim", "lpips"])
-    p.add_argument("--align-ecc", action="store_true", help="RealBlur protocol: ECC-align first")
+    p.add_argument(
+        "--align-ecc", action="store_true", help="RealBlur protocol (ECC homography, masked scores)"
+    )
     p.add_argument("--lpips-weights", help=f"LPIPS lin weights (else ${LIN_ENV})")
     p.add_argument("--alexnet-weights", help=f"LPIPS AlexNet backbone (else ${BACKBONE_ENV})")
-    p.add_argument("--niqe-params", help="NIQE pristine model (else $DEMOE_NIQE_PARAMS)")
-    p.add_argument("--musiq-weights", help="MUSIQ weights (MUSIQ is n/a without them)")
-    p.add_argument("--nrqm-weights", help="NRQM weights (NRQM is n/a without them)")
+    p.add_argument("--niqe-params", help="NIQE pristine model .mat/.npz (NIQE n/a without it)")
+    p.add_argument("--musiq-weights", help="pyiqa MUSIQ KonIQ state_dict (MUSIQ n/a without it)")
+    p.add_argument("--nrqm-weights", help="pyiqa NRQM_model.mat (NRQM n/a without it)")
     p.add_argument(
         "--tlc",
         type=_tlc_value,
@@ -118,6 +121,7 @@ def _eval(args: argparse.Namespace) -> int:
         "tlc": args.tlc,
         "tlc_train_size": args.tlc_train_size if args.tlc else None,
         "images": len(per_image),
+        "niqe_model": _niqe_model_description(args),
         "means": summarize(per_image, args.metrics),
         "unavailable": reasons,
     }
@@ -127,13 +131,26 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _niqe_model_description(args: argparse.Namespace) -> str | None:
+    """Which NIQE pristine model the run used (tables print it), None without NIQE."""
+    if "niqe" not in args.metrics:
+        return None
+    try:
+        return load_niqe_model(args.niqe_params).description
+    except MetricUnavailable:  # NIQE is n/a, its reason is under "unavailable"
+        return None
+
+
 def _niqe_fit(args: argparse.Namespace) -> int:
     records = [r for r in read_manifest(args.manifest) if r.split == args.split and r.sharp]
     if not records:
         raise DataError(f"no {args.split} records with a sharp image in {args.manifest}")
     step = max(1, len(records) // args.max_images) if args.max_images > 0 else 1
     chosen = records[::step][: args.max_images or None]
-    model = fit_niqe_model(read_hwc(r.sharp) for r in chosen)
+    model = fit_niqe_model(
+        (read_hwc(r.sharp) for r in chosen),
+        description=f"fitted on {len(chosen)} sharp {args.split} images of {Path(args.manifest).name}",
+    )
     model.save(args.out)
     print(f"NIQE model fitted on {len(chosen)} sharp {args.split} images -> {args.out}")
     return 0

@@ -1,142 +1,125 @@
-"""ECC image alignment with a translation model, for the RealBlur evaluation protocol.
+"""The RealBlur evaluation protocol (Rim et al., ECCV 2020), with OpenCV.
 
-RealBlur's ground truth is not pixel-aligned with the blurred input, so restored images
-are aligned to the ground truth before scoring (Rim et al., ECCV 2020). This module
-maximises the enhanced correlation coefficient (ECC, Evangelidis & Psarakis, TPAMI 2008)
+RealBlur's (and RSBlur's) ground truth is not pixel-aligned with the blurred input, so the
+restored image is aligned to the ground truth before scoring. The evaluation the RealBlur
+authors published (``evaluation_RealBlur_ecc.py``, after Köhler et al.; reused by MPRNet
+and Restormer), step by step:
 
-    rho(p) = <t, w(p)> / (||t|| ||w(p)||),
+1. global intensity matching: the prediction ``z`` is scaled by ``Σ(x·z) / Σ(z·z)``, ``x``
+   the ground truth (sums over every pixel and channel);
+2. a homography fitted by OpenCV's ``findTransformECC`` (``MOTION_HOMOGRAPHY``, 100
+   iterations, termination epsilon 0, Gaussian filter size 5) from the grey ground truth
+   (template) to the grey scaled prediction;
+3. the scaled prediction warped onto the ground truth grid (``warpPerspective``, cubic,
+   ``WARP_INVERSE_MAP``, reflected border), and the mask of valid pixels (a ones image
+   warped with nearest neighbour, zero outside); both images are multiplied by the mask;
+4. PSNR: ``10 log10(1 / MSE)``, the squared error summed over the masked images and
+   divided by the mask's sum (pixels × channels);
+5. SSIM: scikit-image's ``structural_similarity`` map (per channel, Gaussian weights with
+   sigma 1.5, population covariance, data range 1), multiplied by the mask, the window
+   padding (5 pixels) cropped on every side, each channel's sum divided by the cropped
+   mask's sum, and the channels averaged.
 
-``t`` the zero-mean grey target and ``w(p)`` the zero-mean grey prediction sampled at
-``x + p``, by their iterative scheme: linearise ``w(p + dp) ~ w(p) + G dp`` with ``G`` the
-image gradient (the Jacobian of a translation), then
-
-    lambda = (||w||^2 - w'P w) / (t'w - t'P w),   P = G (G'G)^-1 G',
-    dp = (G'G)^-1 G' (lambda t - w),
-
-which is the closed-form maximiser of the linearised criterion. Both images are grey
-(BT.601 luma) and Gaussian-smoothed (``smooth_sigma``) before estimating; the shift is
-then applied to every channel of the unsmoothed prediction with cubic-spline
-interpolation. An optional coarse-to-fine pyramid handles shifts of several pixels.
-
-Convention of the result: ``aligned[y, x] = pred[y + dy, x + dx]``; ``mask`` is True
-where ``(y + dy, x + dx)`` lies inside the prediction (no extrapolation). For a
-translation this overlap is a rectangle, and :func:`crop_to_mask` returns it: metrics
-on aligned images are computed on that rectangle only.
-
-Difference from the widely used RealBlur script (Restormer's ``evaluate_realblur.py``,
-after Köhler et al.): that script first scales the prediction's intensity by
-``sum(gt * pred) / sum(pred^2)``, estimates a homography with OpenCV's ECC, and
-averages PSNR/SSIM over a warped mask. Here: translation only, no intensity scaling,
-metrics on the overlap rectangle. Numbers can therefore differ slightly from those
-published with that script.
+Everything runs in float32, as the original does (OpenCV's cubic warp misbehaves on
+float64 input).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import cv2
 import numpy as np
-from scipy import ndimage
+from skimage.metrics import structural_similarity
 
 from demoe.errors import DataError
-from demoe.eval.common import Image, luminance, to_hwc
+from demoe.eval.common import Image, to_hwc
+
+ECC_ITERATIONS = 100
+ECC_GAUSS_FILTER = 5
+SSIM_SIGMA = 1.5
+#: Half-width of scikit-image's Gaussian SSIM window (truncate 3.5 × sigma 1.5, rounded).
+SSIM_PAD = int(3.5 * SSIM_SIGMA + 0.5)
 
 
 class AlignResult(NamedTuple):
-    aligned: np.ndarray  # (H, W, C) prediction resampled onto the target grid
-    mask: np.ndarray  # (H, W) bool, True where the resampled prediction is defined
-    shift: tuple[float, float]  # (dx, dy) in pixels: aligned(x, y) = pred(x + dx, y + dy)
-    correlation: float  # ECC value at the solution, in [-1, 1]
+    aligned: np.ndarray  # (H, W, C) float32: scaled, warped prediction, zero outside the mask
+    target: np.ndarray  # (H, W, C) float32: ground truth, zero outside the mask
+    mask: np.ndarray  # (H, W, C) float32 in {0, 1}: where the warped prediction is defined
+    homography: np.ndarray  # (3, 3): ground-truth pixel (x, y, 1) -> prediction pixel
+    gain: float  # the intensity scale Σ(x·z) / Σ(z·z)
+    correlation: float  # ECC value at the solution
 
 
-def align_ecc_translation(
-    pred: Image,
-    target: Image,
-    *,
-    max_iter: int = 100,
-    eps: float = 1e-5,
-    levels: int = 1,
-    smooth_sigma: float = 1.0,
-) -> AlignResult:
-    """Align ``pred`` to ``target`` by a translation maximising ECC (see module docstring).
-
-    ``levels`` > 1 runs the estimate coarse-to-fine on a pyramid of that many levels
-    (each halving the size). Stops when the update is below ``eps`` pixels.
-    """
-    p_img, t_img = to_hwc(pred), to_hwc(target)
-    if p_img.shape != t_img.shape:
-        raise DataError(f"prediction and target differ in size: {p_img.shape} vs {t_img.shape}")
-    moving = ndimage.gaussian_filter(luminance(p_img), smooth_sigma)
-    fixed = ndimage.gaussian_filter(luminance(t_img), smooth_sigma)
-    shift = np.zeros(2)  # (dy, dx)
-    for level in reversed(range(levels)):
-        scale = 2**level
-        shift = _ecc_level(
-            _downscale(moving, scale), _downscale(fixed, scale), shift / scale, max_iter, eps
+def realblur_align(pred: Image, target: Image) -> AlignResult:
+    """Steps 1-3 of the module docstring: ``pred`` matched and aligned to ``target``."""
+    z, x = (to_hwc(im).astype(np.float32) for im in (pred, target))
+    if z.shape != x.shape:
+        raise DataError(f"prediction and target differ in size: {z.shape} vs {x.shape}")
+    gain = float(np.sum(x * z, dtype=np.float64) / np.sum(z * z, dtype=np.float64))
+    if not np.isfinite(gain):
+        raise DataError("RealBlur protocol: the prediction is all zero")
+    zs = (gain * z).astype(np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 0)
+    try:
+        correlation, warp = cv2.findTransformECC(
+            _grey(x),
+            _grey(zs),
+            np.eye(3, dtype=np.float32),
+            cv2.MOTION_HOMOGRAPHY,
+            criteria,
+            None,
+            ECC_GAUSS_FILTER,
         )
-        shift = shift * scale
-    correlation = _correlation(_warp(moving, shift), fixed, _valid(moving.shape, shift))
-    aligned = np.stack([_warp(p_img[:, :, c], shift) for c in range(p_img.shape[2])], axis=2)
-    mask = _valid(moving.shape, shift)
-    return AlignResult(aligned, mask, (float(shift[1]), float(shift[0])), correlation)
+    except cv2.error as err:
+        raise DataError(f"RealBlur protocol: ECC alignment failed: {_first_line(err)}") from err
+    size = (x.shape[1], x.shape[0])
+    flags = cv2.WARP_INVERSE_MAP
+    aligned = cv2.warpPerspective(
+        zs, warp, size, flags=cv2.INTER_CUBIC + flags, borderMode=cv2.BORDER_REFLECT
+    )
+    mask = cv2.warpPerspective(
+        np.ones_like(zs),
+        warp,
+        size,
+        flags=cv2.INTER_NEAREST + flags,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    aligned, mask = aligned.reshape(x.shape), mask.reshape(x.shape)
+    return AlignResult(aligned * mask, x * mask, mask, warp, gain, float(correlation))
 
 
-def crop_to_mask(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The rows and columns of ``image`` (H, W, ...) spanned by a rectangular ``mask``."""
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if rows.size == 0:
-        raise DataError("the aligned prediction does not overlap the target")
-    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+def masked_psnr(aligned: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
+    """Step 4: PSNR (dB, data range 1) over the mask."""
+    err = np.sum((target - aligned) ** 2, dtype=np.float64) / np.sum(mask, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return float(10 * np.log10(1.0 / err))
 
 
-def _ecc_level(
-    moving: np.ndarray, fixed: np.ndarray, shift: np.ndarray, max_iter: int, eps: float
-) -> np.ndarray:
-    grad_y, grad_x = np.gradient(moving)
-    shift = shift.copy()
-    for _ in range(max_iter):
-        valid = _valid(moving.shape, shift)
-        if valid.sum() < 16:
-            raise DataError("ECC alignment diverged: the images no longer overlap")
-        t = fixed[valid]
-        w = _warp(moving, shift)[valid]
-        jac = np.stack([_warp(grad_y, shift)[valid], _warp(grad_x, shift)[valid]], axis=1)
-        t, w, jac = t - t.mean(), w - w.mean(), jac - jac.mean(0)
-        hessian_inv = np.linalg.pinv(jac.T @ jac)
-        w_proj, t_proj = jac.T @ w, jac.T @ t
-        denom = t @ w - t_proj @ hessian_inv @ w_proj
-        if denom <= 0:
-            raise DataError("ECC alignment failed: the images are uncorrelated")
-        lam = (w @ w - w_proj @ hessian_inv @ w_proj) / denom
-        step = hessian_inv @ (jac.T @ (lam * t - w))
-        shift += step
-        if np.hypot(*step) < eps:
-            break
-    return shift
+def masked_ssim(aligned: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
+    """Step 5: SSIM over the mask, the window padding cropped."""
+    if min(target.shape[:2]) <= 2 * SSIM_PAD + 1:
+        raise DataError(f"SSIM needs images larger than {2 * SSIM_PAD + 1} pixels a side")
+    _, smap = structural_similarity(  # float64, as scikit-image 0.17 (the original's) computes
+        target.astype(np.float64),
+        aligned.astype(np.float64),
+        channel_axis=2,
+        gaussian_weights=True,
+        sigma=SSIM_SIGMA,
+        use_sample_covariance=False,
+        data_range=1.0,
+        full=True,
+    )
+    inner = (slice(SSIM_PAD, -SSIM_PAD), slice(SSIM_PAD, -SSIM_PAD))
+    per_channel = (smap * mask)[inner].sum((0, 1)) / mask[inner].sum((0, 1))
+    return float(np.mean(per_channel))
 
 
-def _warp(image: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """``image`` sampled at (y + dy, x + dx), cubic spline, edge values beyond the border."""
-    return ndimage.shift(image, -shift, order=3, mode="nearest")
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.shape[2] == 3 else image[:, :, 0]
 
 
-def _valid(shape: tuple[int, ...], shift: np.ndarray) -> np.ndarray:
-    h, w = shape[:2]
-    ys = np.arange(h) + shift[0]
-    xs = np.arange(w) + shift[1]
-    tol = 1e-9
-    rows = (ys >= -tol) & (ys <= h - 1 + tol)
-    cols = (xs >= -tol) & (xs <= w - 1 + tol)
-    return rows[:, None] & cols[None, :]
-
-
-def _downscale(image: np.ndarray, factor: int) -> np.ndarray:
-    if factor == 1:
-        return image
-    smoothed = ndimage.gaussian_filter(image, 0.5 * factor)
-    return smoothed[::factor, ::factor]
-
-
-def _correlation(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> float:
-    x, y = a[valid] - a[valid].mean(), b[valid] - b[valid].mean()
-    return float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-12))
+def _first_line(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__

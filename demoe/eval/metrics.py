@@ -11,9 +11,12 @@ image one float):
   K2 = 0.03, population (co)variances; the SSIM map is evaluated at the positions where
   the window lies inside the image ("valid", as the authors' MATLAB code) and averaged.
   No border crop and no conversion to the Y channel.
-* RealBlur protocol (``align=True``): the prediction is aligned to the target by ECC
-  with a translation model (:mod:`demoe.eval.ecc`); every metric is then computed on the
-  overlap rectangle (pixels where the shifted prediction needs no extrapolation).
+* RealBlur protocol (``align=True``, RealBlur-J and RSBlur): the prediction is scaled and
+  aligned to the target by an ECC homography, and PSNR and SSIM are computed over the
+  valid-pixel mask exactly as the RealBlur authors' evaluation does (:mod:`demoe.eval.ecc`);
+  LPIPS, which that protocol does not define, is computed on the two masked images.
+* No-reference metrics (NIQE, MUSIQ, NRQM) through pyiqa from local files
+  (:mod:`demoe.eval.niqe`, :mod:`demoe.eval.iqa`), on the unaligned prediction.
 * Unavailable metrics (missing weights or parameters) are NaN in the values, with a
   one-line reason under the same name in the reasons; callers print "n/a (reason)".
 """
@@ -31,7 +34,8 @@ import torch.nn.functional as F
 
 from demoe.errors import ConfigError, DataError
 from demoe.eval.common import Image, MetricUnavailable, check_pair, is_batched, to_hwc
-from demoe.eval.ecc import align_ecc_translation, crop_to_mask
+from demoe.eval.ecc import AlignResult, masked_psnr, masked_ssim, realblur_align
+from demoe.eval.iqa import load_musiq, load_nrqm
 from demoe.eval.lpips import LPIPS, load_lpips
 from demoe.eval.niqe import load_niqe_model, niqe
 
@@ -95,26 +99,18 @@ def _gaussian_blur_valid(x: torch.Tensor) -> torch.Tensor:
 def no_reference_metric(name: str, **paths: str | os.PathLike | None) -> Callable[[Image], float]:
     """A no-reference metric ``f(image) -> float`` or MetricUnavailable saying why not.
 
-    ``paths`` keywords: ``niqe_params``, ``musiq_weights``, ``nrqm_weights``.
-
-    * ``niqe``: needs ``niqe_params=`` (or ``DEMOE_NIQE_PARAMS``), see :mod:`demoe.eval.niqe`;
-    * ``musiq``, ``nrqm``: demoe has no implementation of these networks; they are always
-      unavailable, the reason saying what is missing.
+    ``paths`` keywords (the ``eval`` config keys): ``niqe_params`` (NIQE pristine model,
+    :mod:`demoe.eval.niqe`), ``musiq_weights``, ``nrqm_weights`` (:mod:`demoe.eval.iqa`).
+    A missing keyword or file is MetricUnavailable naming the key; nothing is downloaded.
     """
     key = name.lower()
     if key == "niqe":
         model = load_niqe_model(paths.get("niqe_params"))
         return lambda image: niqe(image, model)
-    if key in ("musiq", "nrqm"):
-        weights = paths.get(f"{key}_weights")
-        if weights is None:
-            raise MetricUnavailable(
-                f"{key.upper()} needs pretrained weights: set eval.{key}_weights"
-            )
-        raise MetricUnavailable(
-            f"{key.upper()} weights given ({weights}) but demoe does not implement the "
-            f"{key.upper()} network; compute it with an external tool"
-        )
+    if key == "musiq":
+        return load_musiq(paths.get("musiq_weights"))
+    if key == "nrqm":
+        return load_nrqm(paths.get("nrqm_weights"))
     raise ConfigError(f"unknown no-reference metric {name!r}; valid: {', '.join(NO_REFERENCE)}")
 
 
@@ -144,14 +140,15 @@ def compute_metrics(
         )
     pred_img = to_hwc(pred)
     target_img = None if target is None else to_hwc(target)
-    if target_img is not None and align:
-        aligned, mask, _, _ = align_ecc_translation(pred_img, target_img)
-        pred_img, target_img = crop_to_mask(aligned, mask), crop_to_mask(target_img, mask)
+    aligned = None if target_img is None or not align else realblur_align(pred_img, target_img)
     values: dict[str, float] = {}
     reasons: dict[str, str] = {}
     for name in metrics:
         try:
-            values[name] = _one_metric(name, pred_img, target_img, lpips_model, paths or {})
+            if aligned is not None and name in FULL_REFERENCE:
+                values[name] = _aligned_metric(name, aligned, lpips_model)
+            else:
+                values[name] = _one_metric(name, pred_img, target_img, lpips_model, paths or {})
         except MetricUnavailable as err:
             values[name] = math.nan
             reasons[name] = str(err)
@@ -173,6 +170,19 @@ def _one_metric(
         return psnr(pred, target)
     if name == "ssim":
         return ssim(pred, target)
+    return _lpips(pred, target, lpips_model)
+
+
+def _aligned_metric(name: str, aligned: AlignResult, lpips_model: LPIPS | None) -> float:
+    """A full-reference metric under the RealBlur protocol (module docstring)."""
+    if name == "psnr":
+        return masked_psnr(aligned.aligned, aligned.target, aligned.mask)
+    if name == "ssim":
+        return masked_ssim(aligned.aligned, aligned.target, aligned.mask)
+    return _lpips(aligned.aligned, aligned.target, lpips_model)
+
+
+def _lpips(pred: np.ndarray, target: np.ndarray, lpips_model: LPIPS | None) -> float:
     model = lpips_model if lpips_model is not None else load_lpips()
     device = model.shift.device
     pair = [torch.from_numpy(x).permute(2, 0, 1)[None].float().to(device) for x in (pred, target)]

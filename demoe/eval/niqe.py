@@ -1,200 +1,156 @@
-"""NIQE (Mittal, Soundararajan & Bovik, IEEE SPL 2013), implemented from its definition.
+"""NIQE (Mittal, Soundararajan & Bovik, IEEE SPL 2013) as the authors' MATLAB code defines it.
 
-1. Grey image (BT.601 luma) on a 0–255 scale.
-2. MSCN coefficients ``(I - mu) / (sigma + 1)``, ``mu`` and ``sigma`` the local mean and
-   standard deviation under a 7×7 Gaussian window (sigma 7/6).
-3. The image is cut into non-overlapping P×P patches (P = 96; a partial border is
-   dropped). Per patch, 18 features: the GGD fit (shape, variance) of the MSCN
-   coefficients, and for the products of horizontally, vertically and both diagonally
-   adjacent coefficients the AGGD fit (shape, mean, left variance, right variance).
-   The same at half resolution (anti-aliased bicubic downscaling, P/2 patches): 36.
-   GGD/AGGD parameters are fitted by moment matching (the BRISQUE estimators), shapes
-   looked up on a grid 0.2…10 in steps of 0.001.
-4. Pristine model (:func:`fit_niqe_model`): from pristine images, only the patches
-   whose sharpness (mean of ``sigma`` over the patch) exceeds 0.75 × the image's
-   sharpest patch; the features of all kept patches give a multivariate Gaussian
-   (mean ``mu``, covariance ``cov``).
-5. Quality of a test image: all its patches give (mu2, cov2); NIQE is
-   ``sqrt((mu - mu2)' ((cov + cov2) / 2)^+ (mu - mu2))`` (pseudo-inverse). Lower is better.
+The score is pyiqa's NIQE (``pyiqa.archs.niqe_arch.calculate_niqe``), which reproduces
+the MATLAB release (``computequality.m``): grey image ``round(0.299 R + 0.587 G +
+0.114 B)`` on 0-255 (MATLAB's ``rgb2gray`` of an 8-bit image), MSCN coefficients under a
+7×7 Gaussian (sigma 7/6, replicate padding), 96×96 blocks without overlap (partial
+blocks dropped), per block the AGGD fits of the coefficients (shape, (βl+βr)/2) and of
+the products with the four wrap-around neighbours (shape, mean, βl, βr), the same on the
+image halved by MATLAB's antialiased bicubic ``imresize``; NIQE is
+``sqrt((mu - mu2)' ((cov + cov2) / 2)^+ (mu - mu2))`` between the pristine model
+(mu, cov) and the image's block features (mu2, cov2). Lower is better.
 
-Parameter files: ``.npz`` with arrays ``mu`` (36,) and ``cov`` (36, 36), or a ``.mat``
-with ``mu_prisparam`` / ``cov_prisparam`` (the authors' ``modelparameters.mat``); path
-from the argument or ``DEMOE_NIQE_PARAMS``. Values computed with the authors' MATLAB
-parameters are close to, not identical with, the MATLAB NIQE (the downscaling differs);
-fit the model with :func:`fit_niqe_model` for self-consistent numbers.
+Pristine models (``eval.niqe_params``; never downloaded):
+
+* the standard one: the authors' ``modelparameters.mat`` (``mu_prisparam``,
+  ``cov_prisparam``), or BasicSR's ``niqe_pris_params.npz`` (``mu_pris_param``,
+  ``cov_pris_param``), the same numbers;
+* the embedded default's (rule ``niqe_model``, :func:`fit_niqe_model`): fitted on the
+  AIO-Blur training targets the way the authors' ``estimatemodelparam.m`` fits theirs
+  (the blocks whose sharpness, the mean local deviation at full scale, exceeds 0.75 × the
+  image's sharpest block). Such numbers are self-consistent but not comparable with the
+  paper's; the file carries a description that every table using it prints.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import scipy.io
-from scipy import ndimage
-from scipy.special import gamma
-from skimage.transform import rescale
+import torch
 
 from demoe.errors import CheckpointError, DataError
-from demoe.eval.common import Image, MetricUnavailable, luminance, to_hwc
+from demoe.eval.common import Image, as_batch
+from demoe.eval.iqa import MAT_READ_ERRORS, pyiqa_module, required_file
 from demoe.io.atomic import atomic_path
 
-PARAMS_ENV = "DEMOE_NIQE_PARAMS"
 PATCH_SIZE = 96
 SHARPNESS_THRESHOLD = 0.75
 N_FEATURES = 36
-_SHAPES = np.arange(0.2, 10.0, 0.001)
-_GGD_CURVE = gamma(1 / _SHAPES) * gamma(3 / _SHAPES) / gamma(2 / _SHAPES) ** 2
-_AGGD_CURVE = gamma(2 / _SHAPES) ** 2 / (gamma(1 / _SHAPES) * gamma(3 / _SHAPES))
 
 
 @dataclass(frozen=True)
 class NIQEModel:
-    """Multivariate Gaussian of pristine patch features."""
+    """Multivariate Gaussian of pristine block features, and where it comes from."""
 
     mu: np.ndarray  # (36,)
     cov: np.ndarray  # (36, 36)
+    description: str = "pristine parameters"
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``mu`` and ``cov`` to an ``.npz`` file atomically."""
+        """Write ``mu``, ``cov`` and ``description`` to an ``.npz`` file atomically."""
         with atomic_path(path, suffix=".npz") as tmp:
-            np.savez(tmp, mu=self.mu, cov=self.cov)
+            np.savez(tmp, mu=self.mu, cov=self.cov, description=np.array(self.description))
 
 
-def load_niqe_model(path: str | os.PathLike | None = None) -> NIQEModel:
-    """Pristine parameters from ``path`` or ``DEMOE_NIQE_PARAMS``; MetricUnavailable if absent."""
-    value = path if path is not None else os.environ.get(PARAMS_ENV) or None
-    if value is None:
-        raise MetricUnavailable(
-            f"NIQE needs pristine-model parameters: set {PARAMS_ENV} to a local .npz/.mat"
-        )
-    resolved = Path(value).expanduser().resolve()
-    if not resolved.is_file():
-        raise MetricUnavailable(f"NIQE parameters not found at {resolved}")
-    return _read_model(resolved)
-
-
-def _read_model(path: Path) -> NIQEModel:
+def load_niqe_model(path: str | os.PathLike | None) -> NIQEModel:
+    """Pristine model from ``path`` (``eval.niqe_params``); MetricUnavailable if absent."""
+    resolved = required_file("niqe", path)
     try:
-        if path.suffix == ".mat":
-            data = scipy.io.loadmat(path)
+        if resolved.suffix == ".mat":
+            data = scipy.io.loadmat(resolved)
             mu, cov = data["mu_prisparam"], data["cov_prisparam"]
+            description = f"pristine parameters from {resolved.name}"
         else:
-            with np.load(path, allow_pickle=False) as data:
-                mu, cov = data["mu"], data["cov"]
-    except (OSError, ValueError, KeyError) as err:
-        raise CheckpointError(f"cannot read NIQE parameters {path}: {err}") from err
+            with np.load(resolved, allow_pickle=False) as data:
+                keys = ("mu", "cov") if "mu" in data else ("mu_pris_param", "cov_pris_param")
+                mu, cov = data[keys[0]], data[keys[1]]
+                description = (
+                    str(data["description"])
+                    if "description" in data
+                    else f"pristine parameters from {resolved.name}"
+                )
+    except MAT_READ_ERRORS as err:
+        raise CheckpointError(f"cannot read NIQE parameters {resolved}: {err}") from err
     mu, cov = np.asarray(mu, float).ravel(), np.asarray(cov, float)
     if mu.shape != (N_FEATURES,) or cov.shape != (N_FEATURES, N_FEATURES):
         raise CheckpointError(
-            f"{path}: NIQE parameters must be mu ({N_FEATURES},) and cov "
+            f"{resolved}: NIQE parameters must be mu ({N_FEATURES},) and cov "
             f"({N_FEATURES}, {N_FEATURES}), got {mu.shape} and {cov.shape}"
         )
-    return NIQEModel(mu, cov)
+    return NIQEModel(mu, cov, description)
 
 
-def niqe(image: Image, model: NIQEModel, patch_size: int = PATCH_SIZE) -> float:
-    """NIQE of one RGB (or grey) image in [0, 1]: distance to the pristine model."""
-    feats, _ = patch_features(image, patch_size)
-    if feats.shape[0] < 2:
-        raise DataError(f"NIQE needs at least 2 patches of {patch_size}×{patch_size} pixels")
-    diff = model.mu - feats.mean(0)
-    cov = (model.cov + np.cov(feats, rowvar=False)) / 2
-    return float(np.sqrt(diff @ np.linalg.pinv(cov) @ diff))
+def niqe(image: Image, model: NIQEModel) -> float:
+    """NIQE of one RGB (or grey) image in [0, 1] against ``model`` (pyiqa, MATLAB-exact)."""
+    x = _checked(image)
+    score = pyiqa_module("archs.niqe_arch").calculate_niqe(
+        x,
+        crop_border=0,
+        test_y_channel=True,
+        color_space="yiq",
+        mu_pris_param=torch.from_numpy(model.mu),
+        cov_pris_param=torch.from_numpy(model.cov),
+    )
+    return float(score)
 
 
 def fit_niqe_model(
     images: Iterable[Image],
-    patch_size: int = PATCH_SIZE,
     sharpness_threshold: float = SHARPNESS_THRESHOLD,
+    description: str = "fitted model",
 ) -> NIQEModel:
-    """Pristine model from the sharpest patches of each image (step 4 of the module doc)."""
+    """Pristine model from the sharpest blocks of each image (module docstring)."""
     kept = []
     for image in images:
-        feats, sharpness = patch_features(image, patch_size)
+        feats, sharpness = patch_features(image)
         kept.append(feats[sharpness > sharpness_threshold * sharpness.max()])
     if not kept:
         raise DataError("fit_niqe_model needs at least one image")
     feats = np.concatenate(kept)
+    feats = feats[~np.isnan(feats).any(1)]
     if feats.shape[0] < 2:
-        raise DataError("fit_niqe_model kept fewer than 2 patches; give more or larger images")
-    return NIQEModel(feats.mean(0), np.cov(feats, rowvar=False))
+        raise DataError("fit_niqe_model kept fewer than 2 blocks; give more or larger images")
+    return NIQEModel(feats.mean(0), np.cov(feats, rowvar=False), description)
 
 
-def patch_features(image: Image, patch_size: int = PATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """Per-patch features (n, 36) and sharpness (n,) of an image."""
-    grey = luminance(to_hwc(image)) * 255.0
-    rows, cols = grey.shape[0] // patch_size, grey.shape[1] // patch_size
-    if rows * cols == 0:
-        raise DataError(f"image {grey.shape} is smaller than one {patch_size}×{patch_size} patch")
-    grey = grey[: rows * patch_size, : cols * patch_size]
-    half = rescale(grey, 0.5, order=3, anti_aliasing=True, preserve_range=True)
-    mscn_full, sigma = mscn(grey)
-    mscn_half, _ = mscn(half)
-    feats = np.concatenate(
-        [_blockwise(mscn_full, patch_size), _blockwise(mscn_half, patch_size // 2)], axis=1
-    )
-    sharpness = _blocks(sigma, patch_size).mean((2, 3)).ravel()
-    return feats, sharpness
+def patch_features(image: Image) -> tuple[np.ndarray, np.ndarray]:
+    """Per-block NIQE features (n, 36) and sharpness (n,), in pyiqa's block order.
 
-
-def mscn(grey: np.ndarray, c: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean-subtracted contrast-normalised coefficients and the local deviation field."""
-    blur = functools.partial(
-        ndimage.gaussian_filter, sigma=7 / 6, truncate=3 / (7 / 6), mode="nearest"
-    )
-    mu = blur(grey)
-    sigma = np.sqrt(np.abs(blur(grey * grey) - mu * mu))
-    return (grey - mu) / (sigma + c), sigma
-
-
-def _blocks(image: np.ndarray, size: int) -> np.ndarray:
-    rows, cols = image.shape[0] // size, image.shape[1] // size
-    image = image[: rows * size, : cols * size]
-    return image.reshape(rows, size, cols, size).transpose(0, 2, 1, 3)
-
-
-def _blockwise(coeffs: np.ndarray, size: int) -> np.ndarray:
-    blocks = _blocks(coeffs, size)
-    return np.array([patch_stats(b) for b in blocks.reshape(-1, size, size)])
-
-
-def patch_stats(patch: np.ndarray) -> np.ndarray:
-    """The 18 features of one patch of MSCN coefficients."""
-    alpha, var = fit_ggd(patch.ravel())
-    feats = [alpha, var]
-    pairs = (
-        patch[:, :-1] * patch[:, 1:],  # horizontal
-        patch[:-1, :] * patch[1:, :],  # vertical
-        patch[:-1, :-1] * patch[1:, 1:],  # main diagonal
-        patch[:-1, 1:] * patch[1:, :-1],  # anti-diagonal
-    )
-    for pair in pairs:
-        feats.extend(fit_aggd(pair.ravel()))
-    return np.array(feats)
-
-
-def fit_ggd(x: np.ndarray) -> tuple[float, float]:
-    """Shape and variance of a zero-mean generalised Gaussian, by moment matching.
-
-    Solves ``Gamma(1/a) Gamma(3/a) / Gamma(2/a)^2 = E[x^2] / E[|x|]^2``.
+    The same grey image, MSCN coefficients, blocks and features as :func:`niqe` scores.
     """
-    var = float(np.mean(x * x))
-    ratio = var / (np.mean(np.abs(x)) ** 2 + 1e-12)
-    return float(_SHAPES[np.argmin(np.abs(_GGD_CURVE - ratio))]), var
+    matlab = pyiqa_module("matlab_utils")
+    mscn = pyiqa_module("archs.func_util").normalize_img_with_gauss
+    compute_feature = pyiqa_module("archs.niqe_arch").compute_feature
+    to_y_channel = pyiqa_module("utils.color_util").to_y_channel
+    x = _checked(image)
+    grey = (to_y_channel(x, 255, "yiq") if x.shape[1] == 3 else x * 255).round()
+    rows, cols = grey.shape[2] // PATCH_SIZE, grey.shape[3] // PATCH_SIZE
+    grey = grey[..., : rows * PATCH_SIZE, : cols * PATCH_SIZE]
+    window = matlab.fspecial(7, 7 / 6, 1).to(grey)
+    mu = matlab.imfilter(grey, window, padding="replicate")
+    sigma = (matlab.imfilter(grey * grey, window, padding="replicate") - mu * mu).abs().sqrt()
+    sharpness = matlab.blockproc(sigma, PATCH_SIZE, fun=lambda b, _: b.mean((1, 2, 3))[:, None])
+    half = matlab.imresize(grey / 255.0, scale=0.5, antialiasing=True) * 255.0
+    feats = [
+        matlab.blockproc(mscn(g, padding="replicate"), size, fun=compute_feature)
+        for g, size in ((grey, PATCH_SIZE), (half, PATCH_SIZE // 2))
+    ]
+    return torch.cat(feats, -1)[0].numpy(), sharpness[0, :, 0].numpy()
 
 
-def fit_aggd(x: np.ndarray) -> tuple[float, float, float, float]:
-    """Shape, mean, left and right variance of an asymmetric generalised Gaussian."""
-    left, right = x[x < 0], x[x > 0]
-    sigma_l = np.sqrt(np.mean(left * left)) if left.size else 0.0
-    sigma_r = np.sqrt(np.mean(right * right)) if right.size else 0.0
-    g = sigma_l / (sigma_r + 1e-12)
-    r = np.mean(np.abs(x)) ** 2 / (np.mean(x * x) + 1e-12)
-    big_r = r * (g**3 + 1) * (g + 1) / (g**2 + 1) ** 2
-    alpha = float(_SHAPES[np.argmin(np.abs(_AGGD_CURVE - big_r))])
-    mean = (sigma_r - sigma_l) * gamma(2 / alpha) / np.sqrt(gamma(1 / alpha) * gamma(3 / alpha))
-    return alpha, float(mean), float(sigma_l**2), float(sigma_r**2)
+def _checked(image: Image) -> torch.Tensor:
+    """The image as a float64 batch (1, C, H, W) in [0, 1] with at least 2 whole blocks."""
+    x = as_batch(image).clamp(0, 1)
+    if x.shape[0] != 1:
+        raise DataError(f"NIQE takes one image, got a batch of {x.shape[0]}")
+    blocks = (x.shape[2] // PATCH_SIZE) * (x.shape[3] // PATCH_SIZE)
+    if blocks < 2:
+        raise DataError(
+            f"NIQE needs at least 2 blocks of {PATCH_SIZE}×{PATCH_SIZE} pixels, "
+            f"got an image of {tuple(x.shape[2:])}"
+        )
+    return x

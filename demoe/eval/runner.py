@@ -2,8 +2,8 @@
 
 Conventions (used for every table): the restored image is clipped to [0, 1] and
 rounded to 8 bits (what a saved PNG holds) before any metric; metrics follow
-``demoe.eval.metrics``; with ``align=True`` the RealBlur protocol (ECC translation
-alignment to the ground truth) runs first. For DeMoE each row also carries the router
+``demoe.eval.metrics``; with ``align=True`` the RealBlur protocol (intensity matching, ECC
+homography alignment to the ground truth, masked PSNR/SSIM) is applied. For DeMoE each row also carries the router
 probabilities (``prob_<task>``) and the routed task, so the router figures (Fig. 12)
 and confusion matrices come from the same pass.
 """

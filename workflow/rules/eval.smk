@@ -11,10 +11,12 @@ from demoe.eval.plan import (
     table_specs,
     tlc_cli_value,
 )
+from demoe.eval.iqa import check_required_files
 from demoe.tasks import AIO_BLUR_OOD, DATASETS
 from demoe.train.experiments import manifests, model_dir
 
 EVAL = config["eval"]
+check_required_files(EVAL)  # eval.require_iqa_files (config/paper.yaml): no silent n/a
 EVAL_MANIFESTS = manifests(RESULTS)
 # Datasets the manifests hold: all with the synthetic default, else those not dropped.
 EVAL_DATASETS = [

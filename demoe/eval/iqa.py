@@ -1,0 +1,162 @@
+"""No-reference networks through pyiqa (IQA-PyTorch): MUSIQ and NRQM from local files.
+
+The paper's Table 9 (Real-LOLBlur) takes NIQE, MUSIQ and NRQM from LEDNet's evaluation,
+which computes them with pyiqa; Table 2 reports the same columns. pyiqa is therefore the
+implementation here (NIQE: :mod:`demoe.eval.niqe`). pyiqa's own constructors download
+their weights when no path is given; this module always gives one, from the config:
+
+* ``eval.musiq_weights``: the state_dict of pyiqa's ``musiq`` metric, MUSIQ trained on
+  KonIQ-10k (``musiq_koniq_ckpt-e95806b9.pth``, one output: the MOS). Read with
+  ``torch.load(..., weights_only=True)`` (pyiqa itself unpickles arbitrary objects); a
+  ``params`` wrapper and a ``module.`` prefix are accepted, and a 10-class head (the AVA
+  checkpoint) is detected from the file. Input: RGB in [0, 1], pyiqa's default
+  multi-scale patches (longer side 224 and 384 plus the full resolution).
+* ``eval.nrqm_weights``: pyiqa's ``NRQM_model.mat`` (MATLAB struct ``model`` with the
+  linear regression and the three random forests of Ma et al., CVIU 2017), read by pyiqa
+  with ``scipy.io.loadmat``. Input: the Y channel (YIQ, 0-255) of the RGB image.
+
+A missing path or file is :class:`MetricUnavailable` naming the config key; the embedded
+default then reports "n/a (reason)", and ``config/paper.yaml`` refuses to build the DAG
+(:func:`check_required_files`). pyiqa is imported on first use (it takes seconds).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from scipy.io.matlab import MatReadError
+
+from demoe.errors import CheckpointError, ConfigError
+from demoe.eval.common import Image, MetricUnavailable, as_batch
+
+Scorer = Callable[[Image], float]
+
+#: Config key (under ``eval``) of each no-reference metric's local file.
+FILE_KEYS: dict[str, str] = {
+    "niqe": "niqe_params",
+    "musiq": "musiq_weights",
+    "nrqm": "nrqm_weights",
+}
+#: What ``scipy.io.loadmat`` (and reading its content) raises for a file that is no model.
+MAT_READ_ERRORS = (OSError, ValueError, KeyError, NotImplementedError, MatReadError)
+#: What each file is, for the messages.
+FILE_HINTS: dict[str, str] = {
+    "niqe": "the NIQE pristine parameters, e.g. the authors' modelparameters.mat",
+    "musiq": "pyiqa's MUSIQ KonIQ-10k state_dict, musiq_koniq_ckpt-e95806b9.pth",
+    "nrqm": "pyiqa's NRQM_model.mat",
+}
+
+
+def required_file(metric: str, path: str | os.PathLike | None) -> Path:
+    """The resolved local file of ``metric``; MetricUnavailable naming the config key if absent."""
+    key = FILE_KEYS[metric]
+    if path is None or str(path) == "":
+        raise MetricUnavailable(
+            f"{metric.upper()} needs a local file: set eval.{key} ({FILE_HINTS[metric]})"
+        )
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_file():
+        raise MetricUnavailable(f"{metric.upper()}: eval.{key} names no file: {resolved}")
+    return resolved
+
+
+def check_required_files(eval_cfg: Mapping[str, Any]) -> None:
+    """ConfigError naming every ``eval.<key>`` that ``eval.require_iqa_files`` needs but lacks.
+
+    Used when the DAG is built (``config/paper.yaml`` sets ``require_iqa_files: true``), so
+    a paper-scale run never reports a silent "n/a" for NIQE, MUSIQ or NRQM.
+    """
+    if not eval_cfg.get("require_iqa_files"):
+        return
+    problems = []
+    for metric in eval_cfg["no_reference_metrics"]:
+        try:
+            required_file(metric, eval_cfg.get(FILE_KEYS[metric]))
+        except MetricUnavailable as err:
+            problems.append(str(err))
+    if problems:
+        raise ConfigError(
+            "eval.require_iqa_files is true but " + "; ".join(problems) + " (no download is tried)"
+        )
+
+
+def pyiqa_module(name: str) -> ModuleType:
+    """``pyiqa.<name>``, imported on first use; ConfigError saying how to install pyiqa."""
+    try:
+        return importlib.import_module(f"pyiqa.{name}")
+    except ModuleNotFoundError as err:
+        if err.name is None or not err.name.startswith("pyiqa"):
+            raise
+        raise ConfigError(
+            "pyiqa is not installed: pip install --no-deps -r requirements/nodeps.txt"
+        ) from err
+
+
+def pyiqa_input(image: Image) -> torch.Tensor:
+    """A single image as the float32 batch (1, C, H, W) in [0, 1] that pyiqa expects."""
+    return as_batch(image).clamp(0, 1).float()
+
+
+def load_musiq(path: str | os.PathLike | None) -> Scorer:
+    """MUSIQ ``f(image) -> MOS`` (higher is better) from ``eval.musiq_weights``."""
+    return _musiq_cached(required_file("musiq", path))
+
+
+def load_nrqm(path: str | os.PathLike | None) -> Scorer:
+    """NRQM ``f(image) -> score`` (higher is better) from ``eval.nrqm_weights``."""
+    return _nrqm_cached(required_file("nrqm", path))
+
+
+@functools.lru_cache(maxsize=2)
+def _musiq_cached(path: Path) -> Scorer:
+    musiq_arch = pyiqa_module("archs.musiq_arch")
+    state = _read_state_dict(path)
+    head = state.get("head.weight", state.get("head.0.weight"))
+    if head is None:
+        raise CheckpointError(f"{path}: not a MUSIQ state_dict (no head.weight / head.0.weight)")
+    net = musiq_arch.MUSIQ(num_class=head.shape[0], pretrained=False)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path} does not fit pyiqa's MUSIQ: {err}") from err
+    net.eval()
+
+    def score(image: Image) -> float:
+        with torch.inference_mode():
+            return float(net(pyiqa_input(image)).reshape(-1)[0])
+
+    return score
+
+
+@functools.lru_cache(maxsize=2)
+def _nrqm_cached(path: Path) -> Scorer:
+    nrqm_arch = pyiqa_module("archs.nrqm_arch")
+    try:
+        net = nrqm_arch.NRQM(pretrained_model_path=str(path))
+    except (*MAT_READ_ERRORS, IndexError, TypeError) as err:
+        raise CheckpointError(f"cannot read NRQM parameters {path}: {err}") from err
+
+    def score(image: Image) -> float:
+        with torch.inference_mode():
+            return float(net(pyiqa_input(image)).reshape(-1)[0])
+
+    return score
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is a checkpoint error
+        raise CheckpointError(f"cannot read weights {path}: {err}") from err
+    if isinstance(state, Mapping) and "params" in state:
+        state = state["params"]
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path} does not hold a state_dict")
+    return {k.removeprefix("module."): v for k, v in state.items()}
