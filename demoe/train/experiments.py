@@ -63,6 +63,7 @@ class Experiment:
     gating: str = "auto"  # soft mixing (Eq. 2) in training, top-k at inference
     router_noise: float = 0.0
     task: str = "auto"
+    seed_offset: int = 0  # added to the profile's run.seed (seed controls, Sec. 3.1)
 
 
 def _nafnet(dataset: str) -> Experiment:
@@ -73,6 +74,48 @@ def _nafnet(dataset: str) -> Experiment:
         stage="single",
         datasets=(dataset,),
     )
+
+
+# --- Similarity-study controls and Fig. 8 (analysis helper) -------------------------
+#: ``train.per_dataset_init``: the per-dataset NAFNets of Sec. 3.1 start from one shared
+#: initialisation (the same run.seed) or from one seed per dataset.
+PER_DATASET_INITS: tuple[str, ...] = ("shared", "independent")
+#: Seed offset of the seed-control NAFNets: far from the per-dataset offsets (1..8).
+SEED_CONTROL_OFFSET = 1000
+SEED_CONTROL_SUFFIX = "_reseed"
+
+
+def _nafnet_seed_control(dataset: str) -> Experiment:
+    return Experiment(
+        name=f"nafnet_{dataset}{SEED_CONTROL_SUFFIX}",
+        description=(
+            f"Seed control of nafnet_{dataset}: the same training on "
+            f"{DATASETS[dataset].display} from run.seed + {SEED_CONTROL_OFFSET} "
+            "(Figs. 2/7/9 controls)"
+        ),
+        preset="nafnet",
+        stage="single",
+        datasets=(dataset,),
+        seed_offset=SEED_CONTROL_OFFSET,
+    )
+
+
+def experiment_seed(exp: Experiment, profile: Mapping[str, Any]) -> int:
+    """run.seed of ``exp``: the profile's seed + ``exp.seed_offset``; with
+    ``train.per_dataset_init: independent`` a single-dataset experiment adds 1 + the
+    index of its dataset in ``demoe.tasks.DATASETS`` (one initialisation per dataset)."""
+    mode = profile.get("per_dataset_init", "shared")
+    if mode not in PER_DATASET_INITS:
+        raise ConfigError(
+            f"train.per_dataset_init: {mode!r}; valid: {', '.join(PER_DATASET_INITS)}"
+        )
+    seed = int(profile["settings"]["run"]["seed"]) + exp.seed_offset
+    if mode == "independent" and exp.stage == "single":
+        seed += 1 + list(DATASETS).index(exp.datasets[0])
+    return seed
+
+
+# --- end of the analysis helper's block ---------------------------------------------
 
 
 def _stage1(
@@ -151,6 +194,7 @@ def _all() -> dict[str, Experiment]:
         ),
     ]
     exps += [_demoe_star(d) for d in AIO_BLUR]
+    exps += [_nafnet_seed_control(d) for d in AIO_BLUR]  # analysis helper: controls
     exps += [
         Experiment(
             name="ablation_scratch",
@@ -307,6 +351,7 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         **{s: dict(settings[s]) for s in PROFILE_SECTIONS if s != "data"},
         "extra": {"stage": exp.stage, "init_from": exp.init_from},
     }
+    obj["run"]["seed"] = experiment_seed(exp, profile)
     per_exp = profile.get("experiments", {}) or {}
     dotted = [f"{k}={_yaml_value(v)}" for k, v in (per_exp.get(name) or {}).items()]
     return apply_overrides(obj, dotted)
