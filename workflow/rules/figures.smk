@@ -7,7 +7,7 @@ import os
 
 from demoe.analysis.plots.labels import task_specific_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD
-from demoe.train.experiments import manifests, model_dir
+from demoe.train.experiments import SEED_CONTROL_SUFFIX, manifests, model_dir
 
 ANALYSIS = config["analysis"]
 FIGURES = f"{RESULTS}/figures"
@@ -47,6 +47,10 @@ def clip_options():
 
 
 NAFNETS = [fig_model(f"nafnet_{d}") for d in FIG_AIO]
+# Similarity-study controls (Figs. 2/7/9): the same training from another seed, and the
+# training config beside each model (its initial weights are rebuilt from it).
+NAFNET_SEED_CONTROLS = [fig_model(f"nafnet_{d}{SEED_CONTROL_SUFFIX}") for d in FIG_AIO]
+NAFNET_CONFIGS = [f"{model_dir(RESULTS, f'nafnet_{d}')}/resolved_config.yaml" for d in FIG_AIO]
 DEMOE_AUTO = {d: f"{RESULTS}/eval/demoe/{d}/auto.csv" for d in (*FIG_AIO, *FIG_OOD)}
 TSNE_OPTIONS = (
     f"--max-per-dataset {TSNE['max_images_per_dataset']} "
@@ -60,6 +64,8 @@ QUALITATIVE_OPTIONS = (
 rule fig02_layer_correlation:
     input:
         models=NAFNETS,
+        controls=NAFNET_SEED_CONTROLS,
+        configs=NAFNET_CONFIGS,
     output:
         pdf=f"{FIGURES}/fig02_layer_correlation.pdf",
         png=fig_png("fig02_layer_correlation"),
@@ -72,6 +78,7 @@ rule fig02_layer_correlation:
         CONDA_ENV
     shell:
         "python analysis/fig02_layer_correlation.py --models {input.models} "
+        "--seed-controls {input.controls} --init-control "
         "--params {params.params} --threshold {params.threshold} "
         "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
@@ -79,6 +86,8 @@ rule fig02_layer_correlation:
 rule fig07_layer_type_correlation:
     input:
         models=NAFNETS,
+        controls=NAFNET_SEED_CONTROLS,
+        configs=NAFNET_CONFIGS,
     output:
         pdf=f"{FIGURES}/fig07_layer_type_correlation.pdf",
         png=fig_png("fig07_layer_type_correlation"),
@@ -90,6 +99,7 @@ rule fig07_layer_type_correlation:
         CONDA_ENV
     shell:
         "python analysis/fig07_layer_type_correlation.py --models {input.models} "
+        "--seed-controls {input.controls} --init-control "
         "--params {params.params} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -122,6 +132,8 @@ if FIG08_OTHER:
 rule fig09_cka:
     input:
         models=NAFNETS,
+        controls=NAFNET_SEED_CONTROLS,
+        configs=NAFNET_CONFIGS,
     output:
         pdf=f"{FIGURES}/fig09_cka.pdf",
         png=fig_png("fig09_cka"),
@@ -134,6 +146,7 @@ rule fig09_cka:
         CONDA_ENV
     shell:
         "python analysis/fig09_cka.py --models {input.models} --params {params.params} "
+        "--seed-controls {input.controls} --init-control "
         "--sigma-factor {params.sigma} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
