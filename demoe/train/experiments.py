@@ -33,7 +33,7 @@ from typing import Any
 
 from demoe.errors import ConfigError
 from demoe.models.registry import ARCHITECTURES, model_config
-from demoe.tasks import AIO_BLUR, DATASETS, task_index
+from demoe.tasks import AIO_BLUR, DATASETS, OTHER_TASK, task_index
 from demoe.train.config import MODULE_GROUPS, TrainConfig, apply_overrides, from_dict
 
 #: Default frozen groups of stage 2 (see ``demoe.train.stages``).
@@ -64,6 +64,8 @@ class Experiment:
     router_noise: float = 0.0
     task: str = "auto"
     seed_offset: int = 0  # added to the profile's run.seed (seed controls, Sec. 3.1)
+    manifest: str = "train"  # key of :func:`manifests`: training records
+    val_manifest: str = "test"  # key of :func:`manifests`: validation records
 
 
 def _nafnet(dataset: str) -> Experiment:
@@ -113,6 +115,23 @@ def experiment_seed(exp: Experiment, profile: Mapping[str, Any]) -> int:
     if mode == "independent" and exp.stage == "single":
         seed += 1 + list(DATASETS).index(exp.datasets[0])
     return seed
+
+
+def _nafnet_other_task(dataset: str) -> Experiment:
+    """Fig. 8 (App. A): the per-dataset NAFNet trained for another task (low-light
+    enhancement on LOLv2-real), from its own manifest (``demoe.data.lolv2``)."""
+    return Experiment(
+        name=f"nafnet_{dataset}",
+        description=(
+            f"NAFNet trained on {DATASETS[dataset].display} only: low-light enhancement, "
+            "the other task of Fig. 8 (App. A)"
+        ),
+        preset="nafnet",
+        stage="single",
+        datasets=(dataset,),
+        manifest=dataset,
+        val_manifest=dataset,
+    )
 
 
 # --- end of the analysis helper's block ---------------------------------------------
@@ -195,6 +214,7 @@ def _all() -> dict[str, Experiment]:
     ]
     exps += [_demoe_star(d) for d in AIO_BLUR]
     exps += [_nafnet_seed_control(d) for d in AIO_BLUR]  # analysis helper: controls
+    exps += [_nafnet_other_task(d) for d in OTHER_TASK]  # analysis helper: Fig. 8
     exps += [
         Experiment(
             name="ablation_scratch",
@@ -295,12 +315,15 @@ def _constructor_defaults(arch: str) -> dict[str, Any]:
 
 
 def manifests(results: str) -> dict[str, str]:
-    """Where the data rule ``build_aioblur`` writes the AIO-Blur manifests."""
+    """Where the data rules write the manifests: ``build_aioblur`` the AIO-Blur ones,
+    ``build_lolv2`` one per other-task dataset (Fig. 8)."""
     base = f"{results}/data/manifests"
     return {
         "train": f"{base}/aioblur_train.jsonl",
         "test": f"{base}/aioblur_test.jsonl",
         "ood": f"{base}/aioblur_ood.jsonl",
+        # Fig. 8's other task (train + test records; rule build_lolv2, data.smk)
+        **{d: f"{base}/{d}.jsonl" for d in OTHER_TASK},
     }
 
 
@@ -344,8 +367,8 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         "loss": {"lambda_cls": exp.lambda_cls},
         "data": {
             **dict(settings["data"]),
-            "train_manifest": files["train"],
-            "val_manifest": files["test"],
+            "train_manifest": files[exp.manifest],
+            "val_manifest": files[exp.val_manifest],
             "datasets": list(exp.datasets),
         },
         **{s: dict(settings[s]) for s in PROFILE_SECTIONS if s != "data"},

@@ -2,7 +2,7 @@
 # <results>/figures/figNN_<name>.{pdf,png}; the PNG goes into `snakemake --report` with
 # its caption from workflow/report/. Needs common.smk (RESULTS, CONDA_ENV); the model,
 # eval and manifest files come from the training, eval and data rules.
-# Fig. 8 is in the DAG only when analysis.fig08_other_checkpoint is set.
+# Fig. 8 compares with nafnet_lolv2_real (or analysis.fig08_other_checkpoint if set).
 import os
 
 from demoe.analysis.plots.labels import task_specific_model
@@ -106,26 +106,31 @@ rule fig07_layer_type_correlation:
 FIG08_OTHER = ANALYSIS["fig08_other_checkpoint"]
 if FIG08_OTHER and not os.path.exists(FIG08_OTHER):
     raise ValueError(f"analysis.fig08_other_checkpoint: no checkpoint at {FIG08_OTHER}")
+# Fig. 8's other-task model: the user's checkpoint if set, else nafnet_lolv2_real, trained
+# on data.roots.lolv2_real (the synthetic stand-in in the default); without either, no Fig. 8.
+FIG08_MODEL = FIG08_OTHER or (fig_model("nafnet_lolv2_real") if LOLV2_AVAILABLE else None)
 
-if FIG08_OTHER:
+if FIG08_MODEL:
 
     rule fig08_other_task_correlation:
         input:
             models=NAFNETS,
-            other=FIG08_OTHER,
+            other=FIG08_MODEL,
         output:
             pdf=f"{FIGURES}/fig08_other_task_correlation.pdf",
             png=fig_png("fig08_other_task_correlation"),
         params:
             params=SIMILARITY["params"],
             threshold=SIMILARITY["threshold"],
+            label="" if FIG08_OTHER else "--other-label 'LOLv2-real (low-light enhancement)'",
         log:
             f"{RESULTS}/logs/figures/fig08_other_task_correlation.log",
         conda:
             CONDA_ENV
         shell:
             "python analysis/fig08_other_task_correlation.py --models {input.models} "
-            "--other {input.other:q} --params {params.params} --threshold {params.threshold} "
+            "--other {input.other:q} {params.label} --params {params.params} "
+            "--threshold {params.threshold} "
             "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -312,7 +317,7 @@ FIGURE_TARGETS = [
     for name in (
         "fig02_layer_correlation",
         "fig07_layer_type_correlation",
-        *(["fig08_other_task_correlation"] if FIG08_OTHER else []),
+        *(["fig08_other_task_correlation"] if FIG08_MODEL else []),
         "fig09_cka",
         "fig11_expert_correlation",
         "fig04_dataset_tsne",

@@ -9,11 +9,18 @@
 # (not DAG outputs); an interrupted job continues from the latest one (--resume auto).
 import json
 
+from demoe.tasks import OTHER_TASK
 from demoe.train.experiments import EXPERIMENTS, manifests, model_dir, resolve_config
 
 TRAIN = config["train"]
 TRAIN_EXPERIMENTS = list(EXPERIMENTS)
-TRAIN_MODELS = [f"{model_dir(RESULTS, name)}/model.safetensors" for name in TRAIN_EXPERIMENTS]
+# Fig. 8's LOLv2-real NAFNet: trained when its data is there (always in the synthetic default).
+LOLV2_AVAILABLE = config["data"]["root"] is None or bool(config["data"]["roots"].get("lolv2_real"))
+TRAIN_MODELS = [
+    f"{model_dir(RESULTS, name)}/model.safetensors"
+    for name in TRAIN_EXPERIMENTS
+    if LOLV2_AVAILABLE or not set(EXPERIMENTS[name].datasets) & set(OTHER_TASK)
+]
 TRAIN_MANIFESTS = manifests(RESULTS)
 
 
@@ -23,6 +30,13 @@ def train_init_model(wildcards):
     if source is None:
         return []
     return [f"{model_dir(RESULTS, source)}/{f}" for f in ("model.safetensors", "config.json")]
+
+
+def train_other_manifest(wildcards):
+    """The manifest of an experiment trained outside AIO-Blur (Fig. 8: LOLv2-real)."""
+    exp = EXPERIMENTS[wildcards.experiment]
+    keys = {exp.manifest, exp.val_manifest} - {"train", "test"}
+    return [TRAIN_MANIFESTS[k] for k in sorted(keys)]
 
 
 def train_launcher():
@@ -35,6 +49,7 @@ rule train_model:
         train=TRAIN_MANIFESTS["train"],
         test=TRAIN_MANIFESTS["test"],
         init=train_init_model,
+        other=train_other_manifest,
     output:
         weights=f"{RESULTS}/models/{{experiment}}/model.safetensors",
         model_config=f"{RESULTS}/models/{{experiment}}/config.json",

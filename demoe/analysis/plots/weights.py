@@ -155,6 +155,7 @@ REFERENCE_STYLES: dict[str, dict] = {
     "seed": {"marker": "o", "color": "black", "linestyle": "none", "markersize": 2.5},
     "init": {"marker": "x", "color": "tab:red", "linestyle": "none", "markersize": 3},
     "random": {"color": "dimgray", "linestyle": ":", "linewidth": 1.2, "drawstyle": "steps-mid"},
+    "pairs": {"marker": "_", "color": "black", "linestyle": "none", "markersize": 6},
 }
 
 
