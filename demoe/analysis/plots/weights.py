@@ -267,6 +267,37 @@ def expert_matrices(
     }
 
 
+def expert_figure(matrices: Mapping[str, pd.DataFrame], title: str, cbar_label: str) -> Figure:
+    """One 5×5 expert × expert heatmap per MoE block on a shared colour scale (the
+    notebook's view of Fig. 11; the figure itself is per pair and layer type)."""
+    n = len(matrices)
+    fig, axes = plt.subplots(
+        1, n + 1, figsize=(3.2 * n + 1.0, 3.4), gridspec_kw={"width_ratios": [1] * n + [0.06]}
+    )
+    values = np.concatenate([m.to_numpy().ravel() for m in matrices.values()])
+    vmin = min(0.0, float(np.nanmin(values)))
+    for k, (ax, (name, matrix)) in enumerate(zip(axes[:n], matrices.items(), strict=True)):
+        shown = matrix.rename(index=task_label, columns=task_label)
+        sns.heatmap(
+            shown,
+            ax=ax,
+            annot=True,
+            fmt=".2f",
+            vmin=vmin,
+            vmax=1.0,
+            cmap="viridis",
+            square=True,
+            cbar=k == n - 1,
+            cbar_ax=axes[n] if k == n - 1 else None,
+            cbar_kws={"label": cbar_label},
+            annot_kws={"fontsize": 6},
+            yticklabels=k == 0,
+        )
+        ax.set_title(name)
+    fig.suptitle(title, y=1.0, va="bottom")
+    return fig
+
+
 def expert_type_scores(
     state_dict: StateDict, measure: Measure = "pearson", params: Params = "weight"
 ) -> pd.DataFrame:
