@@ -12,8 +12,7 @@ Both measures are computed *per filter* and then averaged over the filters of a 
   For filter ``f`` with ``n`` values, ``X = w_f^A`` and ``Y = w_f^B`` as ``n × 1``
   matrices (``p = 1`` feature, the weight value; ``n_1 = n_2 = n``); ``K``, ``L`` their
   ``n × n`` Gram matrices; ``CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))`` with
-  ``HSIC(K, L) = tr(K H L H) / (n - 1)^2``: Eq. 6 writes ``1 / (n - 1)``; the factor
-  cancels in the ratio. Linear kernel: ``K = X X'`` (then CKA = ``r_f^2``). RBF kernel
+  ``HSIC(K, L) ∝ tr(K H L H)`` (Eq. 6; its normalisation cancels in the ratio). Linear kernel: ``K = X X'`` (then CKA = ``r_f^2``). RBF kernel
   (the paper's choice, Fig. 9): ``K_ij = exp(-(x_i - x_j)^2 / (2 sigma^2))``.
 * RBF bandwidth rule: ``sigma = sigma_factor × median{|x_i - x_j| : i < j}``, the median
   distance between distinct examples, taken separately for ``X`` and ``Y`` of each filter
@@ -155,37 +154,45 @@ def pearson_per_filter(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarra
 
 
 def _grams(x: np.ndarray, kernel: str, sigma_factor: float) -> np.ndarray:
-    """Gram matrices (B, n, n) of a batch of example matrices ``x`` (B, n, p); an RBF
-    Gram matrix whose bandwidth is zero is all NaN."""
+    """Gram matrices (B, n, n) of a batch of example matrices ``x`` (B, n, p), n ≥ 2; an
+    RBF Gram matrix whose bandwidth is zero is all NaN."""
     if kernel == "linear":
         return x @ x.transpose(0, 2, 1)
-    sq = np.sum(x * x, axis=2)
-    d2 = np.maximum(sq[:, :, None] + sq[:, None, :] - 2 * x @ x.transpose(0, 2, 1), 0.0)
-    n = x.shape[1]
-    rows, cols = np.triu_indices(n, k=1)
-    upper = np.sqrt(d2[:, rows, cols])
-    sigma = sigma_factor * np.median(upper, axis=1) if n > 1 else np.zeros(len(x))
+    batch, n, _ = x.shape
+    if x.shape[2] == 1:
+        d2 = (x - x.transpose(0, 2, 1)) ** 2
+    else:
+        sq = np.sum(x * x, axis=2)
+        d2 = np.maximum(sq[:, :, None] + sq[:, None, :] - 2 * x @ x.transpose(0, 2, 1), 0.0)
+    diag = np.arange(n)
+    d2[:, diag, diag] = 0.0
+    # Median distance between distinct examples: sorted, each row's n² entries are the n
+    # zeros of the diagonal, then every pair twice, so the middle of the pairs sits at
+    # n + m - 1 and n + m (m = n(n - 1) / 2 pairs); no copy of the upper triangle needed.
+    m = n * (n - 1) // 2
+    middle = np.partition(d2.reshape(batch, -1), (n + m - 1, n + m), axis=1)
+    median = (np.sqrt(middle[:, n + m - 1]) + np.sqrt(middle[:, n + m])) / 2
+    sigma = sigma_factor * median
     with np.errstate(divide="ignore", invalid="ignore"):
-        grams = np.exp(-d2 / (2 * sigma[:, None, None] ** 2))
+        d2 /= -2 * sigma[:, None, None] ** 2
+    grams = np.exp(d2, out=d2)
     grams[sigma == 0] = np.nan
     return grams
 
 
-def _hsic(k: np.ndarray, l_: np.ndarray) -> np.ndarray:
-    """Batched HSIC estimator tr(K H L H) / (n - 1)^2 of (B, n, n) Gram matrices."""
-    n = k.shape[1]
-
-    def centre(g: np.ndarray) -> np.ndarray:
-        return (
-            g - g.mean(1, keepdims=True) - g.mean(2, keepdims=True) + g.mean((1, 2), keepdims=True)
-        )
-
-    return (centre(k) * centre(l_)).sum((1, 2)) / (n - 1) ** 2
+def _centre(g: np.ndarray) -> np.ndarray:
+    """H G H for a batch of symmetric (B, n, n) Gram matrices (H the centring matrix)."""
+    means = g.mean(2, keepdims=True)
+    return g - means - means.transpose(0, 2, 1) + means.mean(1, keepdims=True)
 
 
 def _batched_cka(x: np.ndarray, y: np.ndarray, kernel: str, sigma_factor: float) -> np.ndarray:
     """CKA (Eq. 5–6) of every pair ``x[b]``, ``y[b]`` of (n, p) example matrices; NaN
-    where it is undefined (fewer than 2 examples, zero centred Gram, zero bandwidth)."""
+    where it is undefined (fewer than 2 examples, zero centred Gram, zero bandwidth).
+
+    With ``Kc = H K H``: ``tr(K H L H) = sum(Kc ∘ L)``; the HSIC normalisation
+    (``1 / (n - 1)^2``, or Eq. 6's ``1 / (n - 1)``) cancels in the ratio.
+    """
     n = x.shape[1]
     if n < 2:
         return np.full(len(x), np.nan)
@@ -194,9 +201,11 @@ def _batched_cka(x: np.ndarray, y: np.ndarray, kernel: str, sigma_factor: float)
     for start in range(0, len(x), step):
         k = _grams(x[start : start + step], kernel, sigma_factor)
         l_ = _grams(y[start : start + step], kernel, sigma_factor)
-        denom = np.sqrt(_hsic(k, k) * _hsic(l_, l_))
+        kc, lc = _centre(k), _centre(l_)
+        kl = np.einsum("bij,bij->b", kc, l_)
+        denom = np.sqrt(np.einsum("bij,bij->b", kc, k) * np.einsum("bij,bij->b", lc, l_))
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[start : start + step] = np.where(denom > 1e-300, _hsic(k, l_) / denom, np.nan)
+            out[start : start + step] = np.where(denom > 1e-300, kl / denom, np.nan)
     return out
 
 
