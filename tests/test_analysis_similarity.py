@@ -109,6 +109,12 @@ def test_linear_cka_per_filter_is_squared_pearson() -> None:
     np.testing.assert_allclose(
         cka_per_filter(a, b, "linear"), pearson_per_filter(a, b) ** 2, rtol=1e-10
     )
+    # LayerNorm-like scales: 1 plus tiny deviations (no cancellation in the centring)
+    a, b = 1 + 1e-5 * a.reshape(6, -1), 1 + 1e-5 * b.reshape(6, -1)
+    np.testing.assert_allclose(
+        cka_per_filter(a, b, "linear"), pearson_per_filter(a, b) ** 2, rtol=1e-6
+    )
+    assert np.isnan(cka_per_filter(np.ones((2, 5)), b[:2, :5])).all()  # constant: no CKA
 
 
 def test_random_filter_baseline() -> None:

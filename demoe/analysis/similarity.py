@@ -153,26 +153,34 @@ def pearson_per_filter(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarra
     return np.where(constant, np.nan, r)
 
 
+def _median_distance(x: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """Median distance between distinct examples of each (n, p) matrix of ``x``; ``d2``
+    holds their squared distances (diagonal 0)."""
+    batch, n, p = x.shape
+    if p == 1:  # scalar examples (per-filter CKA): the n(n - 1) / 2 gaps directly
+        rows, cols = np.triu_indices(n, k=1)
+        return np.median(np.abs(x[:, cols, 0] - x[:, rows, 0]), axis=1)
+    # Sorted, each row's n² entries are the n zeros of the diagonal, then every pair
+    # twice: the middle of the m = n(n - 1) / 2 pairs sits at n + m - 1 and n + m.
+    m = n * (n - 1) // 2
+    middle = np.partition(d2.reshape(batch, -1), (n + m - 1, n + m), axis=1)
+    return (np.sqrt(middle[:, n + m - 1]) + np.sqrt(middle[:, n + m])) / 2
+
+
 def _grams(x: np.ndarray, kernel: str, sigma_factor: float) -> np.ndarray:
     """Gram matrices (B, n, n) of a batch of example matrices ``x`` (B, n, p), n ≥ 2; an
     RBF Gram matrix whose bandwidth is zero is all NaN."""
-    if kernel == "linear":
-        return x @ x.transpose(0, 2, 1)
-    batch, n, _ = x.shape
+    if kernel == "linear":  # centred features: K = (Hx)(Hx)' = HKH, no cancellation later
+        xc = x - x.mean(axis=1, keepdims=True)
+        return xc @ xc.transpose(0, 2, 1)
+    n = x.shape[1]
     if x.shape[2] == 1:
         d2 = (x - x.transpose(0, 2, 1)) ** 2
     else:
         sq = np.sum(x * x, axis=2)
         d2 = np.maximum(sq[:, :, None] + sq[:, None, :] - 2 * x @ x.transpose(0, 2, 1), 0.0)
-    diag = np.arange(n)
-    d2[:, diag, diag] = 0.0
-    # Median distance between distinct examples: sorted, each row's n² entries are the n
-    # zeros of the diagonal, then every pair twice, so the middle of the pairs sits at
-    # n + m - 1 and n + m (m = n(n - 1) / 2 pairs); no copy of the upper triangle needed.
-    m = n * (n - 1) // 2
-    middle = np.partition(d2.reshape(batch, -1), (n + m - 1, n + m), axis=1)
-    median = (np.sqrt(middle[:, n + m - 1]) + np.sqrt(middle[:, n + m])) / 2
-    sigma = sigma_factor * median
+        d2[:, np.arange(n), np.arange(n)] = 0.0
+    sigma = sigma_factor * _median_distance(x, d2)
     with np.errstate(divide="ignore", invalid="ignore"):
         d2 /= -2 * sigma[:, None, None] ** 2
     grams = np.exp(d2, out=d2)
@@ -180,19 +188,22 @@ def _grams(x: np.ndarray, kernel: str, sigma_factor: float) -> np.ndarray:
     return grams
 
 
-def _centre(g: np.ndarray) -> np.ndarray:
-    """H G H for a batch of symmetric (B, n, n) Gram matrices (H the centring matrix)."""
-    means = g.mean(2, keepdims=True)
-    return g - means - means.transpose(0, 2, 1) + means.mean(1, keepdims=True)
+def _hsic(k: np.ndarray, l_: np.ndarray) -> np.ndarray:
+    """``tr(K H L H)`` of batches of symmetric (B, n, n) Gram matrices (Eq. 6 without its
+    normalisation, which cancels in CKA), without forming ``H K H``:
+    ``sum(K ∘ L) - 2 (K1)'(L1) / n + (1'K1)(1'L1) / n²``."""
+    n = k.shape[1]
+    rows_k, rows_l = k.sum(2), l_.sum(2)
+    return (
+        np.einsum("bij,bij->b", k, l_)
+        - 2 * np.einsum("bi,bi->b", rows_k, rows_l) / n
+        + rows_k.sum(1) * rows_l.sum(1) / n**2
+    )
 
 
 def _batched_cka(x: np.ndarray, y: np.ndarray, kernel: str, sigma_factor: float) -> np.ndarray:
     """CKA (Eq. 5–6) of every pair ``x[b]``, ``y[b]`` of (n, p) example matrices; NaN
-    where it is undefined (fewer than 2 examples, zero centred Gram, zero bandwidth).
-
-    With ``Kc = H K H``: ``tr(K H L H) = sum(Kc ∘ L)``; the HSIC normalisation
-    (``1 / (n - 1)^2``, or Eq. 6's ``1 / (n - 1)``) cancels in the ratio.
-    """
+    where it is undefined (fewer than 2 examples, zero centred Gram, zero bandwidth)."""
     n = x.shape[1]
     if n < 2:
         return np.full(len(x), np.nan)
@@ -201,11 +212,13 @@ def _batched_cka(x: np.ndarray, y: np.ndarray, kernel: str, sigma_factor: float)
     for start in range(0, len(x), step):
         k = _grams(x[start : start + step], kernel, sigma_factor)
         l_ = _grams(y[start : start + step], kernel, sigma_factor)
-        kc, lc = _centre(k), _centre(l_)
-        kl = np.einsum("bij,bij->b", kc, l_)
-        denom = np.sqrt(np.einsum("bij,bij->b", kc, k) * np.einsum("bij,bij->b", lc, l_))
+        denom = np.sqrt(np.maximum(_hsic(k, k) * _hsic(l_, l_), 0.0))
+        # Below ~1e-10 of the uncentred scale the centred Gram is rounding noise: no CKA.
+        scale = np.sqrt(np.einsum("bij,bij->b", k, k) * np.einsum("bij,bij->b", l_, l_))
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[start : start + step] = np.where(denom > 1e-300, kl / denom, np.nan)
+            out[start : start + step] = np.where(
+                denom > 1e-10 * scale, _hsic(k, l_) / denom, np.nan
+            )
     return out
 
 
