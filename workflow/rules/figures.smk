@@ -49,7 +49,9 @@ def clip_options():
 NAFNETS = [fig_model(f"nafnet_{d}") for d in FIG_AIO]
 # Similarity-study controls (Figs. 2/7/9): the same training from another seed, and the
 # training config beside each model (its initial weights are rebuilt from it).
-NAFNET_SEED_CONTROLS = [fig_model(f"nafnet_{d}{SEED_CONTROL_SUFFIX}") for d in FIG_AIO]
+NAFNET_SEED_CONTROLS = [
+    fig_model(f"nafnet_{d}{SEED_CONTROL_SUFFIX}") for d in FIG_AIO if d in SEED_CONTROLS
+]
 NAFNET_CONFIGS = [f"{model_dir(RESULTS, f'nafnet_{d}')}/resolved_config.yaml" for d in FIG_AIO]
 DEMOE_AUTO = {d: f"{RESULTS}/eval/demoe/{d}/auto.csv" for d in (*FIG_AIO, *FIG_OOD)}
 TSNE_OPTIONS = (
