@@ -21,6 +21,8 @@ from demoe.analysis.plots.weights import (
     heatmap_figure,
     similarity_study,
     type_matrix,
+    type_scores,
+    write_scores_csv,
 )
 
 
@@ -34,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--init-control", action="store_true", help="each model vs its initial weights"
     )
     parser.add_argument("--params", choices=["weight", "all"], default="weight")
+    parser.add_argument("--csv", help="also write the cells as a tidy CSV")
     args = parser.parse_args(argv)
 
     study = similarity_study(
@@ -43,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     separators = np.cumsum([t["pair"].nunique() for t in study.values()])[:-1]
     title = "Weight correlation by layer type between per-dataset NAFNets (controls below)"
     save(heatmap_figure(matrix, title, MEASURE_LABELS["pearson"], separators), args)
+    if args.csv:
+        write_scores_csv(type_scores(study, "pearson"), args.csv)
 
 
 if __name__ == "__main__":

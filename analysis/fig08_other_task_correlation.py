@@ -22,6 +22,8 @@ from demoe.analysis.plots.weights import (
     layer_summary,
     pairwise_layer_scores,
     read_models,
+    type_scores,
+    write_scores_csv,
 )
 from demoe.io.checkpoint import read_state_dict
 
@@ -33,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--other-label", help="name of the other model (default: its folder)")
     parser.add_argument("--params", choices=["weight", "all"], default="weight")
     parser.add_argument("--threshold", type=float, default=0.7)
+    parser.add_argument("--csv", help="also write per-type means as a tidy CSV")
     args = parser.parse_args(argv)
 
     other = args.other_label or model_name(args.other)
@@ -44,18 +47,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     names = list(blur)
     blur_pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
-    references = {}
+    references, tables = {}, {"other_task": scores}
     if blur_pairs:
         between = pairwise_layer_scores(models, blur_pairs, labels, "pearson", args.params)
         references["between the deblurring NAFNets (Fig. 2, mean)"] = (
             "pairs",
             between.groupby("layer")["score"].mean(),
         )
+        tables["pairs"] = between
     title = f"Layer-wise weight correlation of the per-dataset NAFNets with {other}"
     fig = layer_bar_figure(
         layer_summary(scores), MEASURE_LABELS["pearson"], title, args.threshold, references
     )
     save(fig, args)
+    if args.csv:
+        write_scores_csv(type_scores(tables, "pearson"), args.csv)
 
 
 if __name__ == "__main__":

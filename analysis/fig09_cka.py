@@ -22,6 +22,8 @@ from demoe.analysis.plots.weights import (
     layer_summary,
     random_weight_reference,
     similarity_study,
+    type_scores,
+    write_scores_csv,
 )
 
 
@@ -36,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--params", choices=["weight", "all"], default="weight")
     parser.add_argument("--sigma-factor", type=float, default=0.5)
+    parser.add_argument("--csv", help="also write per-type means (and the baseline) as CSV")
     args = parser.parse_args(argv)
 
     study = similarity_study(
@@ -59,6 +62,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"mean over {study['pairs']['pair'].nunique()} pairs of per-dataset NAFNets"
     )
     save(layer_bar_figure(summary, MEASURE_LABELS["rbf_cka"], title, None, references), args)
+    if args.csv:
+        random = summary.assign(
+            pair="unrelated random weights (expected)",
+            score=summary["layer"].map(
+                random_weight_reference(summary, "rbf_cka", args.sigma_factor)
+            ),
+        )
+        write_scores_csv(type_scores({**study, "random": random}, "rbf_cka"), args.csv)
 
 
 if __name__ == "__main__":

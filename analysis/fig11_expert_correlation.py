@@ -17,6 +17,8 @@ from demoe.analysis.plots.weights import (
     expert_type_scores,
     heatmap_figure,
     type_matrix,
+    type_scores,
+    write_scores_csv,
 )
 from demoe.io.checkpoint import read_state_dict
 
@@ -25,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = figure_parser(__doc__)
     parser.add_argument("--model", required=True, help="trained DeMoE model file")
     parser.add_argument("--params", choices=["weight", "all"], default="weight")
+    parser.add_argument("--csv", help="also write the cells as a tidy CSV")
     args = parser.parse_args(argv)
 
     scores = expert_type_scores(read_state_dict(args.model), "pearson", args.params)
@@ -33,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"(mean over {scores['moe'].nunique()} MoE blocks)"
     )
     save(heatmap_figure(type_matrix(scores), title, MEASURE_LABELS["pearson"]), args)
+    if args.csv:
+        write_scores_csv(type_scores({"experts": scores}, "pearson"), args.csv)
 
 
 if __name__ == "__main__":

@@ -459,6 +459,35 @@ def test_figure_script_writes_a_non_blank_png(artifacts, tmp_path, name) -> None
     _check_png(tmp_path / f"{name}.png")
 
 
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("fig07_layer_type_correlation", {"pairs", "seed", "init"}),
+        ("fig08_other_task_correlation", {"other_task", "pairs"}),
+        ("fig09_cka", {"pairs", "seed", "random"}),
+        ("fig11_expert_correlation", {"experts"}),
+    ],
+)
+def test_similarity_figures_write_tidy_csv(artifacts, tmp_path, name, kinds) -> None:
+    csv = tmp_path / f"{name}.csv"
+    args = _figure_inputs(artifacts)[name] + _figure_args(tmp_path, name) + ["--csv", str(csv)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run(_script(name).main, args) == 0
+    table = pd.read_csv(csv)
+    assert list(table.columns) == ["kind", "pair", "layer_type", "measure", "score", "n_layers"]
+    assert set(table["kind"]) == kinds
+    assert set(table["layer_type"]) == {"1x1 conv", "3x3 conv", "LayerNorm", "SCA"}
+    if name == "fig07_layer_type_correlation":  # controls as in the fixture's construction
+        init = table[(table.kind == "init") & (table.layer_type == "3x3 conv")]
+        assert len(init) == len(AIO_BLUR) and (init["score"] > 0.95).all()
+        seed = table[(table.kind == "seed") & (table.layer_type == "3x3 conv")]
+        assert (seed["score"].abs() < 0.3).all()
+    if name == "fig09_cka":
+        random = table[table.kind == "random"].set_index("layer_type")["score"]
+        assert 0.1 < random["3x3 conv"] < 0.6  # depthwise 3x3 filters of 9 values
+
+
 def test_clip_without_weights_needs_allow_random(artifacts, tmp_path, capsys) -> None:
     args = [a for a in _figure_inputs(artifacts)["fig04_dataset_tsne"] if a != "--allow-random"]
     assert run(_script("fig04_dataset_tsne").main, args + _figure_args(tmp_path, "f4")) == 2

@@ -1,7 +1,9 @@
 # Analysis figures (paper Figs. 2, 4-9, 11-14): one rule per figure, each writing
 # <results>/figures/figNN_<name>.{pdf,png}; the PNG goes into `snakemake --report` with
-# its caption from workflow/report/. Needs common.smk (RESULTS, CONDA_ENV); the model,
-# eval and manifest files come from the training, eval and data rules.
+# its caption from workflow/report/. Figs. 7, 8, 9, 11 also write their per-layer-type
+# means as figNN_<name>.csv (kind, pair, layer_type, measure, score, n_layers).
+# Needs common.smk (RESULTS, CONDA_ENV); the model, eval and manifest files come from the
+# training, eval and data rules.
 # Fig. 8 compares with nafnet_lolv2_real (or analysis.fig08_other_checkpoint if set).
 import os
 
@@ -93,6 +95,7 @@ rule fig07_layer_type_correlation:
     output:
         pdf=f"{FIGURES}/fig07_layer_type_correlation.pdf",
         png=fig_png("fig07_layer_type_correlation"),
+        csv=f"{FIGURES}/fig07_layer_type_correlation.csv",
     params:
         params=SIMILARITY["params"],
     log:
@@ -101,7 +104,7 @@ rule fig07_layer_type_correlation:
         CONDA_ENV
     shell:
         "python analysis/fig07_layer_type_correlation.py --models {input.models} "
-        "--seed-controls {input.controls} --init-control "
+        "--seed-controls {input.controls} --init-control --csv {output.csv} "
         "--params {params.params} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -121,6 +124,7 @@ if FIG08_MODEL:
         output:
             pdf=f"{FIGURES}/fig08_other_task_correlation.pdf",
             png=fig_png("fig08_other_task_correlation"),
+            csv=f"{FIGURES}/fig08_other_task_correlation.csv",
         params:
             params=SIMILARITY["params"],
             threshold=SIMILARITY["threshold"],
@@ -132,7 +136,7 @@ if FIG08_MODEL:
         shell:
             "python analysis/fig08_other_task_correlation.py --models {input.models} "
             "--other {input.other:q} {params.label} --params {params.params} "
-            "--threshold {params.threshold} "
+            "--threshold {params.threshold} --csv {output.csv} "
             "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -144,6 +148,7 @@ rule fig09_cka:
     output:
         pdf=f"{FIGURES}/fig09_cka.pdf",
         png=fig_png("fig09_cka"),
+        csv=f"{FIGURES}/fig09_cka.csv",
     params:
         params=SIMILARITY["params"],
         sigma=SIMILARITY["cka_sigma_factor"],
@@ -153,7 +158,7 @@ rule fig09_cka:
         CONDA_ENV
     shell:
         "python analysis/fig09_cka.py --models {input.models} --params {params.params} "
-        "--seed-controls {input.controls} --init-control "
+        "--seed-controls {input.controls} --init-control --csv {output.csv} "
         "--sigma-factor {params.sigma} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -163,6 +168,7 @@ rule fig11_expert_correlation:
     output:
         pdf=f"{FIGURES}/fig11_expert_correlation.pdf",
         png=fig_png("fig11_expert_correlation"),
+        csv=f"{FIGURES}/fig11_expert_correlation.csv",
     params:
         params=SIMILARITY["params"],
     log:
@@ -171,7 +177,8 @@ rule fig11_expert_correlation:
         CONDA_ENV
     shell:
         "python analysis/fig11_expert_correlation.py --model {input.model} "
-        "--params {params.params} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "--csv {output.csv} --params {params.params} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
 rule fig04_dataset_tsne:
@@ -331,4 +338,12 @@ FIGURE_TARGETS = [
         "fig06_cost",
     )
     for ext in ("pdf", "png")
+] + [
+    f"{FIGURES}/{name}.csv"
+    for name in (
+        "fig07_layer_type_correlation",
+        *(["fig08_other_task_correlation"] if FIG08_MODEL else []),
+        "fig09_cka",
+        "fig11_expert_correlation",
+    )
 ]

@@ -45,6 +45,7 @@ from demoe.analysis.similarity import (
     random_filter_baseline,
 )
 from demoe.errors import CheckpointError
+from demoe.io.atomic import write_text
 from demoe.io.checkpoint import read_state_dict
 from demoe.train.config import load_config
 from demoe.train.experiments import SEED_CONTROL_SUFFIX
@@ -384,6 +385,26 @@ def similarity_study(
         for kind, pairs in study.items()
         if pairs
     }
+
+
+def type_scores(tables: Mapping[str, pd.DataFrame], measure: Measure) -> pd.DataFrame:
+    """Tidy per-pair, per-layer-type means of score tables keyed by kind ("pairs",
+    "seed", "init", "other_task", "experts"…): columns ``kind, pair, layer_type,
+    measure, score, n_layers`` (the CSV beside Figs. 7, 8, 9, 11, for the claims)."""
+    rows = [
+        table.groupby(["pair", "layer_type"], sort=False)["score"]
+        .agg(score="mean", n_layers="count")
+        .reset_index()
+        .assign(kind=kind, measure=measure)
+        for kind, table in tables.items()
+    ]
+    columns = ["kind", "pair", "layer_type", "measure", "score", "n_layers"]
+    return pd.concat(rows, ignore_index=True)[columns]
+
+
+def write_scores_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a :func:`type_scores` table atomically."""
+    write_text(path, frame.to_csv(index=False, float_format="%.6g"))
 
 
 def control_references(study: Mapping[str, pd.DataFrame]) -> dict[str, tuple[str, pd.Series]]:
