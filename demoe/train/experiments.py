@@ -80,7 +80,12 @@ def _nafnet(dataset: str) -> Experiment:
 
 # --- Similarity-study controls and Fig. 8 (analysis helper) -------------------------
 #: ``train.per_dataset_init``: the per-dataset NAFNets of Sec. 3.1 start from one shared
-#: initialisation (the same run.seed) or from one seed per dataset.
+#: initialisation (the same run.seed) or from one seed per dataset. The paper implies
+#: "shared": it trains "the same model" on each dataset (Sec. 3.1) and does not say the
+#: starts differ, and per-filter Pearson correlations above 0.7 (Figs. 2, 7) cannot arise
+#: between independently initialised networks, whose filters are unrelated (their
+#: correlation is ~0, the seed controls of Figs. 2/7/9 show it): a common start point
+#: (same seed, or one pretrained model) is the only way to such values.
 PER_DATASET_INITS: tuple[str, ...] = ("shared", "independent")
 #: Seed offset of the seed-control NAFNets: far from the per-dataset offsets (1..8).
 SEED_CONTROL_OFFSET = 1000
