@@ -2,40 +2,52 @@
 
 Paper Sec. 3.1 (Eq. 3–4): bars are the mean over every pair of the given models
 (10 pairs for the five AIO-Blur NAFNets), whiskers the min and max over pairs, the red
-line the 0.7 threshold.
+line the 0.7 threshold. Controls (ours): dots, each model against the same training from
+another seed (``--seed-controls``); crosses, each model against its own initialisation
+(``--init-control``). Bars near the crosses mean the correlation is inherited from the
+initialisation rather than learned.
 """
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Sequence
 
 from demoe.analysis.plots.cli import figure_parser, run, save
-from demoe.analysis.plots.labels import model_label
 from demoe.analysis.plots.weights import (
     MEASURE_LABELS,
+    control_references,
     layer_bar_figure,
     layer_summary,
-    pairwise_layer_scores,
-    read_models,
+    similarity_study,
 )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = figure_parser(__doc__)
     parser.add_argument("--models", nargs="+", required=True, help="per-dataset NAFNet files")
+    parser.add_argument(
+        "--seed-controls", nargs="*", default=[], help="nafnet_<dataset>_reseed model files"
+    )
+    parser.add_argument(
+        "--init-control", action="store_true", help="each model vs its initial weights"
+    )
     parser.add_argument("--params", choices=["weight", "all"], default="weight")
     parser.add_argument("--threshold", type=float, default=0.7)
     args = parser.parse_args(argv)
 
-    models = read_models(args.models)
-    pairs = list(itertools.combinations(models, 2))
-    scores = pairwise_layer_scores(
-        models, pairs, {n: model_label(n) for n in models}, "pearson", args.params
+    study = similarity_study(
+        args.models, args.seed_controls, args.init_control, "pearson", args.params
     )
-    title = f"Layer-wise weight correlation, mean over {len(pairs)} pairs of per-dataset NAFNets"
-    fig = layer_bar_figure(layer_summary(scores), MEASURE_LABELS["pearson"], title, args.threshold)
+    n_pairs = study["pairs"]["pair"].nunique()
+    title = f"Layer-wise weight correlation, mean over {n_pairs} pairs of per-dataset NAFNets"
+    fig = layer_bar_figure(
+        layer_summary(study["pairs"]),
+        MEASURE_LABELS["pearson"],
+        title,
+        args.threshold,
+        control_references(study),
+    )
     save(fig, args)
 
 

@@ -1,8 +1,9 @@
-"""Fig. 11: correlation between the five experts of every MoE block of the trained DeMoE.
+"""Fig. 11: correlation between the five experts of DeMoE, per expert pair and layer type.
 
-Paper App. A: entry (i, j) of a block's matrix is the mean over layers of the per-filter
-Pearson correlation (Eq. 3–4) between experts i and j; one 5×5 matrix per MoE block
-(MoE 1 after the middle blocks, MoE 2–5 after decoder levels 1–4).
+Paper App. D: the per-filter Pearson correlation (Eq. 3–4) of every layer of expert i
+with the same layer of expert j, averaged over the layers of each of the four types
+(1×1 conv, 3×3 conv, LayerNorm, SCA) of every MoE block; one row per expert pair (10
+pairs of the five experts).
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from demoe.analysis.plots.cli import figure_parser, run, save
-from demoe.analysis.plots.weights import MEASURE_LABELS, expert_figure, expert_matrices
+from demoe.analysis.plots.weights import (
+    MEASURE_LABELS,
+    expert_type_scores,
+    heatmap_figure,
+    type_matrix,
+    type_scores,
+    write_scores_csv,
+)
 from demoe.io.checkpoint import read_state_dict
 
 
@@ -19,11 +27,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = figure_parser(__doc__)
     parser.add_argument("--model", required=True, help="trained DeMoE model file")
     parser.add_argument("--params", choices=["weight", "all"], default="weight")
+    parser.add_argument("--csv", help="also write the cells as a tidy CSV")
     args = parser.parse_args(argv)
 
-    matrices = expert_matrices(read_state_dict(args.model), "pearson", args.params)
-    title = "Weight correlation between the experts of each DeMoE MoE block"
-    save(expert_figure(matrices, title, MEASURE_LABELS["pearson"]), args)
+    scores = expert_type_scores(read_state_dict(args.model), "pearson", args.params)
+    title = (
+        "Weight correlation between DeMoE experts by layer type "
+        f"(mean over {scores['moe'].nunique()} MoE blocks)"
+    )
+    save(heatmap_figure(type_matrix(scores), title, MEASURE_LABELS["pearson"]), args)
+    if args.csv:
+        write_scores_csv(type_scores({"experts": scores}, "pearson"), args.csv)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,18 @@
 """Fig. 13: t-SNE of encoder bottleneck features of the baselines on AIO-Blur test images.
 
-Four panels: a randomly initialised network (the architecture of ``--class-loss``, weights
-from ``--seed``), the all-in-one baseline trained without the classification loss, the
-one trained with it, and the original NAFNet architecture. A feature is the global average
-pool of ``model.encode(x)[0]`` (the router's input, Sec. 3.2); points are coloured by
-dataset; each panel is its own t-SNE.
+Paper App. F (Fig. 13): four panels, one per set of weights: a randomly initialised
+network (the architecture of ``--class-loss``, weights from ``--seed``), the all-in-one
+baseline trained without the classification loss (``baseline_aio_noclass``), the one
+trained with it (``baseline_aio``), and the original NAFNet architecture trained with it
+(``baseline_original_arch``). Points are the AIO-Blur test images, coloured by dataset;
+each panel is its own t-SNE.
+
+Our reading of "CLIP and t-SNE in cascade to the encoder features": the feature of an
+image is the global average pool of the model's encoder output, ``model.encode(x)[0]``
+(the router's input, Sec. 3.2), and t-SNE maps these features to 2-D. CLIP is not in the
+chain: it embeds images (that is Fig. 4, ``fig04_dataset_tsne.py``), so CLIP features
+would not depend on the model's weights, and the paper's panels do (random weights give
+no clusters, trained ones do); NAFNet feature maps are not images CLIP could read.
 """
 
 from __future__ import annotations

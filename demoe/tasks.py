@@ -20,12 +20,15 @@ TASKS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A dataset of AIO-Blur or AIO-Blur-OOD (paper Table 4, Sec. 4)."""
+    """A dataset of AIO-Blur or AIO-Blur-OOD (paper Table 4, Sec. 4), or of another task."""
 
     name: str  # identifier used in manifests, configs and file names
     display: str  # name as printed in the paper's tables
-    task: str | None  # blur task label; None for unpaired / unknown
+    task: str | None  # blur task label; None for unpaired / unknown / not a blur
     ood: bool = False
+    #: Not a deblurring set: trained on only for the other-task model of Fig. 8
+    #: (App. A: a NAFNet for low-light enhancement on LOLv2-real); in no benchmark.
+    other_task: bool = False
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -39,11 +42,16 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo("realdof", "RealDOF", "defocus", ood=True),
         DatasetInfo("rsblur", "RSBlur", "global_motion", ood=True),
         DatasetInfo("real_lolblur", "Real-LOLBlur", "low_light", ood=True),
+        DatasetInfo("lolv2_real", "LOLv2-real", None, other_task=True),
     )
 }
 
-AIO_BLUR: tuple[str, ...] = tuple(n for n, d in DATASETS.items() if not d.ood)
+AIO_BLUR: tuple[str, ...] = tuple(n for n, d in DATASETS.items() if not d.ood and not d.other_task)
 AIO_BLUR_OOD: tuple[str, ...] = tuple(n for n, d in DATASETS.items() if d.ood)
+#: The benchmark datasets (AIO-Blur and AIO-Blur-OOD): every dataset but the other-task ones.
+BENCHMARK: tuple[str, ...] = (*AIO_BLUR, *AIO_BLUR_OOD)
+#: Training-only datasets of other tasks (Fig. 8).
+OTHER_TASK: tuple[str, ...] = tuple(n for n, d in DATASETS.items() if d.other_task)
 
 #: Short aliases accepted wherever a task name is (``model(x, task="gopro")``).
 TASK_ALIASES: dict[str, str] = {

@@ -22,9 +22,13 @@ from demoe.analysis.plots.qualitative import center_crop
 from demoe.analysis.plots.router import mean_router_probs, read_router_eval, router_confusion
 from demoe.analysis.plots.weights import (
     expert_matrices,
+    expert_type_scores,
+    initial_state_dict,
     layer_summary,
     network_order,
     pairwise_layer_scores,
+    random_weight_reference,
+    similarity_study,
     type_matrix,
 )
 from demoe.analysis.similarity import block_position, compare_state_dicts
@@ -33,6 +37,9 @@ from demoe.errors import CheckpointError, DataError
 from demoe.io.checkpoint import save_model
 from demoe.models.registry import create_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, DATASETS, TASKS
+from demoe.train.config import write_config
+from demoe.train.loop import Trainer
+from demoe.train.toy import toy_config, write_toy_aioblur
 
 ANALYSIS = Path(__file__).parents[1] / "analysis"
 SMALL = {"width": 8, "middle_blk_num": 1, "enc_blk_nums": [1, 1], "dec_blk_nums": [1, 1]}
@@ -151,6 +158,72 @@ def _eval_rows(dataset: str, routed: list[str], top: float = 0.6) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def test_expert_type_scores_per_pair_and_type() -> None:
+    sd = randomize_affine(create_model("demoe", **SMALL)).state_dict()
+    for key in [k for k in sd if ".experts.4." in k]:  # expert 4 = expert 0 scaled
+        sd[key] = 3 * sd[key.replace(".experts.4.", ".experts.0.")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = expert_type_scores(sd)
+    matrix = type_matrix(scores)
+    assert matrix.shape == (10, 4)  # 10 expert pairs x the four layer types of App. A
+    assert list(matrix.columns) == ["1x1 conv", "3x3 conv", "LayerNorm", "SCA"]
+    np.testing.assert_allclose(matrix.loc["defocus – low light"], 1.0)
+    assert (matrix.drop(index="defocus – low light").abs() < 0.6).all().all()
+    assert set(scores["moe"]) == {"MoE 1", "MoE 2", "MoE 3"}
+
+
+def test_random_weight_reference_follows_filter_size() -> None:
+    a, b = _sd(0), _sd(1)
+    scores = pairwise_layer_scores({"a": a, "b": b}, [("a", "b")], measure="rbf_cka")
+    summary = layer_summary(scores)
+    ref = random_weight_reference(summary, "rbf_cka")
+    sizes = dict(zip(summary["layer"], summary["filter_size"], strict=True))
+    assert sizes == {
+        "encoders.0.0.conv1.weight": 3,
+        "encoders.0.0.conv2.weight": 9,
+        "encoders.0.0.norm1.weight": 4,
+    }
+    assert ref["encoders.0.0.conv1.weight"] > ref["encoders.0.0.norm1.weight"]
+    assert ref["encoders.0.0.norm1.weight"] > ref["encoders.0.0.conv2.weight"] > 0.2
+
+
+def test_initial_state_dict_is_the_trainers_initialisation(tmp_path) -> None:
+    manifests = write_toy_aioblur(tmp_path / "toy", train_per_dataset=1)
+    config = toy_config(manifests, tmp_path / "run", preset="nafnet", run={"seed": 5})
+    folder = tmp_path / "models" / "nafnet_dpdd"
+    write_config(config, folder / "resolved_config.yaml")
+    expected = Trainer(config).model.state_dict()
+    rebuilt = initial_state_dict(folder / "model.safetensors")
+    assert rebuilt.keys() == expected.keys()
+    assert all(torch.equal(rebuilt[k], expected[k].cpu()) for k in expected)
+    state = torch.get_rng_state()
+    initial_state_dict(folder / "model.safetensors")
+    assert torch.equal(state, torch.get_rng_state())  # global RNG untouched
+    with pytest.raises(CheckpointError, match="no training config"):
+        initial_state_dict(tmp_path / "models" / "nafnet_gopro" / "model.safetensors")
+
+
+def test_similarity_study_controls(artifacts) -> None:
+    m = artifacts["models"]
+    paths = [m / f"nafnet_{d}" / "model.safetensors" for d in AIO_BLUR[:3]]
+    controls = [m / f"nafnet_{d}_reseed" / "model.safetensors" for d in AIO_BLUR[:2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = similarity_study(paths, controls, with_init=True)
+    assert set(study) == {"pairs", "seed", "init"}
+    assert study["pairs"]["pair"].nunique() == 3
+    assert list(dict.fromkeys(study["seed"]["pair"])) == [
+        "DPDD – DPDD (other seed)",
+        "RealBlur-J – RealBlur-J (other seed)",
+    ]
+    # The fixture's models are their initialisation + small noise: r(model, init) ~ 1.
+    init = study["init"]
+    assert init.loc[init.layer_type != "LayerNorm", "score"].mean() > 0.95
+    with pytest.raises(CheckpointError, match="seed controls without their model"):
+        similarity_study(paths[:1], controls[1:])
+
+
 def test_router_probs_and_confusion(tmp_path) -> None:
     frames = {
         "dpdd": _eval_rows("dpdd", ["defocus", "defocus", "low_light"]),
@@ -203,8 +276,16 @@ def artifacts(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("results")
     torch.manual_seed(0)
     models = root / "models"
-    for d in AIO_BLUR:
-        save_model(randomize_affine(create_model("nafnet", **SMALL)), models / f"nafnet_{d}")
+    fake = {"train": str(root / "train.jsonl"), "test": str(root / "test.jsonl")}
+    for d in AIO_BLUR:  # "trained" = the initial weights of the config + a little noise
+        for name, seed in ((f"nafnet_{d}", 0), (f"nafnet_{d}_reseed", 1000)):
+            config = toy_config(
+                fake, root, "nafnet", model={"overrides": SMALL}, run={"seed": seed}
+            )
+            write_config(config, models / name / "resolved_config.yaml")
+            model = create_model("nafnet", **SMALL)
+            model.load_state_dict(initial_state_dict(models / name / "model.safetensors"))
+            save_model(randomize_affine(model, 0.05), models / name)
     save_model(randomize_affine(create_model("demoe", **SMALL)), models / "demoe")
     for name in ("baseline_aio", "baseline_aio_noclass"):
         model = create_model("demoe", block_experts=1, **SMALL)
@@ -272,6 +353,9 @@ def _check_png(path: Path) -> None:
 def _figure_inputs(a: dict[str, Path]) -> dict[str, list[str]]:
     m, root = a["models"], a["root"]
     nafnets = [str(m / f"nafnet_{d}" / "model.safetensors") for d in AIO_BLUR]
+    controls = ["--seed-controls"] + [
+        str(m / f"nafnet_{d}_reseed" / "model.safetensors") for d in AIO_BLUR
+    ]
     test, ood = (
         str(a["manifests"] / "aioblur_test.jsonl"),
         str(a["manifests"] / "aioblur_ood.jsonl"),
@@ -279,8 +363,8 @@ def _figure_inputs(a: dict[str, Path]) -> dict[str, list[str]]:
     demoe = str(m / "demoe" / "model.safetensors")
     evals = [str(root / "eval" / "demoe" / d / "auto.csv") for d in (*AIO_BLUR, *AIO_BLUR_OOD)]
     return {
-        "fig02_layer_correlation": ["--models", *nafnets],
-        "fig07_layer_type_correlation": ["--models", *nafnets],
+        "fig02_layer_correlation": ["--models", *nafnets, *controls, "--init-control"],
+        "fig07_layer_type_correlation": ["--models", *nafnets, *controls, "--init-control"],
         "fig08_other_task_correlation": [
             "--models",
             *nafnets[:2],
@@ -289,7 +373,7 @@ def _figure_inputs(a: dict[str, Path]) -> dict[str, list[str]]:
             "--other-label",
             "denoising",
         ],
-        "fig09_cka": ["--models", *nafnets[:3], "--sigma-factor", "0.5"],
+        "fig09_cka": ["--models", *nafnets[:3], *controls[:3], "--sigma-factor", "0.5"],
         "fig11_expert_correlation": ["--model", demoe],
         "fig04_dataset_tsne": [
             "--manifests",
@@ -373,6 +457,35 @@ def test_figure_script_writes_a_non_blank_png(artifacts, tmp_path, name) -> None
         warnings.simplefilter("ignore")
         assert run(_script(name).main, args) == 0
     _check_png(tmp_path / f"{name}.png")
+
+
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("fig07_layer_type_correlation", {"pairs", "seed", "init"}),
+        ("fig08_other_task_correlation", {"other_task", "pairs"}),
+        ("fig09_cka", {"pairs", "seed", "random"}),
+        ("fig11_expert_correlation", {"experts"}),
+    ],
+)
+def test_similarity_figures_write_tidy_csv(artifacts, tmp_path, name, kinds) -> None:
+    csv = tmp_path / f"{name}.csv"
+    args = _figure_inputs(artifacts)[name] + _figure_args(tmp_path, name) + ["--csv", str(csv)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run(_script(name).main, args) == 0
+    table = pd.read_csv(csv)
+    assert list(table.columns) == ["kind", "pair", "layer_type", "measure", "score", "n_layers"]
+    assert set(table["kind"]) == kinds
+    assert set(table["layer_type"]) == {"1x1 conv", "3x3 conv", "LayerNorm", "SCA"}
+    if name == "fig07_layer_type_correlation":  # controls as in the fixture's construction
+        init = table[(table.kind == "init") & (table.layer_type == "3x3 conv")]
+        assert len(init) == len(AIO_BLUR) and (init["score"] > 0.95).all()
+        seed = table[(table.kind == "seed") & (table.layer_type == "3x3 conv")]
+        assert (seed["score"].abs() < 0.3).all()
+    if name == "fig09_cka":
+        random = table[table.kind == "random"].set_index("layer_type")["score"]
+        assert 0.1 < random["3x3 conv"] < 0.6  # depthwise 3x3 filters of 9 values
 
 
 def test_clip_without_weights_needs_allow_random(artifacts, tmp_path, capsys) -> None:

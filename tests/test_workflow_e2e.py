@@ -89,6 +89,7 @@ def test_figures_decode_and_are_not_blank(results):
         "fig05_qualitative",
         "fig06_cost",
         "fig07_layer_type_correlation",
+        "fig08_other_task_correlation",  # nafnet_lolv2_real (synthetic LOLv2-real)
         "fig09_cka",
         "fig10_lolblur_mse",
         "fig11_expert_correlation",

@@ -1,7 +1,9 @@
-"""Encoder bottleneck features of NAFNet/DeMoE models (paper Fig. 13).
+"""Encoder bottleneck features of NAFNet/DeMoE models (paper App. F, Fig. 13).
 
 The feature of an image is the global average pool of ``model.encode(x)[0]``, the
-output of the last downsampling conv: what DeMoE's router reads (Sec. 3.2).
+output of the last downsampling conv: what DeMoE's router reads (Sec. 3.2). Fig. 13
+maps these features with t-SNE directly; the paper's "CLIP and t-SNE in cascade" is read
+as in ``analysis/fig13_encoder_tsne.py`` (CLIP embeds images, not feature maps).
 """
 
 from __future__ import annotations

@@ -606,8 +606,8 @@ def notes(
     if aligned:
         names = ", ".join(DATASETS[d].display for d in DATASETS if d in aligned)
         lines.append(
-            f"{ALIGNED_MARK} after a dataset: {names}: prediction ECC-aligned (translation) "
-            "to the ground truth before the metrics (RealBlur protocol)."
+            f"{ALIGNED_MARK} after a dataset: {names}: RealBlur protocol (intensity matched, "
+            "ECC homography to the ground truth, PSNR/SSIM over the valid mask)."
         )
     lines += list(extra)
     ours = [f"{r.label}: {r.ours}" for r in rows if r.paper]

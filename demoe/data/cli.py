@@ -91,6 +91,23 @@ def _store(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_lolv2(args: argparse.Namespace) -> int:
+    from demoe.data.synthetic.lolv2 import synth_lolv2
+
+    summary = synth_lolv2(args.out, scale=args.scale, seed=args.seed)
+    print(f"wrote synthetic LOLv2-real {summary['counts']} ({args.scale}) under {args.out}")
+    return 0
+
+
+def _build_lolv2(args: argparse.Namespace) -> int:
+    from demoe.data.lolv2 import build_lolv2_manifest
+
+    layout = _data_section(args).get("layouts", {}).get("lolv2_real")
+    counts = build_lolv2_manifest(args.root, args.out, layout)
+    print(f"LOLv2-real pairs {counts} -> {args.out}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``demoe data {build-aioblur,synth-aioblur,build-pairs,build-store}``."""
     data = subparsers.add_parser("data", help="datasets: AIO-Blur manifests, synthetic default")
@@ -111,6 +128,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--scale", default="small", choices=["small", "tiny"])
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(func=_synth)
+
+    # Fig. 8 (App. A): LOLv2-real, the other task's training set (analysis helper).
+    synth_lolv2 = sub.add_parser("synth-lolv2", help="write a synthetic LOLv2-real (Fig. 8)")
+    synth_lolv2.add_argument("--out", required=True)
+    synth_lolv2.add_argument("--scale", default="small", choices=["small", "tiny"])
+    synth_lolv2.add_argument("--seed", type=int, default=0)
+    synth_lolv2.set_defaults(func=_synth_lolv2)
+    build_lolv2 = sub.add_parser("build-lolv2", help="LOLv2-real manifest (Fig. 8)")
+    build_lolv2.add_argument("--root", required=True, help="the LOLv2 folder")
+    build_lolv2.add_argument("--out", required=True, help="manifest file to write")
+    build_lolv2.add_argument("--data-json", help="the data config section as JSON (layouts)")
+    build_lolv2.add_argument("--config", help="a config file with a data section")
+    build_lolv2.set_defaults(func=_build_lolv2)
 
     pairs = sub.add_parser("build-pairs", help="manifest for your own paired data")
     pairs.add_argument("--root", required=True)

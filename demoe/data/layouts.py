@@ -280,6 +280,41 @@ def pairs(
     return found
 
 
+def lolv2_real(
+    root: Path,
+    split: str,
+    *,
+    subset: str = "Real_captured",
+    train: str = "Train",
+    test: str = "Test",
+    low: str = "Low",
+    normal: str = "Normal",
+) -> Found:
+    """LOLv2 (Yang et al., 2021), for Fig. 8 only: ``<subset>/{Train,Test}/{Low,Normal}/``
+    with ``low00001.png`` paired to ``normal00001.png`` (names without the prefix)."""
+    found = Found()
+    base = Path(root) / subset / _split_dir(split, train, test)
+    folders = {low.lower(): base / low, normal.lower(): base / normal}
+    for folder in folders.values():
+        if not folder.is_dir():
+            found.problems.add("missing_folder", folder)
+    if not all(f.is_dir() for f in folders.values()):
+        return found
+    dark, bright = (
+        {k.removeprefix(prefix): p for k, p in images_by_key(folder).items()}
+        for prefix, folder in folders.items()
+    )
+    for key in sorted(set(dark) - set(bright)):
+        found.problems.add("missing_sharp", dark[key])
+    for key in sorted(set(bright) - set(dark)):
+        found.problems.add("missing_blurry", bright[key])
+    for key in sorted(set(dark) & set(bright)):
+        pair = Pair(dark[key], bright[key])
+        if check_pair(pair, found.problems):
+            found.pairs.append(pair)
+    return found
+
+
 Adapter = Callable[..., Found]
 
 #: Adapter and the splits it provides, per dataset of ``demoe.tasks.DATASETS``.
@@ -292,4 +327,5 @@ ADAPTERS: dict[str, tuple[Adapter, tuple[str, ...]]] = {
     "realdof": (realdof, ("test",)),
     "rsblur": (rsblur, ("test",)),
     "real_lolblur": (real_lolblur, ("test",)),
+    "lolv2_real": (lolv2_real, ("train", "test")),
 }

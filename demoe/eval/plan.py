@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from demoe.errors import ConfigError
-from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, DATASETS, TASKS, resolve_task
+from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK, DATASETS, TASKS, resolve_task
 from demoe.train.experiments import EXPERIMENTS, TRAINING_STRATEGIES
 
 AUTO = "auto"
@@ -310,7 +310,7 @@ def needed_evaluations(
     """
     keep = set(DATASETS if datasets is None else datasets)
     evals = [e for s in specs for e in table_evaluations(s, keep)]
-    evals += [Evaluation("demoe", d, AUTO) for d in DATASETS]
+    evals += [Evaluation("demoe", d, AUTO) for d in BENCHMARK]
     evals += [Evaluation("demoe", d, t) for d in AIO_BLUR_OOD for t in TASKS]
     return [e for e in dict.fromkeys(evals) if e.dataset in keep]
 

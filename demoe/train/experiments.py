@@ -33,7 +33,7 @@ from typing import Any
 
 from demoe.errors import ConfigError
 from demoe.models.registry import ARCHITECTURES, model_config
-from demoe.tasks import AIO_BLUR, DATASETS, task_index
+from demoe.tasks import AIO_BLUR, DATASETS, OTHER_TASK, task_index
 from demoe.train.config import MODULE_GROUPS, TrainConfig, apply_overrides, from_dict
 
 #: Default frozen groups of stage 2 (see ``demoe.train.stages``).
@@ -63,6 +63,9 @@ class Experiment:
     gating: str = "auto"  # soft mixing (Eq. 2) in training, top-k at inference
     router_noise: float = 0.0
     task: str = "auto"
+    seed_offset: int = 0  # added to the profile's run.seed (seed controls, Sec. 3.1)
+    manifest: str = "train"  # key of :func:`manifests`: training records
+    val_manifest: str = "test"  # key of :func:`manifests`: validation records
 
 
 def _nafnet(dataset: str) -> Experiment:
@@ -73,6 +76,70 @@ def _nafnet(dataset: str) -> Experiment:
         stage="single",
         datasets=(dataset,),
     )
+
+
+# --- Similarity-study controls and Fig. 8 (analysis helper) -------------------------
+#: ``train.per_dataset_init``: the per-dataset NAFNets of Sec. 3.1 start from one shared
+#: initialisation (the same run.seed) or from one seed per dataset. The paper implies
+#: "shared": it trains "the same model" on each dataset (Sec. 3.1) and does not say the
+#: starts differ, and per-filter Pearson correlations above 0.7 (Figs. 2, 7) cannot arise
+#: between independently initialised networks, whose filters are unrelated (their
+#: correlation is ~0, the seed controls of Figs. 2/7/9 show it): a common start point
+#: (same seed, or one pretrained model) is the only way to such values.
+PER_DATASET_INITS: tuple[str, ...] = ("shared", "independent")
+#: Seed offset of the seed-control NAFNets: far from the per-dataset offsets (1..8).
+SEED_CONTROL_OFFSET = 1000
+SEED_CONTROL_SUFFIX = "_reseed"
+
+
+def _nafnet_seed_control(dataset: str) -> Experiment:
+    return Experiment(
+        name=f"nafnet_{dataset}{SEED_CONTROL_SUFFIX}",
+        description=(
+            f"Seed control of nafnet_{dataset}: the same training on "
+            f"{DATASETS[dataset].display} from run.seed + {SEED_CONTROL_OFFSET} "
+            "(Figs. 2/7/9 controls)"
+        ),
+        preset="nafnet",
+        stage="single",
+        datasets=(dataset,),
+        seed_offset=SEED_CONTROL_OFFSET,
+    )
+
+
+def experiment_seed(exp: Experiment, profile: Mapping[str, Any]) -> int:
+    """run.seed of ``exp``: the profile's seed + ``exp.seed_offset``; with
+    ``train.per_dataset_init: independent`` a single-dataset experiment adds 1 + the
+    index of its dataset in ``demoe.tasks.DATASETS`` (one initialisation per dataset)."""
+    mode = profile.get("per_dataset_init", "shared")
+    if mode not in PER_DATASET_INITS:
+        raise ConfigError(
+            f"train.per_dataset_init: {mode!r}; valid: {', '.join(PER_DATASET_INITS)}"
+        )
+    seed = int(profile["settings"]["run"]["seed"]) + exp.seed_offset
+    if mode == "independent" and exp.stage == "single":
+        seed += 1 + list(DATASETS).index(exp.datasets[0])
+    return seed
+
+
+def _nafnet_other_task(dataset: str) -> Experiment:
+    """Fig. 8 (App. A): the per-dataset NAFNet trained for another task (low-light
+    enhancement on LOLv2-real), from its own manifest (``demoe.data.lolv2``)."""
+    return Experiment(
+        name=f"nafnet_{dataset}",
+        description=(
+            f"NAFNet trained on {DATASETS[dataset].display} only: low-light enhancement, "
+            "the other task of Fig. 8 (App. A)"
+        ),
+        preset="nafnet",
+        stage="single",
+        datasets=(dataset,),
+        manifest=dataset,
+        val_manifest=dataset,
+    )
+
+
+# --- end of the analysis helper's block ---------------------------------------------
 
 
 def _stage1(
@@ -151,6 +218,8 @@ def _all() -> dict[str, Experiment]:
         ),
     ]
     exps += [_demoe_star(d) for d in AIO_BLUR]
+    exps += [_nafnet_seed_control(d) for d in AIO_BLUR]  # analysis helper: controls
+    exps += [_nafnet_other_task(d) for d in OTHER_TASK]  # analysis helper: Fig. 8
     exps += [
         Experiment(
             name="ablation_scratch",
@@ -251,12 +320,15 @@ def _constructor_defaults(arch: str) -> dict[str, Any]:
 
 
 def manifests(results: str) -> dict[str, str]:
-    """Where the data rule ``build_aioblur`` writes the AIO-Blur manifests."""
+    """Where the data rules write the manifests: ``build_aioblur`` the AIO-Blur ones,
+    ``build_lolv2`` one per other-task dataset (Fig. 8)."""
     base = f"{results}/data/manifests"
     return {
         "train": f"{base}/aioblur_train.jsonl",
         "test": f"{base}/aioblur_test.jsonl",
         "ood": f"{base}/aioblur_ood.jsonl",
+        # Fig. 8's other task (train + test records; rule build_lolv2, data.smk)
+        **{d: f"{base}/{d}.jsonl" for d in OTHER_TASK},
     }
 
 
@@ -306,14 +378,15 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         "loss": {"lambda_cls": exp.lambda_cls},
         "data": {
             **dict(settings["data"]),
-            "store": train_store(results) if settings["data"].get("store") else None,
-            "train_manifest": files["train"],
-            "val_manifest": files["test"],
+            "store": train_store(results, exp.manifest) if settings["data"].get("store") else None,
+            "train_manifest": files[exp.manifest],
+            "val_manifest": files[exp.val_manifest],
             "datasets": list(exp.datasets),
         },
         **{s: dict(settings[s]) for s in PROFILE_SECTIONS if s != "data"},
         "extra": {"stage": exp.stage, "init_from": exp.init_from},
     }
+    obj["run"]["seed"] = experiment_seed(exp, profile)
     per_exp = profile.get("experiments", {}) or {}
     dotted = [f"{k}={_yaml_value(v)}" for k, v in (per_exp.get(name) or {}).items()]
     return apply_overrides(obj, dotted)

@@ -2,6 +2,7 @@
 # Needs common.smk (RESULTS, CONDA_ENV). With data.root null the manifests are built
 # from the embedded synthetic default, written here in the published layouts.
 import json
+import os
 
 DATA_SYNTHETIC = f"{RESULTS}/data/synthetic"
 DATA_MANIFESTS = f"{RESULTS}/data/manifests"
@@ -74,3 +75,45 @@ rule fig10_lolblur_mse:
     shell:
         "python analysis/fig10_lolblur_mse.py --report {input.report} --mse {input.mse} "
         "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+
+
+# Fig. 8 (App. A): LOLv2-real, the other task's training set (not part of AIO-Blur).
+# With data.root null a synthetic stand-in (low light, no blur) is written first.
+DATA_SYNTHETIC_LOLV2 = f"{RESULTS}/data/synthetic_lolv2"
+LOLV2_ROOT = (
+    f"{DATA_SYNTHETIC_LOLV2}/LOLv2"
+    if config["data"]["root"] is None
+    else os.path.join(config["data"]["root"], config["data"]["roots"].get("lolv2_real") or "LOLv2")
+)
+
+
+rule synth_lolv2:
+    output:
+        directory(DATA_SYNTHETIC_LOLV2),
+    params:
+        scale=config["data"]["synthetic"]["scale"],
+        seed=config["data"]["synthetic"]["seed"],
+    log:
+        f"{RESULTS}/logs/data/synth_lolv2.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m demoe.cli data synth-lolv2 --out {output:q} --scale {params.scale} "
+        "--seed {params.seed} > {log} 2>&1"
+
+
+rule build_lolv2:
+    input:
+        DATA_SYNTHETIC_LOLV2 if config["data"]["root"] is None else [],
+    output:
+        f"{DATA_MANIFESTS}/lolv2_real.jsonl",
+    params:
+        root=LOLV2_ROOT,
+        data=json.dumps(config["data"]),
+    log:
+        f"{RESULTS}/logs/data/build_lolv2.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m demoe.cli data build-lolv2 --root {params.root:q} --out {output:q} "
+        "--data-json {params.data:q} > {log} 2>&1"

@@ -12,7 +12,7 @@ from demoe.eval.plan import (
     tlc_cli_value,
 )
 from demoe.eval.iqa import check_required_files
-from demoe.tasks import AIO_BLUR_OOD, DATASETS
+from demoe.tasks import AIO_BLUR_OOD, BENCHMARK, DATASETS
 from demoe.train.experiments import manifests, model_dir
 
 EVAL = config["eval"]
@@ -20,7 +20,7 @@ check_required_files(EVAL)  # eval.require_iqa_files (config/paper.yaml): no sil
 EVAL_MANIFESTS = manifests(RESULTS)
 # Datasets the manifests hold: all with the synthetic default, else those not dropped.
 EVAL_DATASETS = [
-    d for d in DATASETS if config["data"]["root"] is None or config["data"]["roots"].get(d)
+    d for d in BENCHMARK if config["data"]["root"] is None or config["data"]["roots"].get(d)
 ]
 TABLE_SPECS = table_specs(EVAL["tlc"]["experts"])
 EVALUATIONS = needed_evaluations(TABLE_SPECS.values(), EVAL_DATASETS)

@@ -1,13 +1,15 @@
 # Analysis figures (paper Figs. 2, 4-9, 11-14): one rule per figure, each writing
 # <results>/figures/figNN_<name>.{pdf,png}; the PNG goes into `snakemake --report` with
-# its caption from workflow/report/. Needs common.smk (RESULTS, CONDA_ENV); the model,
-# eval and manifest files come from the training, eval and data rules.
-# Fig. 8 is in the DAG only when analysis.fig08_other_checkpoint is set.
+# its caption from workflow/report/. Figs. 7, 8, 9, 11 also write their per-layer-type
+# means as figNN_<name>.csv (kind, pair, layer_type, measure, score, n_layers).
+# Needs common.smk (RESULTS, CONDA_ENV); the model, eval and manifest files come from the
+# training, eval and data rules.
+# Fig. 8 compares with nafnet_lolv2_real (or analysis.fig08_other_checkpoint if set).
 import os
 
 from demoe.analysis.plots.labels import task_specific_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD
-from demoe.train.experiments import manifests, model_dir
+from demoe.train.experiments import SEED_CONTROL_SUFFIX, manifests, model_dir
 
 ANALYSIS = config["analysis"]
 FIGURES = f"{RESULTS}/figures"
@@ -47,6 +49,12 @@ def clip_options():
 
 
 NAFNETS = [fig_model(f"nafnet_{d}") for d in FIG_AIO]
+# Similarity-study controls (Figs. 2/7/9): the same training from another seed, and the
+# training config beside each model (its initial weights are rebuilt from it).
+NAFNET_SEED_CONTROLS = [
+    fig_model(f"nafnet_{d}{SEED_CONTROL_SUFFIX}") for d in FIG_AIO if d in SEED_CONTROLS
+]
+NAFNET_CONFIGS = [f"{model_dir(RESULTS, f'nafnet_{d}')}/resolved_config.yaml" for d in FIG_AIO]
 DEMOE_AUTO = {d: f"{RESULTS}/eval/demoe/{d}/auto.csv" for d in (*FIG_AIO, *FIG_OOD)}
 TSNE_OPTIONS = (
     f"--max-per-dataset {TSNE['max_images_per_dataset']} "
@@ -60,6 +68,8 @@ QUALITATIVE_OPTIONS = (
 rule fig02_layer_correlation:
     input:
         models=NAFNETS,
+        controls=NAFNET_SEED_CONTROLS,
+        configs=NAFNET_CONFIGS,
     output:
         pdf=f"{FIGURES}/fig02_layer_correlation.pdf",
         png=fig_png("fig02_layer_correlation"),
@@ -72,6 +82,7 @@ rule fig02_layer_correlation:
         CONDA_ENV
     shell:
         "python analysis/fig02_layer_correlation.py --models {input.models} "
+        "--seed-controls {input.controls} --init-control "
         "--params {params.params} --threshold {params.threshold} "
         "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
@@ -79,9 +90,12 @@ rule fig02_layer_correlation:
 rule fig07_layer_type_correlation:
     input:
         models=NAFNETS,
+        controls=NAFNET_SEED_CONTROLS,
+        configs=NAFNET_CONFIGS,
     output:
         pdf=f"{FIGURES}/fig07_layer_type_correlation.pdf",
         png=fig_png("fig07_layer_type_correlation"),
+        csv=f"{FIGURES}/fig07_layer_type_correlation.csv",
     params:
         params=SIMILARITY["params"],
     log:
@@ -90,41 +104,51 @@ rule fig07_layer_type_correlation:
         CONDA_ENV
     shell:
         "python analysis/fig07_layer_type_correlation.py --models {input.models} "
+        "--seed-controls {input.controls} --init-control --csv {output.csv} "
         "--params {params.params} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
 FIG08_OTHER = ANALYSIS["fig08_other_checkpoint"]
 if FIG08_OTHER and not os.path.exists(FIG08_OTHER):
     raise ValueError(f"analysis.fig08_other_checkpoint: no checkpoint at {FIG08_OTHER}")
+# Fig. 8's other-task model: the user's checkpoint if set, else nafnet_lolv2_real, trained
+# on data.roots.lolv2_real (the synthetic stand-in in the default); without either, no Fig. 8.
+FIG08_MODEL = FIG08_OTHER or (fig_model("nafnet_lolv2_real") if LOLV2_AVAILABLE else None)
 
-if FIG08_OTHER:
+if FIG08_MODEL:
 
     rule fig08_other_task_correlation:
         input:
             models=NAFNETS,
-            other=FIG08_OTHER,
+            other=FIG08_MODEL,
         output:
             pdf=f"{FIGURES}/fig08_other_task_correlation.pdf",
             png=fig_png("fig08_other_task_correlation"),
+            csv=f"{FIGURES}/fig08_other_task_correlation.csv",
         params:
             params=SIMILARITY["params"],
             threshold=SIMILARITY["threshold"],
+            label="" if FIG08_OTHER else "--other-label 'LOLv2-real (low-light enhancement)'",
         log:
             f"{RESULTS}/logs/figures/fig08_other_task_correlation.log",
         conda:
             CONDA_ENV
         shell:
             "python analysis/fig08_other_task_correlation.py --models {input.models} "
-            "--other {input.other:q} --params {params.params} --threshold {params.threshold} "
+            "--other {input.other:q} {params.label} --params {params.params} "
+            "--threshold {params.threshold} --csv {output.csv} "
             "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
 rule fig09_cka:
     input:
         models=NAFNETS,
+        controls=NAFNET_SEED_CONTROLS,
+        configs=NAFNET_CONFIGS,
     output:
         pdf=f"{FIGURES}/fig09_cka.pdf",
         png=fig_png("fig09_cka"),
+        csv=f"{FIGURES}/fig09_cka.csv",
     params:
         params=SIMILARITY["params"],
         sigma=SIMILARITY["cka_sigma_factor"],
@@ -134,6 +158,7 @@ rule fig09_cka:
         CONDA_ENV
     shell:
         "python analysis/fig09_cka.py --models {input.models} --params {params.params} "
+        "--seed-controls {input.controls} --init-control --csv {output.csv} "
         "--sigma-factor {params.sigma} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -143,6 +168,7 @@ rule fig11_expert_correlation:
     output:
         pdf=f"{FIGURES}/fig11_expert_correlation.pdf",
         png=fig_png("fig11_expert_correlation"),
+        csv=f"{FIGURES}/fig11_expert_correlation.csv",
     params:
         params=SIMILARITY["params"],
     log:
@@ -151,7 +177,8 @@ rule fig11_expert_correlation:
         CONDA_ENV
     shell:
         "python analysis/fig11_expert_correlation.py --model {input.model} "
-        "--params {params.params} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "--csv {output.csv} --params {params.params} "
+        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
 rule fig04_dataset_tsne:
@@ -299,7 +326,7 @@ FIGURE_TARGETS = [
     for name in (
         "fig02_layer_correlation",
         "fig07_layer_type_correlation",
-        *(["fig08_other_task_correlation"] if FIG08_OTHER else []),
+        *(["fig08_other_task_correlation"] if FIG08_MODEL else []),
         "fig09_cka",
         "fig11_expert_correlation",
         "fig04_dataset_tsne",
@@ -311,4 +338,12 @@ FIGURE_TARGETS = [
         "fig06_cost",
     )
     for ext in ("pdf", "png")
+] + [
+    f"{FIGURES}/{name}.csv"
+    for name in (
+        "fig07_layer_type_correlation",
+        *(["fig08_other_task_correlation"] if FIG08_MODEL else []),
+        "fig09_cka",
+        "fig11_expert_correlation",
+    )
 ]

@@ -1,11 +1,17 @@
-"""Weight-similarity figures (paper Sec. 3.1 "Deblurring Similarity Analysis", App. A).
+"""Weight-similarity figures (paper Sec. 3.1 "Deblurring Similarity Analysis", App. A, D).
 
 * Fig. 2: per-filter Pearson correlation (Eq. 3–4) of every layer, between NAFNets
   trained on different blur datasets; bars per layer, the red line at 0.7.
 * Fig. 7: the same scores averaged per dataset pair and layer type.
-* Fig. 8: correlation with a model trained for another task (optional checkpoint).
-* Fig. 9: RBF CKA (Eq. 5–6) per layer.
-* Fig. 11: correlation between the five experts of each MoE block of DeMoE.
+* Fig. 8: correlation with a NAFNet trained for low-light enhancement (LOLv2-real).
+* Fig. 9: per-filter RBF CKA (Eq. 4–6) per layer, beside its value for unrelated random
+  weights of the same shapes.
+* Fig. 11: correlation between the five experts of DeMoE, per expert pair and layer type.
+
+Controls (ours, not the paper's): how much of a cross-dataset correlation is learned
+rather than inherited from the initialisation is read against (a) the same training on
+the same dataset from another seed (``nafnet_<dataset>_reseed``) and (b) each model
+against its own initial weights (:func:`initial_state_dict`).
 
 Scores come from :mod:`demoe.analysis.similarity`; this module only groups and draws.
 """
@@ -15,15 +21,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from demoe.analysis.plots.labels import model_name, task_label
+from demoe.analysis.plots.labels import model_label, model_name, task_label
 from demoe.analysis.similarity import (
     LAYER_TYPES,
     Measure,
@@ -31,10 +40,16 @@ from demoe.analysis.similarity import (
     StateDict,
     canonical_key,
     compare_state_dicts,
+    expert_pair_scores,
     expert_similarity,
+    random_filter_baseline,
 )
 from demoe.errors import CheckpointError
+from demoe.io.atomic import write_text
 from demoe.io.checkpoint import read_state_dict
+from demoe.train.config import load_config
+from demoe.train.experiments import SEED_CONTROL_SUFFIX
+from demoe.train.loop import build_training_model
 
 LAYER_TYPE_COLORS: dict[str, tuple[float, float, float]] = dict(
     zip(LAYER_TYPES, sns.color_palette("colorblind", len(LAYER_TYPES)), strict=True)
@@ -123,28 +138,53 @@ def pairwise_layer_scores(
 
 def layer_summary(scores: pd.DataFrame) -> pd.DataFrame:
     """Mean, min and max score over pairs of every layer, in network order."""
-    keys = ["order", "layer", "layer_type", "position"]
+    keys = ["order", "layer", "layer_type", "position", "filter_size"]
     grouped = scores.groupby(keys, sort=True)["score"]
     summary = grouped.agg(mean="mean", min="min", max="max", n_pairs="count").reset_index()
     return summary.sort_values("order", ignore_index=True)
 
 
 def type_matrix(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean score per dataset pair (rows, in order of appearance) and layer type (Fig. 7)."""
+    """Mean score per pair (rows, in order of appearance) and layer type (Figs. 7, 11)."""
     matrix = scores.pivot_table(index="pair", columns="layer_type", values="score", aggfunc="mean")
     columns = [t for t in LAYER_TYPES if t in matrix.columns]
     return matrix.loc[list(dict.fromkeys(scores["pair"])), columns]
 
 
+#: How each reference series of :func:`layer_bar_figure` is drawn, by its kind.
+REFERENCE_STYLES: dict[str, dict] = {
+    "seed": {"marker": "o", "color": "black", "linestyle": "none", "markersize": 2.5},
+    "init": {"marker": "x", "color": "tab:red", "linestyle": "none", "markersize": 3},
+    "random": {"color": "dimgray", "linestyle": ":", "linewidth": 1.2, "drawstyle": "steps-mid"},
+    "pairs": {"marker": "_", "color": "black", "linestyle": "none", "markersize": 6},
+}
+
+
+def random_weight_reference(
+    summary: pd.DataFrame, measure: Measure, sigma_factor: float = 0.5
+) -> pd.Series:
+    """Expected layer score of unrelated random weights of each layer's shape, indexed by
+    layer (:func:`demoe.analysis.similarity.random_filter_baseline` of its filter size)."""
+    sizes = summary.set_index("layer")["filter_size"]
+    cache = {n: random_filter_baseline(int(n), measure, sigma_factor) for n in set(sizes)}
+    return sizes.map(cache)
+
+
 def layer_bar_figure(
-    summary: pd.DataFrame, ylabel: str, title: str, threshold: float | None = None
+    summary: pd.DataFrame,
+    ylabel: str,
+    title: str,
+    threshold: float | None = None,
+    references: Mapping[str, tuple[str, pd.Series]] | None = None,
 ) -> Figure:
     """Bars per layer (mean over pairs, min–max whiskers), coloured by layer type (Fig. 2/8/9).
 
-    x ticks mark the first layer of every block position; ``threshold`` draws the red line.
+    x ticks mark the first layer of every block position; ``threshold`` draws the red line;
+    ``references`` maps a legend label to (kind of :data:`REFERENCE_STYLES`, per-layer
+    values indexed by layer key), drawn over the bars (controls, random baseline).
     """
     n = len(summary)
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.06 * n), 3.6))
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.06 * n), 3.8))
     x = np.arange(n)
     mean = summary["mean"].to_numpy()
     yerr = None
@@ -152,24 +192,40 @@ def layer_bar_figure(
         yerr = np.vstack([mean - summary["min"].to_numpy(), summary["max"].to_numpy() - mean])
     colors = [LAYER_TYPE_COLORS[t] for t in summary["layer_type"]]
     ax.bar(x, mean, width=0.85, color=colors, yerr=yerr, error_kw={"elinewidth": 0.5})
+    handles: list = [
+        Patch(color=LAYER_TYPE_COLORS[t], label=t)
+        for t in LAYER_TYPES
+        if t in set(summary["layer_type"])
+    ]
+    for label, (kind, values) in (references or {}).items():
+        style = REFERENCE_STYLES[kind]
+        ax.plot(x, values.reindex(summary["layer"]).to_numpy(), **style)
+        handles.append(Line2D([], [], label=label, **style))
     if threshold is not None:
         ax.axhline(threshold, color="red", linestyle="--", linewidth=1.0)
+        handles.append(Line2D([], [], color="red", linestyle="--", label=f"{threshold:g}"))
     starts = np.flatnonzero(summary["position"].ne(summary["position"].shift()).to_numpy())
     ax.set_xticks(starts, summary["position"].iloc[starts], rotation=90, fontsize=6)
     ax.set_xlim(-1, n)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    present = [t for t in LAYER_TYPES if t in set(summary["layer_type"])]
-    handles = [Patch(color=LAYER_TYPE_COLORS[t], label=t) for t in present]
-    if threshold is not None:
-        handles.append(plt.Line2D([], [], color="red", linestyle="--", label=f"{threshold:g}"))
-    ax.legend(handles=handles, ncol=len(handles), fontsize=7, loc="lower left")
+    ax.legend(
+        handles=handles,
+        ncol=min(len(handles), 4),
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.32),
+        frameon=False,
+    )
     return fig
 
 
-def heatmap_figure(matrix: pd.DataFrame, title: str, cbar_label: str) -> Figure:
-    """One annotated heatmap (Fig. 7: dataset pairs × layer types)."""
-    fig, ax = plt.subplots(figsize=(1.4 + 1.1 * matrix.shape[1], 1.0 + 0.4 * matrix.shape[0]))
+def heatmap_figure(
+    matrix: pd.DataFrame, title: str, cbar_label: str, separators: Sequence[int] = ()
+) -> Figure:
+    """One annotated heatmap (Fig. 7: pairs × layer types); a white line above each
+    row index in ``separators`` (e.g. where the control rows start)."""
+    fig, ax = plt.subplots(figsize=(2.4 + 1.1 * matrix.shape[1], 1.0 + 0.4 * matrix.shape[0]))
     vmin = min(0.0, float(np.nanmin(matrix.to_numpy())))
     sns.heatmap(
         matrix,
@@ -181,6 +237,8 @@ def heatmap_figure(matrix: pd.DataFrame, title: str, cbar_label: str) -> Figure:
         cmap="viridis",
         cbar_kws={"label": cbar_label},
     )
+    for row in separators:
+        ax.axhline(row, color="white", linewidth=3)
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title(title)
@@ -211,7 +269,8 @@ def expert_matrices(
 
 
 def expert_figure(matrices: Mapping[str, pd.DataFrame], title: str, cbar_label: str) -> Figure:
-    """One 5×5 heatmap per MoE block on a shared colour scale (Fig. 11)."""
+    """One 5×5 expert × expert heatmap per MoE block on a shared colour scale (the
+    notebook's view of Fig. 11; the figure itself is per pair and layer type)."""
     n = len(matrices)
     fig, axes = plt.subplots(
         1, n + 1, figsize=(3.2 * n + 1.0, 3.4), gridspec_kw={"width_ratios": [1] * n + [0.06]}
@@ -240,9 +299,123 @@ def expert_figure(matrices: Mapping[str, pd.DataFrame], title: str, cbar_label: 
     return fig
 
 
+def expert_type_scores(
+    state_dict: StateDict, measure: Measure = "pearson", params: Params = "weight"
+) -> pd.DataFrame:
+    """Layer scores of every expert pair of every MoE block (Fig. 11), long format with
+    ``pair`` ("defocus – low light") and ``moe`` ("MoE 1"…) columns."""
+    tables = [
+        expert_pair_scores(state_dict, i, measure, params).assign(moe=f"MoE {i + 1}")
+        for i in moe_blocks(state_dict)
+    ]
+    scores = pd.concat(tables, ignore_index=True)
+    pair = scores["expert_a"].map(task_label) + " – " + scores["expert_b"].map(task_label)
+    return scores.assign(pair=pair)
+
+
 def read_models(paths: Sequence[str | os.PathLike]) -> dict[str, StateDict]:
     """State dicts keyed by experiment name (the model file's folder)."""
     models = {model_name(p): read_state_dict(p) for p in paths}
     if len(models) != len(paths):
         raise CheckpointError(f"two model files share an experiment name: {list(map(str, paths))}")
     return models
+
+
+def initial_state_dict(model_path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The weights a trained model started from, rebuilt from its training config.
+
+    ``model_path`` is ``<results>/models/<name>/model.safetensors``; the folder's
+    ``resolved_config.yaml`` gives the architecture and ``run.seed``. The trainer seeds
+    the RNGs with ``run.seed`` and then builds the model (``demoe.train.loop``), so the
+    same two steps give the same initial weights (the global RNG state is restored).
+    """
+    config_file = Path(model_path).parent / "resolved_config.yaml"
+    if not config_file.is_file():
+        raise CheckpointError(
+            f"{config_file}: no training config beside the model, so its initial "
+            "weights cannot be rebuilt"
+        )
+    config = load_config(config_file)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.run.seed)
+        model = build_training_model(config)
+    return model.state_dict()
+
+
+#: Kinds of score tables of :func:`similarity_study`.
+STUDY_KINDS: tuple[str, ...] = ("pairs", "seed", "init")
+
+
+def similarity_study(
+    model_paths: Sequence[str | os.PathLike],
+    seed_control_paths: Sequence[str | os.PathLike] = (),
+    with_init: bool = False,
+    measure: Measure = "pearson",
+    params: Params = "weight",
+    sigma_factor: float = 0.5,
+) -> dict[str, pd.DataFrame]:
+    """Layer scores of the per-dataset models and their controls (Figs. 2, 7, 9).
+
+    ``"pairs"``: every pair of ``model_paths`` (Sec. 3.1); ``"seed"``: each model
+    ``<name>`` against ``<name>_reseed`` among ``seed_control_paths`` (same dataset,
+    another seed); ``"init"`` (``with_init``): each model against its own initial
+    weights (:func:`initial_state_dict`). Missing kinds are absent from the result.
+    """
+    models = read_models(model_paths)
+    names = list(models)
+    labels = {n: model_label(n) for n in names}
+    study = {"pairs": [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]}
+    controls = read_models(seed_control_paths)
+    unmatched = [c for c in controls if c.removesuffix(SEED_CONTROL_SUFFIX) not in models]
+    if unmatched:
+        raise CheckpointError(f"seed controls without their model: {unmatched}")
+    for name in controls:
+        base = name.removesuffix(SEED_CONTROL_SUFFIX)
+        labels[name] = f"{labels[base]} (other seed)"
+    models.update(controls)
+    if controls:
+        study["seed"] = [(c.removesuffix(SEED_CONTROL_SUFFIX), c) for c in controls]
+    if with_init:
+        for path, name in zip(model_paths, names, strict=True):
+            models[f"{name} init"] = initial_state_dict(path)
+            labels[f"{name} init"] = "its initialisation"
+        study["init"] = [(n, f"{n} init") for n in names]
+    return {
+        kind: pairwise_layer_scores(models, pairs, labels, measure, params, sigma_factor)
+        for kind, pairs in study.items()
+        if pairs
+    }
+
+
+def type_scores(tables: Mapping[str, pd.DataFrame], measure: Measure) -> pd.DataFrame:
+    """Tidy per-pair, per-layer-type means of score tables keyed by kind ("pairs",
+    "seed", "init", "other_task", "experts"…): columns ``kind, pair, layer_type,
+    measure, score, n_layers`` (the CSV beside Figs. 7, 8, 9, 11, for the claims)."""
+    rows = [
+        table.groupby(["pair", "layer_type"], sort=False)["score"]
+        .agg(score="mean", n_layers="count")
+        .reset_index()
+        .assign(kind=kind, measure=measure)
+        for kind, table in tables.items()
+    ]
+    columns = ["kind", "pair", "layer_type", "measure", "score", "n_layers"]
+    return pd.concat(rows, ignore_index=True)[columns]
+
+
+def write_scores_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a :func:`type_scores` table atomically."""
+    write_text(path, frame.to_csv(index=False, float_format="%.6g"))
+
+
+def control_references(study: Mapping[str, pd.DataFrame]) -> dict[str, tuple[str, pd.Series]]:
+    """Per-layer means of the control kinds of a :func:`similarity_study`, as
+    ``references`` of :func:`layer_bar_figure`."""
+    labels = {
+        "seed": "control: same dataset, other seed (mean)",
+        "init": "control: model vs its own init (mean)",
+    }
+    return {
+        labels[kind]: (kind, study[kind].groupby("layer")["score"].mean())
+        for kind in ("seed", "init")
+        if kind in study
+    }

@@ -16,6 +16,8 @@ sRGB curve is undone first and re-applied last); everything is drawn from
   follows a layered depth map, composited back to front.
 * :func:`low_light` (LOLBlur, Real-LOLBlur): under-exposure and a tone curve,
   camera-shake blur, strong Poisson-Gaussian noise; the target is well exposed.
+* :func:`low_light_enhancement` (LOLv2-real, not a blur set; Fig. 8 only): the same
+  without blur.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class SynthPair:
 
     blurry: np.ndarray
     sharp: np.ndarray
-    task: str
+    task: str | None
     kernel: np.ndarray | None = None
     mask: np.ndarray | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -280,6 +282,34 @@ def low_light(
     blurry = linear_to_srgb(noisy) ** g
     params = {"exposure": round(exp_, 4), "gamma": round(g, 3), "kernel_size": kernel.shape[0]}
     return SynthPair(blurry, linear_to_srgb(lin), "low_light", kernel=kernel, params=params)
+
+
+def low_light_enhancement(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    source: Source = dead_leaves,
+    *,
+    exposure: Range = (0.03, 0.3),
+    gamma: Range = (1.0, 1.4),
+    photons: Range = (300.0, 3000.0),
+    read_sigma: Range = (0.001, 0.004),
+    lights: tuple[int, int] = (0, 4),
+) -> SynthPair:
+    """LOLv2-real-like (Fig. 8's other task): :func:`low_light` without any blur.
+
+    Under-exposure by ``exposure`` in linear light, Poisson-Gaussian noise, the sRGB
+    curve and a shadow-crushing power ``gamma``; the target is the well-exposed scene.
+    Not a blur task: ``task`` is None.
+    """
+    lin = srgb_to_linear(source(rng, height, width))
+    lin = _light_sources(rng, lin, int(rng.integers(lights[0], lights[1] + 1)))
+    exp_ = _u(rng, exposure)
+    noisy = poisson_gaussian(lin * exp_, rng, _u(rng, photons), _u(rng, read_sigma))
+    g = _u(rng, gamma)
+    dark = linear_to_srgb(noisy) ** g
+    params = {"exposure": round(exp_, 4), "gamma": round(g, 3)}
+    return SynthPair(dark, linear_to_srgb(lin), None, params=params)
 
 
 Generator = Callable[..., SynthPair]
