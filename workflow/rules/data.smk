@@ -19,8 +19,8 @@ rule synth_aioblur:
     conda:
         CONDA_ENV
     shell:
-        "python -m demoe.cli data synth-aioblur --out {output} --scale {params.scale} "
-        "--seed {params.seed} > {log} 2>&1"
+        "python -m demoe.cli data synth-aioblur --out {output:q} --scale {params.scale:q} "
+        "--seed {params.seed:q} > {log:q} 2>&1"
 
 
 rule build_aioblur:
@@ -42,7 +42,7 @@ rule build_aioblur:
         CONDA_ENV
     shell:
         "python -m demoe.cli data build-aioblur --root {params.root:q} --out {params.out:q} "
-        "--data-json {params.data:q} > {log} 2>&1"
+        "--data-json {params.data:q} > {log:q} 2>&1"
 
 
 rule table4_aioblur_distribution:
@@ -56,8 +56,8 @@ rule table4_aioblur_distribution:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/table4_aioblur_distribution.py --report {input.report} "
-        "--csv {output.csv} --md {output.md} > {log} 2>&1"
+        "python analysis/table4_aioblur_distribution.py --report {input.report:q} "
+        "--csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
 
 
 rule fig10_lolblur_mse:
@@ -72,5 +72,5 @@ rule fig10_lolblur_mse:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig10_lolblur_mse.py --report {input.report} --mse {input.mse} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig10_lolblur_mse.py --report {input.report:q} --mse {input.mse:q} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"

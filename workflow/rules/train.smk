@@ -59,5 +59,5 @@ rule train_model:
     conda:
         CONDA_ENV
     shell:
-        "OMP_NUM_THREADS={params.omp_threads} {params.launcher} -m demoe.cli train {params.config:q} "
-        "--resume auto > {log} 2>&1"
+        "OMP_NUM_THREADS={params.omp_threads:q} {params.launcher} -m demoe.cli train {params.config:q} "
+        "--resume auto > {log:q} 2>&1"
