@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -163,7 +164,7 @@ def _run_inertly(command: str, sandbox: Path, bin_dir: Path, argv_log: Path) -> 
     except ValueError:
         tokens = []
     for op, target in zip(tokens, tokens[1:], strict=False):
-        if op == ">":
+        if op in (">", "tee"):
             Path(sandbox, target).parent.mkdir(parents=True, exist_ok=True)
     env = {"PATH": str(bin_dir), "ARGV_LOG": str(argv_log), "HOME": str(sandbox)}
     subprocess.run(["/bin/bash", "-c", command], cwd=sandbox, env=env, timeout=60, check=False)
@@ -189,6 +190,8 @@ def test_hostile_config_strings_stay_single_arguments(tmp_path):
     for tool in ("python", "torchrun"):
         (bin_dir / tool).write_text(RECORDER, encoding="utf-8")
         (bin_dir / tool).chmod(stat.S_IRWXU)
+    for tool in ("tee", "grep"):  # the train rule copies notices from its log to stderr
+        (bin_dir / tool).symlink_to(shutil.which(tool))
     for _, command in commands:
         _run_inertly(command, sandbox, bin_dir, argv_log)
 

@@ -60,8 +60,14 @@ def read_state_dict(path: str | Path) -> StateDict:
     return read_checkpoint(path)[0]
 
 
+def weight_files(folder: str | Path) -> list[Path]:
+    """The ``*.safetensors`` files of a model folder, sorted; hidden files (what an
+    interrupted atomic write or another tool leaves) are not weights."""
+    return sorted(p for p in Path(folder).glob("*.safetensors") if not p.name.startswith("."))
+
+
 def _read_folder(folder: Path) -> tuple[StateDict, dict[str, Any] | None]:
-    files = sorted(folder.glob("*.safetensors"))
+    files = weight_files(folder)
     if not files:
         raise CheckpointError(f"no *.safetensors file in checkpoint folder {folder}")
     state: StateDict = {}

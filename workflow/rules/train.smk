@@ -7,6 +7,8 @@
 # changed value reruns only the experiments it reaches (and, through the model inputs,
 # the experiments initialised from them). Checkpoints go to <results>/checkpoints/<name>/
 # (not DAG outputs); an interrupted job continues from the latest one (--resume auto).
+# The job's output goes to its log; the trainer's "demoe notice:" lines (a run restarting
+# because its config or data changed) also reach the console.
 import json
 
 from demoe.train.experiments import EXPERIMENTS, manifests, model_dir, resolve_config
@@ -60,4 +62,4 @@ rule train_model:
         CONDA_ENV
     shell:
         "OMP_NUM_THREADS={params.omp_threads:q} {params.launcher} -m demoe.cli train {params.config:q} "
-        "--resume auto > {log:q} 2>&1"
+        "--resume auto 2>&1 | tee {log:q} | {{ grep --line-buffered '^demoe notice: ' >&2 || true; }}"
