@@ -37,6 +37,17 @@ MODULE_GROUPS: tuple[str, ...] = (
     "experts",
     "ending",
 )
+#: Settings that change how a run is watched, not what it computes (the trainer keeps them
+#: out of the training identity; the DAG passes them outside the params it hashes).
+BOOKKEEPING_KEYS: tuple[str, ...] = (
+    "data.num_workers",
+    "run.checkpoint_every",
+    "run.keep_checkpoints",
+    "run.log_every",
+    "run.val_every",
+    "run.progress",
+    "run.max_bad_steps",
+)
 AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "none")
 INIT_MODES: tuple[str, ...] = ("expand", "copy")
 

@@ -49,7 +49,7 @@ from demoe.models.demoe import DeMoE
 from demoe.models.registry import build_model, model_config
 from demoe.tasks import TASKS
 from demoe.train import checkpoints as ckpt
-from demoe.train.config import TrainConfig, write_config
+from demoe.train.config import BOOKKEEPING_KEYS, TrainConfig, write_config
 from demoe.train.distributed import (
     DistInfo,
     all_true,
@@ -62,19 +62,7 @@ from demoe.train.distributed import (
 from demoe.train.stages import freeze, initialise, set_train_mode
 
 #: Config keys that do not change what is computed (a run may resume with other values).
-_NON_IDENTITY = {
-    "description",
-    "output",
-    "checkpoint_dir",
-    "extra",
-    "data.num_workers",
-    "run.checkpoint_every",
-    "run.keep_checkpoints",
-    "run.log_every",
-    "run.val_every",
-    "run.progress",
-    "run.max_bad_steps",
-}
+_NON_IDENTITY = {"description", "output", "checkpoint_dir", "extra", *BOOKKEEPING_KEYS}
 
 
 class TrainingDiverged(DemoeError):
