@@ -9,7 +9,9 @@ with loss scaling) autocast and cuDNN autotuning; on CPU: channels_last and the
 
 Robustness: a non-finite loss or gradient skips the step with a warning; after
 ``run.max_bad_steps`` in a row training stops (:class:`TrainingDiverged`) and the last
-good checkpoint is left untouched. Checkpoints (every ``run.checkpoint_every`` steps
+good checkpoint is left untouched. An update that leaves non-finite weights (a finite
+but huge gradient) stops training at once, before any checkpoint or export can hold
+them. Checkpoints (every ``run.checkpoint_every`` steps
 and at the end) restore the run exactly: weights, optimiser, scheduler, step, data
 position and every rank's random state (augmentation is seeded by (seed, epoch,
 index) in :class:`~demoe.data.datasets.PairedDataset`).
@@ -456,6 +458,13 @@ class Trainer:
             return self._skip(f"non-finite gradient norm {float(norm)}")
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if not all_true(_all_finite(self.params), self.device):
+            raise TrainingDiverged(
+                f"{self.config.experiment}: the update of step {self.state.step + 1} made "
+                f"weights non-finite; the last good checkpoint is kept in "
+                f"{self.config.checkpoint_dir} (resume from it with a lower optim.lr or "
+                "optim.grad_clip)"
+            )
         self.scheduler.step()
         self.state.step += 1
         self.state.bad_streak = 0
@@ -576,6 +585,13 @@ NOTICE = "demoe notice: "
 def notice(message: str) -> None:
     """One line for the person running the DAG: stderr, prefixed with :data:`NOTICE`."""
     print(NOTICE + message, file=sys.stderr, flush=True)
+
+
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    """True when no element of ``tensors`` is NaN or infinite (one device sync)."""
+    if not tensors:
+        return True
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def _local_rank() -> int:
