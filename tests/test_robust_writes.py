@@ -124,3 +124,27 @@ def test_exports_get_umask_permissions(tmp_path):
         os.umask(old)
     for name in ("model.safetensors", "config.json"):
         assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_superseded_checkpoints_are_kept_per_identity_and_the_change_is_named(
+    toy, tmp_path, capsys
+):
+    manifest = tmp_path / "train.jsonl"
+    lines = Path(toy["train"]).read_text().splitlines(keepends=True)
+    manifest.write_text("".join(lines))
+    run = {"checkpoint_every": 1}
+    config = toy_config({**toy, "train": str(manifest)}, tmp_path, schedule={"steps": 1}, run=run)
+    first = Trainer(config)
+    first.fit()
+    manifest.write_text("".join(lines[:-2]))  # the data moved or changed
+    second = Trainer(config, resume="auto")
+    assert second.state.step == 0
+    assert f"file {manifest} changed" in capsys.readouterr().err
+    second.fit()
+    other = toy_config({**toy, "train": str(manifest)}, tmp_path, schedule={"steps": 2}, run=run)
+    Trainer(other, resume="auto")
+    assert "schedule.steps: 1 -> 2" in capsys.readouterr().err
+    kept = Path(config.checkpoint_dir) / "superseded"
+    assert sorted(p.name for p in kept.iterdir()) == sorted({first.identity, second.identity})
+    for identity in (first.identity, second.identity):
+        assert [p.name for p in ckpt.list_checkpoints(kept / identity)] == ["step_00000001.pt"]
