@@ -112,7 +112,9 @@ def test_sweep_removes_only_temps(tmp_path):
     stale = tmp_path / ".model.safetensors.k3j_9xq2.tmp"
     stale.mkdir()
     (stale / "model.safetensors").write_text("half")
-    assert sweep_stale_temps(tmp_path) == [stale]
+    legacy = tmp_path / ".model.safetensors.ab_d1234.safetensors"  # earlier versions' temps
+    legacy.write_text("half")
+    assert sweep_stale_temps(tmp_path) == [legacy, stale]
     assert sorted(os.listdir(tmp_path)) == sorted(keep)
 
 

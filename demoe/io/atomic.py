@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 TEMP_SUFFIX = ".tmp"
-#: ``.<target name>.<8 random characters of mkdtemp>.tmp``
+#: ``.<target name>.<8 random characters of mkdtemp>.tmp``, and the temporary files of
+#: earlier versions, ``.<target name>.<8 random characters>.<target suffix>``.
 _TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+_LEGACY_TEMP_NAME = re.compile(r"^\..+(\.[^./]+)\.[A-Za-z0-9_]{8}\1$")
 
 
 @contextlib.contextmanager
@@ -62,8 +64,10 @@ def _umask() -> int:
 
 
 def is_temporary(path: str | os.PathLike) -> bool:
-    """True for the staging folders :func:`atomic_path` creates (or leaves when killed)."""
-    return bool(_TEMP_NAME.match(Path(path).name))
+    """True for the staging folders :func:`atomic_path` creates (or leaves when killed),
+    and for the temporary files earlier versions left."""
+    name = Path(path).name
+    return bool(_TEMP_NAME.match(name) or _LEGACY_TEMP_NAME.match(name))
 
 
 def sweep_stale_temps(folder: str | os.PathLike) -> list[Path]:
