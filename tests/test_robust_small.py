@@ -153,9 +153,10 @@ def test_schema_refuses_unknown_devices():
     assert validator.is_valid(config)
 
 
-def test_make_reproduce_continues_an_interrupted_run():
+def test_make_reproduce_continues_an_interrupted_run(tmp_path):
+    # -n only prints; the stamp is a path that is not a makefile (make would remake those)
     dry = subprocess.run(
-        ["make", "-n", "reproduce", "BIN=bin", "STAMP=Makefile"],
+        ["make", "-n", "reproduce", f"VENV={tmp_path}/venv", f"STAMP={tmp_path}/stamp"],
         capture_output=True,
         text=True,
         check=True,
