@@ -21,8 +21,11 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+# --rerun-incomplete: after an interrupted run (SIGKILL, OOM, a scheduler's time limit) the
+# jobs it left incomplete run again (training resumes from its checkpoints) instead of
+# stopping on IncompleteFilesException.
 reproduce: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 
 report: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html

@@ -99,8 +99,8 @@ def test_missing_manifest_images_are_listed_before_any_work(setup, capsys):
     assert "1 image(s) missing" in capsys.readouterr().err and not out.exists()
 
 
-def test_size_mismatch_and_empty_selection_are_one_line_errors(setup, capsys):
-    write_image(setup / "s1.png", np.zeros((10, 10, 3)))
+def test_bad_pairs_are_failed_rows_and_empty_selection_an_error(setup, capsys):
+    write_image(setup / "s1.png", np.zeros((10, 10, 3)))  # size mismatch
     rc = main(
         [
             "eval",
@@ -110,10 +110,16 @@ def test_size_mismatch_and_empty_selection_are_one_line_errors(setup, capsys):
             str(setup / "m.jsonl"),
             "--out",
             str(setup / "r.csv"),
+            "--summary",
+            str(setup / "r.json"),
         ]
     )
-    assert rc == 2 and "size mismatch" in capsys.readouterr().err
-    assert not (setup / "r.csv").exists()
+    assert rc == 0 and "1 of 2 images failed" in capsys.readouterr().out
+    df = pd.read_csv(setup / "r.csv")
+    assert df["error"].isna().tolist() == [True, False] and "size mismatch" in df["error"][1]
+    summary = json.loads((setup / "r.json").read_text())
+    assert summary["failed"] == 1 and summary["failures"][0]["image"].endswith("b1.png")
+    assert summary["means"]["psnr"] == pytest.approx(df["psnr"][0])  # the scored image only
     rc = main(
         [
             "eval",

@@ -115,6 +115,18 @@ def test_changing_one_value_reruns_only_what_depends_on_it(results, tmp_path):
     assert "rule train_model:" not in planned and "rule evaluate:" not in planned
 
 
+# --- robust (issue 12 item 6): bookkeeping settings rerun nothing ---------------------
+def test_changing_bookkeeping_settings_reruns_nothing(results, tmp_path):
+    override = tmp_path / "bookkeeping.yaml"
+    override.write_text("train: {settings: {run: {log_every: 2, checkpoint_every: 5}}}\n")
+    dry = snakemake(results, "-n", "--cores", "1", overrides=(override,))
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert "rule train_model:" not in dry.stdout and "rule evaluate:" not in dry.stdout
+
+
+# --- end robust ------------------------------------------------------------------------
+
+
 def test_notebooks_run_on_the_dag_outputs(results):
     notebooks = pytest.importorskip("test_notebooks")
     notebooks.execute_notebooks(results)

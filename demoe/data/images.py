@@ -1,8 +1,16 @@
 """Image files: uint8 PNG/JPEG on disk, float32 in [0, 1] in memory.
 
-Readers raise :class:`~demoe.errors.DataError` naming the file when it is
-missing, truncated or not an image, so a bad file in a 10k-pair dataset is
-reported by name instead of as a PIL traceback from a DataLoader worker.
+Readers raise :class:`ImageProblem` (a :class:`~demoe.errors.DataError`) naming the
+file and the kind of fault (:data:`PROBLEM_KINDS`: zero-byte, truncated, unreadable,
+unsupported pixels), so a bad file in a 10k-pair dataset is reported by name instead
+of as a PIL traceback from a DataLoader worker, and the build counts every fault the
+same way in every dataset.
+
+16-bit images are read, not rejected: each value is scaled to the 8-bit range every
+dataset, model and metric here uses by keeping its high byte (``v >> 8``), which is
+what Pillow itself does with 16-bit-per-channel colour PNGs, so grey and colour 16-bit
+files end up on one scale. Floating-point pixels (mode ``F``) and 32-bit integers
+beyond 16 bits have no fixed range and are refused.
 """
 
 from __future__ import annotations
@@ -17,6 +25,19 @@ from PIL import Image, UnidentifiedImageError
 from demoe.errors import DataError
 from demoe.io.atomic import atomic_path
 
+#: Kinds of unusable image files, as the build report counts them.
+PROBLEM_KINDS: tuple[str, ...] = ("zero_byte", "truncated", "unreadable", "unsupported")
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+class ImageProblem(DataError):
+    """An image file that cannot be used; ``kind`` is one of :data:`PROBLEM_KINDS`."""
+
+    def __init__(self, kind: str, path: str | os.PathLike, detail: str) -> None:
+        super().__init__(f"cannot read image {path}: {detail}")
+        self.kind = kind
+
+
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 
 
@@ -27,20 +48,74 @@ def is_image(path: str | os.PathLike) -> bool:
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` from the file header, without decoding the pixels."""
+    _check_not_empty(path)
     try:
         with Image.open(path) as im:
             return im.size
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from exc
+    except (
+        OSError,
+        UnidentifiedImageError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as exc:
+        raise _problem(path, exc) from exc
 
 
 def read_uint8(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image as ``H x W x 3`` uint8 RGB (grey and RGBA are converted)."""
+    """Decode an image fully as ``H x W x 3`` uint8 RGB (grey and RGBA are converted,
+    16-bit scaled to 8 bits: see the module docstring)."""
+    _check_not_empty(path)
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from exc
+            return _rgb_uint8(im, path)
+    except (
+        OSError,
+        UnidentifiedImageError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+    ) as exc:
+        raise _problem(path, exc) from exc
+
+
+def image_problem(path: str | os.PathLike) -> ImageProblem | None:
+    """What stops ``path`` from decoding fully (None when it decodes)."""
+    try:
+        read_uint8(path)
+    except ImageProblem as exc:
+        return exc
+    return None
+
+
+def _rgb_uint8(im: Image.Image, path: str | os.PathLike) -> np.ndarray:
+    if im.mode in _SIXTEEN_BIT or im.mode == "I":
+        values = np.asarray(im)
+        if values.size and (values.min() < 0 or values.max() > 0xFFFF):
+            raise ImageProblem("unsupported", path, "32-bit integer pixels beyond 16 bits")
+        grey = (values.astype(np.uint32) >> 8).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if im.mode == "F":
+        raise ImageProblem(
+            "unsupported", path, "floating-point pixels (no fixed range to map to 8 bits)"
+        )
+    return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def _check_not_empty(path: str | os.PathLike) -> None:
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise ImageProblem("unreadable", path, exc.strerror or str(exc)) from exc
+    if size == 0:
+        raise ImageProblem("zero_byte", path, "empty file (0 bytes)")
+
+
+def _problem(path: str | os.PathLike, exc: BaseException) -> ImageProblem:
+    if isinstance(exc, ImageProblem):
+        return exc
+    kind = "truncated" if "truncated" in str(exc) else "unreadable"
+    return ImageProblem(kind, path, str(exc) or type(exc).__name__)
 
 
 def read_hwc(path: str | os.PathLike) -> np.ndarray:

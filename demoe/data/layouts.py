@@ -71,8 +71,9 @@ def check_pair(pair: Pair, problems: Problems) -> bool:
         if pair.sharp is None:
             return True
         other = image_size(pair.sharp)
-    except DataError as exc:
-        problems.add("unreadable", str(exc).removeprefix("cannot read image "))
+    except DataError as exc:  # ImageProblem: zero_byte, truncated, unreadable, unsupported
+        kind = getattr(exc, "kind", "unreadable")
+        problems.add(kind, str(exc).removeprefix("cannot read image "))
         return False
     if size != other:
         problems.add("size_mismatch", f"{pair.blurry} {size} vs {pair.sharp} {other}")

@@ -17,7 +17,7 @@ from demoe.eval.common import MetricUnavailable
 from demoe.eval.lpips import BACKBONE_ENV, LIN_ENV
 from demoe.eval.niqe import fit_niqe_model, load_niqe_model
 from demoe.eval.plan import TLC_ALL
-from demoe.eval.runner import evaluate, summarize
+from demoe.eval.runner import evaluate, failures, summarize
 from demoe.io.atomic import write_json, write_text
 from demoe.io.checkpoint import load_model
 from demoe.models.tlc import apply_tlc
@@ -113,6 +113,7 @@ def _eval(args: argparse.Namespace) -> int:
         device=args.device,
     )
     write_text(args.out, per_image.to_csv(index=False))
+    failed = failures(per_image)
     summary = {
         "model": args.model,
         "manifest": args.manifest,
@@ -122,12 +123,16 @@ def _eval(args: argparse.Namespace) -> int:
         "tlc_train_size": args.tlc_train_size if args.tlc else None,
         "images": len(per_image),
         "niqe_model": _niqe_model_description(args),
+        "failed": len(failed),  # images not evaluated …
+        "failures": failed,  # … each with the reason
         "means": summarize(per_image, args.metrics),
         "unavailable": reasons,
     }
     if args.summary:
         write_json(args.summary, summary)
     print(summary["means"], summary["unavailable"] or "")
+    if failed:
+        print(f"{len(failed)} of {len(per_image)} images failed (see {args.out})")
     return 0
 
 

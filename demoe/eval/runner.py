@@ -6,6 +6,10 @@ rounded to 8 bits (what a saved PNG holds) before any metric; metrics follow
 homography alignment to the ground truth, masked PSNR/SSIM) is applied. For DeMoE each row also carries the router
 probabilities (``prob_<task>``) and the routed task, so the router figures (Fig. 12)
 and confusion matrices come from the same pass.
+
+An image that cannot be used (truncated, unreadable, a size mismatch with its ground
+truth) does not stop the run: its row has ``error`` set to the reason and no metric,
+every other image is still scored, and :func:`failures` lists it for the summary.
 """
 
 from __future__ import annotations
@@ -56,12 +60,12 @@ def evaluate(
     model = model.eval().to(device)
     rows, reasons = [], {}
     for record in tqdm(records, desc="eval", unit="img", leave=False):
-        blurry = read_image(record.blurry)
-        sharp = None if record.sharp is None else read_image(record.sharp)
-        if sharp is not None and sharp.shape != blurry.shape:
-            raise DataError(
-                f"size mismatch: {record.blurry} {blurry.shape[1:]} vs {record.sharp} {sharp.shape[1:]}"
-            )
+        base = {"dataset": record.dataset, "task": record.task, "image": record.blurry}
+        try:
+            blurry, sharp = _load_pair(record)
+        except DataError as exc:
+            rows.append({**base, "expert": task, "error": str(exc)})
+            continue
         restored, probs = restore(model, blurry, task, device)
         target = None if sharp is None else to_uint8(sharp.transpose(1, 2, 0))
         result = compute_metrics(
@@ -72,13 +76,7 @@ def evaluate(
             paths=metric_paths,
         )
         reasons.update(result.reasons)
-        row = {
-            "dataset": record.dataset,
-            "task": record.task,
-            "image": record.blurry,
-            "expert": task,
-            **result.values,
-        }
+        row = {**base, "expert": task, "error": None, **result.values}
         if probs is not None:
             row["routed"] = TASKS[int(probs.argmax())]
             row.update({f"prob_{t}": float(p) for t, p in zip(TASKS, probs, strict=True)})
@@ -90,6 +88,25 @@ def evaluate(
     return pd.DataFrame(rows), reasons
 
 
+def _load_pair(record: Record) -> tuple[np.ndarray, np.ndarray | None]:
+    blurry = read_image(record.blurry)
+    sharp = None if record.sharp is None else read_image(record.sharp)
+    if sharp is not None and sharp.shape != blurry.shape:
+        raise DataError(
+            f"size mismatch: {record.blurry} {blurry.shape[1:]} vs {record.sharp} {sharp.shape[1:]}"
+        )
+    return blurry, sharp
+
+
+def failures(per_image: pd.DataFrame) -> list[dict[str, str]]:
+    """The images that could not be evaluated, with the reason (for the summary)."""
+    if "error" not in per_image:
+        return []
+    failed = per_image[per_image["error"].notna()]
+    return [{"image": str(r.image), "error": str(r.error)} for r in failed.itertuples()]
+
+
 def summarize(per_image: pd.DataFrame, metrics: Sequence[str]) -> dict[str, float]:
-    """Mean of each metric over images (NaN stays NaN: "n/a", never 0)."""
+    """Mean of each metric over the evaluated images (failed rows have no metric; a
+    metric that is n/a everywhere stays NaN, never 0)."""
     return {m: float(per_image[m].mean()) if m in per_image else math.nan for m in metrics}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import pickletools
 import re
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,14 @@ def read_state_dict(path: str | Path) -> StateDict:
     return read_checkpoint(path)[0]
 
 
+def weight_files(folder: str | Path) -> list[Path]:
+    """The ``*.safetensors`` files of a model folder, sorted; hidden files (what an
+    interrupted atomic write or another tool leaves) are not weights."""
+    return sorted(p for p in Path(folder).glob("*.safetensors") if not p.name.startswith("."))
+
+
 def _read_folder(folder: Path) -> tuple[StateDict, dict[str, Any] | None]:
-    files = sorted(folder.glob("*.safetensors"))
+    files = weight_files(folder)
     if not files:
         raise CheckpointError(f"no *.safetensors file in checkpoint folder {folder}")
     state: StateDict = {}
@@ -90,16 +97,64 @@ def _read_safetensors(path: Path) -> StateDict:
 
 
 def _read_pickle(path: Path) -> StateDict:
+    _check_pickle_header(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "GLOBAL" not in str(exc) and not _parses_as_pickle(path):
+            raise CheckpointError(
+                f"not a checkpoint: {path} is a damaged or foreign pickle ({_last_line(exc)})"
+            ) from exc
         raise CheckpointError(
             f"refused {path}: it needs pickled code to load, which is never executed "
-            "(weights_only=True); re-save its state_dict or convert it to safetensors"
+            f"(weights_only=True; {_last_line(exc)}); re-save its state_dict or convert it "
+            "to safetensors"
         ) from exc
     except (RuntimeError, EOFError, OSError) as exc:
-        raise CheckpointError(f"unreadable checkpoint {path}: {exc}") from exc
+        reason = _last_line(exc) or "it ends before the data does (truncated)"
+        raise CheckpointError(f"unreadable checkpoint {path}: {reason}") from exc
     return _strip_prefixes(_unwrap(obj, path))
+
+
+#: ``torch.save`` writes a zip archive; older files (and ``pickle.dump``) a pickle,
+#: which starts with the PROTO opcode.
+_PICKLE_MAGIC: tuple[bytes, ...] = (b"PK\x03\x04", b"\x80")
+
+
+def _check_pickle_header(path: Path) -> None:
+    """CheckpointError for a file that cannot be a torch checkpoint at all."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"unreadable checkpoint {path}: {exc}") from exc
+    if not head:
+        raise CheckpointError(f"not a checkpoint: {path} is empty (0 bytes)")
+    if not head.startswith(_PICKLE_MAGIC):
+        raise CheckpointError(
+            f"not a checkpoint: {path} is neither a torch.save zip archive nor a pickle "
+            f"(it starts with {head!r})"
+        )
+
+
+def _parses_as_pickle(path: Path) -> bool:
+    """True if ``path`` opens with a well-formed pickle (read opcode by opcode with
+    :func:`pickletools.genops`, nothing is executed): then the weights-only loader
+    refused its content, rather than random or damaged bytes."""
+    try:
+        with open(path, "rb") as fh:
+            for _ in pickletools.genops(fh):
+                pass
+    except Exception:  # genops raises ValueError, EOFError, UnicodeError… on bad bytes
+        return False
+    return True
+
+
+def _last_line(exc: BaseException) -> str:
+    """The informative line of torch's multi-paragraph load errors."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    specific = [line for line in lines if "GLOBAL" in line or "Unsupported" in line]
+    return (specific or lines or [""])[-1][:300]
 
 
 def _unwrap(obj: Any, path: Path) -> StateDict:
@@ -179,11 +234,37 @@ def load_model(
     state, stored = read_checkpoint(path)
     inferred = infer_config(state)
     chosen = {**inferred, **(stored or {}), **(config or {})}
+    _check_sizes(chosen, inferred, str(path))
     model = build_model(chosen)
     check_state_dict(model, state, source=str(path))
     model.load_state_dict(state, strict=True)
     model.to(device)
     return model.eval() if eval_mode else model
+
+
+#: Config keys fixed by the tensor shapes and key names (see :func:`infer_config`).
+SHAPE_KEYS: tuple[str, ...] = (
+    "img_channel",
+    "width",
+    "middle_blk_num",
+    "enc_blk_nums",
+    "dec_blk_nums",
+    "num_exp",
+)
+
+
+def _check_sizes(chosen: dict[str, Any], inferred: dict[str, Any], source: str) -> None:
+    """Refuse a config whose sizes contradict the weights before building it, so a
+    ``config.json`` claiming width 4096 is an error, not gigabytes allocated."""
+    conflicts = [
+        f"{k}: config {chosen[k]!r} vs weights {inferred[k]!r}"
+        for k in SHAPE_KEYS
+        if k in inferred and k in chosen and chosen[k] != inferred[k]
+    ]
+    if conflicts:
+        raise CheckpointError(
+            f"{source}: the config does not fit the weights: " + "; ".join(conflicts)
+        )
 
 
 def check_state_dict(model: nn.Module, state: StateDict, source: str = "checkpoint") -> None:

@@ -3,7 +3,8 @@
 A checkpoint (``<checkpoint_dir>/step_<step>.pt``) holds the model, optimiser, scheduler
 and gradient-scaler states, the step and data position (epoch, batches consumed in it),
 the random-number states of every rank, the metrics log so far and the training
-identity of the config. It is written atomically and only the last ``keep`` stay.
+identity of the config. It is written atomically and only the last ``keep`` stay;
+checkpoints of a superseded identity are moved aside, never deleted.
 Checkpoints hold tensors and plain Python values only, so they load with
 ``torch.load(weights_only=True)``.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +53,24 @@ def save_checkpoint(folder: str | Path, step: int, payload: dict[str, Any], keep
     return path
 
 
-def supersede(folder: str | Path) -> None:
-    """Move the checkpoints of ``folder`` (and its log) into ``folder/superseded``,
-    replacing what was there."""
+def supersede(folder: str | Path, identity: str) -> Path:
+    """Move the checkpoints of ``folder`` (and its log), made by a run of training
+    identity ``identity``, into ``folder/superseded/<identity>/`` and return that folder.
+
+    Nothing is ever deleted or overwritten: a second supersession of the same identity
+    goes to ``<identity>.2``, ``<identity>.3``, …
+    """
     folder = Path(folder)
-    target = folder / "superseded"
-    if target.is_dir():
-        shutil.rmtree(target)
+    base = folder / "superseded"
+    target, n = base / identity, 1
+    while target.exists():
+        n += 1
+        target = base / f"{identity}.{n}"
     target.mkdir(parents=True)
     for path in [*list_checkpoints(folder), folder / "train_log.jsonl"]:
         if path.exists():
             path.replace(target / path.name)
+    return target
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -13,6 +13,8 @@ per stage, loss L1 + λ·CE(router, task) with λ = 0.001 in stage 1.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -37,6 +39,20 @@ MODULE_GROUPS: tuple[str, ...] = (
     "experts",
     "ending",
 )
+#: Settings that change how a run is watched, not what it computes (the trainer keeps them
+#: out of the training identity; the DAG passes them outside the params it hashes).
+BOOKKEEPING_KEYS: tuple[str, ...] = (
+    "data.num_workers",
+    "run.checkpoint_every",
+    "run.keep_checkpoints",
+    "run.log_every",
+    "run.val_every",
+    "run.progress",
+    "run.max_bad_steps",
+)
+#: ``run.device``: auto (cuda:<local rank> when a GPU is present, else cpu), cpu, cuda,
+#: cuda:N or mps; the workflow schema has the same pattern.
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
 AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "none")
 INIT_MODES: tuple[str, ...] = ("expand", "copy")
 
@@ -145,16 +161,18 @@ class TrainConfig:
             ("data.batch_size", self.data.batch_size >= 1),
             ("data.num_workers", self.data.num_workers >= 0),
             ("data.val_per_dataset", self.data.val_per_dataset >= 0),
-            ("optim.lr", self.optim.lr > 0),
+            ("optim.lr", 0 < self.optim.lr < math.inf),
             ("optim.min_lr", 0 <= self.optim.min_lr <= self.optim.lr),
             (
                 "optim.betas",
                 len(self.optim.betas) == 2 and all(0 <= b < 1 for b in self.optim.betas),
             ),
-            ("optim.weight_decay", self.optim.weight_decay >= 0),
+            ("optim.weight_decay", 0 <= self.optim.weight_decay < math.inf),
+            ("optim.eps", 0 < self.optim.eps < math.inf),
             ("optim.grad_clip", self.optim.grad_clip is None or self.optim.grad_clip > 0),
-            ("loss.lambda_cls", self.loss.lambda_cls >= 0),
-            ("model.router_noise", self.model.router_noise >= 0),
+            ("loss.lambda_cls", 0 <= self.loss.lambda_cls < math.inf),
+            ("model.router_noise", 0 <= self.model.router_noise < math.inf),
+            ("run.device", DEVICE_PATTERN.fullmatch(self.run.device) is not None),
             ("run.checkpoint_every", self.run.checkpoint_every >= 0),
             ("run.keep_checkpoints", self.run.keep_checkpoints >= 1),
             ("run.val_every", self.run.val_every >= 0),
@@ -167,8 +185,8 @@ class TrainConfig:
         if (self.schedule.steps is None) == (self.schedule.epochs is None):
             raise ConfigError("schedule: set exactly one of schedule.steps and schedule.epochs")
         length = self.schedule.steps if self.schedule.steps is not None else self.schedule.epochs
-        if length <= 0:
-            raise ConfigError(f"schedule length must be positive, got {length}")
+        if not 0 < length < math.inf:
+            raise ConfigError(f"schedule length must be positive and finite, got {length}")
         self._validate_names()
         return self
 

@@ -388,6 +388,12 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
     }
     obj["run"]["seed"] = experiment_seed(exp, profile)
     per_exp = profile.get("experiments", {}) or {}
+    unknown = sorted(set(per_exp) - set(EXPERIMENTS))  # a typo must not be ignored
+    if unknown:
+        raise ConfigError(
+            f"train.experiments: unknown experiment(s) {', '.join(unknown)}; known: "
+            f"{', '.join(EXPERIMENTS)}"
+        )
     dotted = [f"{k}={_yaml_value(v)}" for k, v in (per_exp.get(name) or {}).items()]
     return apply_overrides(obj, dotted)
 

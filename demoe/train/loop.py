@@ -9,7 +9,9 @@ with loss scaling) autocast and cuDNN autotuning; on CPU: channels_last and the
 
 Robustness: a non-finite loss or gradient skips the step with a warning; after
 ``run.max_bad_steps`` in a row training stops (:class:`TrainingDiverged`) and the last
-good checkpoint is left untouched. Checkpoints (every ``run.checkpoint_every`` steps
+good checkpoint is left untouched. An update that leaves non-finite weights (a finite
+but huge gradient) stops training at once, before any checkpoint or export can hold
+them. Checkpoints (every ``run.checkpoint_every`` steps
 and at the end) restore the run exactly: weights, optimiser, scheduler, step, data
 position and every rank's random state (augmentation is seeded by (seed, epoch,
 index) in :class:`~demoe.data.datasets.PairedDataset`).
@@ -23,6 +25,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 import warnings
 from collections import defaultdict
@@ -43,13 +46,13 @@ from demoe.data.manifest import Record, read_manifest
 from demoe.data.store import DecodedStore
 from demoe.errors import ConfigError, DataError, DemoeError
 from demoe.eval.metrics import psnr
-from demoe.io.atomic import write_jsonl
-from demoe.io.checkpoint import save_model
+from demoe.io.atomic import sweep_stale_temps, write_jsonl
+from demoe.io.checkpoint import save_model, weight_files
 from demoe.models.demoe import DeMoE
 from demoe.models.registry import build_model, model_config
 from demoe.tasks import TASKS
 from demoe.train import checkpoints as ckpt
-from demoe.train.config import TrainConfig, write_config
+from demoe.train.config import BOOKKEEPING_KEYS, TrainConfig, write_config
 from demoe.train.distributed import (
     DistInfo,
     all_true,
@@ -67,14 +70,8 @@ _NON_IDENTITY = {
     "output",
     "checkpoint_dir",
     "extra",
-    "data.num_workers",
     "data.store",  # the decoded store gives the same batches as the image files
-    "run.checkpoint_every",
-    "run.keep_checkpoints",
-    "run.log_every",
-    "run.val_every",
-    "run.progress",
-    "run.max_bad_steps",
+    *BOOKKEEPING_KEYS,
 }
 
 
@@ -95,14 +92,51 @@ def config_identity(config: TrainConfig) -> str:
     """Hash of everything that changes the trained weights: the config values and the
     contents of the files it names (training manifest, initial weights), so a resumed
     run never continues from a model whose data or initialisation has since changed."""
-    flat = _flatten(config.to_dict())
-    kept = {k: v for k, v in flat.items() if not any(_under(k, n) for n in _NON_IDENTITY)}
-    kept["files"] = [_digest(Path(config.data.train_manifest))]
-    if config.init.source is not None:
-        kept["files"] += [
-            _digest(p) for p in sorted(Path(config.init.source).glob("*.safetensors"))
-        ]
+    kept = identity_values(config.to_dict())
+    kept["files"] = list(identity_files(config).values())
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def identity_values(config: dict[str, Any]) -> dict[str, Any]:
+    """The flattened config values (of ``TrainConfig.to_dict()``) that enter
+    :func:`config_identity`."""
+    flat = _flatten(config)
+    return {k: v for k, v in flat.items() if not any(_under(k, n) for n in _NON_IDENTITY)}
+
+
+def identity_files(config: TrainConfig) -> dict[str, str]:
+    """SHA-256 of each file that enters :func:`config_identity`, by path."""
+    paths = [Path(config.data.train_manifest)]
+    if config.init.source is not None:
+        paths += weight_files(config.init.source)
+    return {str(p): _digest(p) for p in paths}
+
+
+def identity_changes(payload: dict[str, Any], config: TrainConfig) -> list[str]:
+    """Why a checkpoint's identity differs from ``config``'s: the changed keys (old ->
+    new) and files, as far as the checkpoint records them."""
+    if "config" not in payload:
+        return ["the checkpoint records no config"]
+    old = identity_values(payload["config"])
+    new = identity_values(config.to_dict())
+    changes = [
+        f"{k}: {old.get(k, '<absent>')!r} -> {new.get(k, '<absent>')!r}"
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k)
+    ]
+    files_before = payload.get("identity_files")
+    files_now = identity_files(config)
+    if files_before is None:
+        if not changes:
+            changes.append("the contents of the training manifest or initial weights")
+    else:
+        changes += [
+            f"file {p} changed" if p in files_before else f"file {p} is new"
+            for p, digest in files_now.items()
+            if files_before.get(p) != digest
+        ]
+        changes += [f"file {p} is no longer used" for p in files_before if p not in files_now]
+    return changes
 
 
 def _digest(path: Path) -> str:
@@ -198,6 +232,7 @@ class Trainer:
         self.state = TrainState()
         _seed_everything(config.run.seed + self.dist.rank)  # per-rank dropout / noise
         self.identity = config_identity(config)
+        self.identity_files = identity_files(config)
         self._resume(resume)
 
     # ------------------------------------------------------------------ set-up
@@ -266,8 +301,13 @@ class Trainer:
     def _resume(self, resume: str | Path | None) -> None:
         """Continue from ``resume`` (a checkpoint, a folder, or "auto": the latest one in
         ``checkpoint_dir`` if any). A fresh run refuses a folder that has checkpoints;
-        with "auto", checkpoints of another config move to ``<checkpoint_dir>/superseded``."""
+        with "auto", checkpoints of another config move to
+        ``<checkpoint_dir>/superseded/<their identity>/`` (never deleted) and the console
+        says which keys or files changed."""
         folder = self.config.checkpoint_dir
+        if self.dist.is_main:  # what killed atomic writes left in this job's own folders
+            for stale in (folder, self.config.output):
+                sweep_stale_temps(stale)
         existing = ckpt.latest_checkpoint(folder)
         if resume is None:
             if existing is not None:
@@ -284,13 +324,14 @@ class Trainer:
         if payload["identity"] == self.identity:
             self._load(payload)
         elif auto:
-            warnings.warn(
-                f"checkpoints in {folder} were made with another config: moved to "
-                f"{folder}/superseded; starting from scratch",
-                stacklevel=2,
-            )
             if self.dist.is_main:
-                ckpt.supersede(folder)
+                moved = ckpt.supersede(folder, payload["identity"])
+                changes = "; ".join(identity_changes(payload, self.config))
+                notice(
+                    f"{self.config.experiment}: restarting from step 0 (was at step "
+                    f"{payload['state']['step']}): the training identity changed ({changes}); "
+                    f"the old checkpoints are kept in {moved}"
+                )
             barrier()
         else:
             raise ConfigError(f"{source} was trained with another config; cannot resume")
@@ -328,6 +369,7 @@ class Trainer:
             },
             "rng": rngs,
             "identity": self.identity,
+            "identity_files": self.identity_files,
             "config": self.config.to_dict(),
         }
 
@@ -428,6 +470,13 @@ class Trainer:
             return self._skip(f"non-finite gradient norm {float(norm)}")
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if not all_true(_all_finite(self.params), self.device):
+            raise TrainingDiverged(
+                f"{self.config.experiment}: the update of step {self.state.step + 1} made "
+                f"weights non-finite; the last good checkpoint is kept in "
+                f"{self.config.checkpoint_dir} (resume from it with a lower optim.lr or "
+                "optim.grad_clip)"
+            )
         self.scheduler.step()
         self.state.step += 1
         self.state.bad_streak = 0
@@ -539,6 +588,22 @@ class Trainer:
         self.model.eval()
         save_model(self.model, out, metadata)
         return out
+
+
+#: Prefix of the lines the train rule copies from its log to the console (train.smk).
+NOTICE = "demoe notice: "
+
+
+def notice(message: str) -> None:
+    """One line for the person running the DAG: stderr, prefixed with :data:`NOTICE`."""
+    print(NOTICE + message, file=sys.stderr, flush=True)
+
+
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    """True when no element of ``tensors`` is NaN or infinite (one device sync)."""
+    if not tensors:
+        return True
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def _local_rank() -> int:

@@ -17,6 +17,6 @@ rule cost_table:
         CONDA_ENV
     threads: workflow.cores
     shell:
-        "python analysis/cost_table.py --models {params.models} --size {params.size} "
-        "--device {params.device} --repeats {params.repeats} --warmup {params.warmup} "
-        "--csv {output.csv} --md {output.md} > {log} 2>&1"
+        "python analysis/cost_table.py --models {params.models:q} --size {params.size:q} "
+        "--device {params.device:q} --repeats {params.repeats:q} --warmup {params.warmup:q} "
+        "--csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"

@@ -20,8 +20,8 @@ rule synth_aioblur:
     conda:
         CONDA_ENV
     shell:
-        "python -m demoe.cli data synth-aioblur --out {output} --scale {params.scale} "
-        "--seed {params.seed} > {log} 2>&1"
+        "python -m demoe.cli data synth-aioblur --out {output:q} --scale {params.scale:q} "
+        "--seed {params.seed:q} > {log:q} 2>&1"
 
 
 rule build_aioblur:
@@ -43,7 +43,7 @@ rule build_aioblur:
         CONDA_ENV
     shell:
         "python -m demoe.cli data build-aioblur --root {params.root:q} --out {params.out:q} "
-        "--data-json {params.data:q} > {log} 2>&1"
+        "--data-json {params.data:q} > {log:q} 2>&1"
 
 
 rule table4_aioblur_distribution:
@@ -57,8 +57,8 @@ rule table4_aioblur_distribution:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/table4_aioblur_distribution.py --report {input.report} "
-        "--csv {output.csv} --md {output.md} > {log} 2>&1"
+        "python analysis/table4_aioblur_distribution.py --report {input.report:q} "
+        "--csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
 
 
 rule fig10_lolblur_mse:
@@ -73,8 +73,8 @@ rule fig10_lolblur_mse:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig10_lolblur_mse.py --report {input.report} --mse {input.mse} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig10_lolblur_mse.py --report {input.report:q} --mse {input.mse:q} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 # Fig. 8 (App. A): LOLv2-real, the other task's training set (not part of AIO-Blur).
@@ -99,7 +99,7 @@ rule synth_lolv2:
         CONDA_ENV
     shell:
         "python -m demoe.cli data synth-lolv2 --out {output:q} --scale {params.scale} "
-        "--seed {params.seed} > {log} 2>&1"
+        "--seed {params.seed} > {log:q} 2>&1"
 
 
 rule build_lolv2:
@@ -116,4 +116,4 @@ rule build_lolv2:
         CONDA_ENV
     shell:
         "python -m demoe.cli data build-lolv2 --root {params.root:q} --out {output:q} "
-        "--data-json {params.data:q} > {log} 2>&1"
+        "--data-json {params.data:q} > {log:q} 2>&1"

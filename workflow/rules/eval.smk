@@ -81,8 +81,8 @@ rule evaluate:
         CONDA_ENV
     shell:
         "python -m demoe.cli eval --model {params.model:q} --manifest {input.manifest:q} "
-        "--dataset {wildcards.dataset} {params.options} --device {params.device} "
-        "--out {output.csv:q} --summary {output.summary:q} > {log} 2>&1"
+        "--dataset {wildcards.dataset} {params.options} --device {params.device:q} "
+        "--out {output.csv:q} --summary {output.summary:q} > {log:q} 2>&1"
 
 
 rule niqe_model:
@@ -98,4 +98,4 @@ rule niqe_model:
         CONDA_ENV
     shell:
         "python -m demoe.cli niqe-fit --manifest {input.manifest:q} --split train "
-        "--max-images {params.images} --out {output:q} > {log} 2>&1"
+        "--max-images {params.images:q} --out {output:q} > {log:q} 2>&1"

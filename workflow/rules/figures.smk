@@ -6,6 +6,7 @@
 # training, eval and data rules.
 # Fig. 8 compares with nafnet_lolv2_real (or analysis.fig08_other_checkpoint if set).
 import os
+import shlex
 
 from demoe.analysis.plots.labels import task_specific_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD
@@ -45,7 +46,7 @@ def clip_options():
         args += ["--clip-pretrained", CLIP["pretrained"]]
     if CLIP["allow_random"]:
         args.append("--allow-random")
-    return " ".join(args)
+    return shlex.join(args)
 
 
 NAFNETS = [fig_model(f"nafnet_{d}") for d in FIG_AIO]
@@ -60,8 +61,9 @@ TSNE_OPTIONS = (
     f"--max-per-dataset {TSNE['max_images_per_dataset']} "
     f"--perplexity {TSNE['perplexity']} --seed {TSNE['seed']}"
 )
-QUALITATIVE_OPTIONS = (
-    f"--crop {QUALITATIVE['crop']} --index {QUALITATIVE['index']} --device {ANALYSIS['device']}"
+QUALITATIVE_OPTIONS = shlex.join(
+    ["--crop", str(QUALITATIVE["crop"]), "--index", str(QUALITATIVE["index"])]
+    + ["--device", ANALYSIS["device"]]
 )
 
 
@@ -81,10 +83,10 @@ rule fig02_layer_correlation:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig02_layer_correlation.py --models {input.models} "
-        "--seed-controls {input.controls} --init-control "
-        "--params {params.params} --threshold {params.threshold} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig02_layer_correlation.py --models {input.models:q} "
+        "--seed-controls {input.controls:q} --init-control "
+        "--params {params.params:q} --threshold {params.threshold:q} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig07_layer_type_correlation:
@@ -103,9 +105,9 @@ rule fig07_layer_type_correlation:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig07_layer_type_correlation.py --models {input.models} "
-        "--seed-controls {input.controls} --init-control --csv {output.csv} "
-        "--params {params.params} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig07_layer_type_correlation.py --models {input.models:q} "
+        "--seed-controls {input.controls:q} --init-control --csv {output.csv:q} "
+        "--params {params.params:q} --pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 FIG08_OTHER = ANALYSIS["fig08_other_checkpoint"]
@@ -134,10 +136,10 @@ if FIG08_MODEL:
         conda:
             CONDA_ENV
         shell:
-            "python analysis/fig08_other_task_correlation.py --models {input.models} "
-            "--other {input.other:q} {params.label} --params {params.params} "
-            "--threshold {params.threshold} --csv {output.csv} "
-            "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+            "python analysis/fig08_other_task_correlation.py --models {input.models:q} "
+            "--other {input.other:q} {params.label} --params {params.params:q} "
+            "--threshold {params.threshold:q} --csv {output.csv:q} "
+            "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig09_cka:
@@ -157,9 +159,9 @@ rule fig09_cka:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig09_cka.py --models {input.models} --params {params.params} "
-        "--seed-controls {input.controls} --init-control --csv {output.csv} "
-        "--sigma-factor {params.sigma} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig09_cka.py --models {input.models:q} --params {params.params:q} "
+        "--seed-controls {input.controls:q} --init-control --csv {output.csv:q} "
+        "--sigma-factor {params.sigma:q} --pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig11_expert_correlation:
@@ -176,9 +178,9 @@ rule fig11_expert_correlation:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig11_expert_correlation.py --model {input.model} "
-        "--csv {output.csv} --params {params.params} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig11_expert_correlation.py --model {input.model:q} "
+        "--csv {output.csv:q} --params {params.params:q} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig04_dataset_tsne:
@@ -198,9 +200,9 @@ rule fig04_dataset_tsne:
         CONDA_ENV
     threads: workflow.cores
     shell:
-        "python analysis/fig04_dataset_tsne.py --manifests {input.manifests} "
-        "--datasets {params.datasets} {params.clip} {params.tsne} --device {params.device} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig04_dataset_tsne.py --manifests {input.manifests:q} "
+        "--datasets {params.datasets:q} {params.clip} {params.tsne} --device {params.device:q} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig13_encoder_tsne:
@@ -222,11 +224,11 @@ rule fig13_encoder_tsne:
         CONDA_ENV
     threads: workflow.cores
     shell:
-        "python analysis/fig13_encoder_tsne.py --manifest {input.manifest} "
-        "--datasets {params.datasets} --no-class {input.no_class} "
-        "--class-loss {input.class_loss} --original-arch {input.original_arch} "
-        "{params.tsne} --device {params.device} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig13_encoder_tsne.py --manifest {input.manifest:q} "
+        "--datasets {params.datasets:q} --no-class {input.no_class:q} "
+        "--class-loss {input.class_loss:q} --original-arch {input.original_arch:q} "
+        "{params.tsne} --device {params.device:q} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig12_router_output:
@@ -240,8 +242,8 @@ rule fig12_router_output:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig12_router_output.py --csv {input.csv} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig12_router_output.py --csv {input.csv:q} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig12_router_confusion:
@@ -255,8 +257,8 @@ rule fig12_router_confusion:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig12_router_confusion.py --csv {input.csv} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig12_router_confusion.py --csv {input.csv:q} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig05_qualitative:
@@ -276,10 +278,10 @@ rule fig05_qualitative:
         CONDA_ENV
     threads: workflow.cores
     shell:
-        "python analysis/fig05_qualitative.py --manifest {input.manifest} "
-        "--datasets {params.datasets} --demoe {input.demoe} "
-        "--task-specific {input.task_specific} {params.options} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig05_qualitative.py --manifest {input.manifest:q} "
+        "--datasets {params.datasets:q} --demoe {input.demoe:q} "
+        "--task-specific {input.task_specific:q} {params.options} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig14_qualitative_ood:
@@ -299,10 +301,10 @@ rule fig14_qualitative_ood:
         CONDA_ENV
     threads: workflow.cores
     shell:
-        "python analysis/fig14_qualitative_ood.py --manifest {input.manifest} "
-        "--datasets {params.datasets} --demoe {input.demoe} "
-        "--task-specific {input.task_specific} {params.options} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig14_qualitative_ood.py --manifest {input.manifest:q} "
+        "--datasets {params.datasets:q} --demoe {input.demoe:q} "
+        "--task-specific {input.task_specific:q} {params.options} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 rule fig06_cost:
@@ -316,8 +318,8 @@ rule fig06_cost:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig06_cost.py --cost {input.cost} "
-        "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
+        "python analysis/fig06_cost.py --cost {input.cost:q} "
+        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 #: Every analysis figure of this file (PDF + PNG), for `rule all`.

@@ -71,4 +71,4 @@ rule results_table:
         CONDA_ENV
     shell:
         "python analysis/{wildcards.table}.py --results {RESULTS:q} {params.options} "
-        "--out {params.prefix:q} > {log} 2>&1"
+        "--out {params.prefix:q} > {log:q} 2>&1"

@@ -5,11 +5,18 @@
 # The profile is config["train"] (config/config.yaml: small CPU profile; config/paper.yaml:
 # the paper's recipe on GPUs). Each job gets its fully resolved config as `params`, so a
 # changed value reruns only the experiments it reaches (and, through the model inputs,
-# the experiments initialised from them). Checkpoints go to <results>/checkpoints/<name>/
+# the experiments initialised from them); the bookkeeping settings (logging, checkpoint
+# and validation intervals, workers: demoe.train.config.BOOKKEEPING_KEYS) go as command-line
+# overrides through a param Snakemake does not hash (a function of `output`), so changing
+# them reruns nothing. Checkpoints go to <results>/checkpoints/<name>/
 # (not DAG outputs); an interrupted job continues from the latest one (--resume auto).
+# The job's output goes to its log; the trainer's "demoe notice:" lines (a run restarting
+# because its config or data changed) also reach the console.
 import json
+import shlex
 
 from demoe.tasks import AIO_BLUR, OTHER_TASK
+from demoe.train.config import BOOKKEEPING_KEYS
 from demoe.train.experiments import (
     EXPERIMENTS,
     manifests,
@@ -63,6 +70,26 @@ def train_other_manifest(wildcards):
     return [TRAIN_MANIFESTS[k] for k in sorted(keys)]
 
 
+def train_settings(wildcards):
+    """The resolved config of an experiment, bookkeeping keys blanked (see train_bookkeeping)."""
+    obj = resolve_config(wildcards.experiment, TRAIN, RESULTS).to_dict()
+    for key in BOOKKEEPING_KEYS:
+        section, name = key.split(".")
+        obj[section][name] = None
+    return json.dumps(obj)
+
+
+def train_bookkeeping(wildcards, output):
+    """``key=value`` overrides of the bookkeeping keys; taking ``output`` keeps this param
+    out of what Snakemake compares to decide reruns."""
+    obj = resolve_config(wildcards.experiment, TRAIN, RESULTS).to_dict()
+    values = []
+    for key in BOOKKEEPING_KEYS:
+        section, name = key.split(".")
+        values.append(f"{key}={json.dumps(obj[section][name])}")
+    return shlex.join(values)
+
+
 def train_launcher():
     n = TRAIN["nproc_per_node"]
     return "python" if n == 1 else f"torchrun --standalone --nproc-per-node {n}"
@@ -83,7 +110,8 @@ rule train_model:
     wildcard_constraints:
         experiment="|".join(TRAIN_EXPERIMENTS),
     params:
-        config=lambda wc: json.dumps(resolve_config(wc.experiment, TRAIN, RESULTS).to_dict()),
+        config=train_settings,
+        bookkeeping=train_bookkeeping,
         launcher=train_launcher(),
         omp_threads=lambda wc, threads: max(1, threads // TRAIN["nproc_per_node"]),
     resources:
@@ -99,8 +127,8 @@ rule train_model:
     conda:
         CONDA_ENV
     shell:
-        "OMP_NUM_THREADS={params.omp_threads} {params.launcher} -m demoe.cli train {params.config:q} "
-        "--resume auto > {log} 2>&1"
+        "OMP_NUM_THREADS={params.omp_threads:q} {params.launcher} -m demoe.cli train {params.config:q} "
+        "{params.bookkeeping} --resume auto 2>&1 | tee {log:q} | {{ grep --line-buffered '^demoe notice: ' >&2 || true; }}"
 
 
 # Issue 13: the training images decoded once (demoe.data.store), so a training crop is a

@@ -53,9 +53,10 @@ def mean_router_probs(per_image: pd.DataFrame) -> pd.DataFrame:
 def router_confusion(per_image: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     """Counts of true task (rows) × routed task (columns) over TASKS, and top-1 accuracy.
 
-    Images without a task label (unpaired / unknown) are left out; DataError if none is left.
+    Images without a task label (unpaired / unknown) or without a route (failed to
+    evaluate: see ``demoe.eval.runner``) are left out; DataError if none is left.
     """
-    labelled = per_image.dropna(subset=["task"])
+    labelled = per_image.dropna(subset=["task", "routed"])  # no route: a failed image
     if labelled.empty:
         raise DataError("no image with a task label: cannot build the router confusion matrix")
     unknown = set(labelled["task"]) - set(TASKS) | set(labelled["routed"]) - set(TASKS)
