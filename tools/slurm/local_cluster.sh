@@ -32,6 +32,7 @@ LOG=$DIR/log
 MUNGE_SOCKET=$RUN/munge.socket
 DB_SOCKET=$RUN/mariadb.sock
 export SLURM_CONF=$ETC/slurm.conf
+SYSTEM_CONF=/etc/slurm/slurm.conf
 
 die() {
     echo "local_cluster: $*" >&2
@@ -65,6 +66,7 @@ install_packages() {
     } || rc=$?
     if [[ $added -eq 1 ]]; then rm -f "$policy"; fi
     [[ $rc -eq 0 ]] || die "apt-get install ${PACKAGES[*]} failed (exit $rc)"
+    echo "local_cluster: installed ${PACKAGES[*]} in ${SECONDS}s"
 }
 
 alive() { # alive PIDFILE: the daemon of PIDFILE runs
@@ -221,10 +223,22 @@ start_slurm() {
     wait_for 60 "slurmd (node idle)" node_ready
 }
 
+link_system_conf() {
+    # The executor plugin's job step drops SLURM_CONF from the environment of the `srun`
+    # it runs inside each job, so srun reads the default /etc/slurm/slurm.conf, as on a
+    # real cluster: link it to ours while the cluster runs (never replacing another file).
+    if [[ -L $SYSTEM_CONF && $(readlink "$SYSTEM_CONF") == "$SLURM_CONF" ]]; then return; fi
+    [[ ! -e $SYSTEM_CONF && ! -L $SYSTEM_CONF ]] ||
+        die "$SYSTEM_CONF exists (this machine has its own SLURM): not starting a local cluster"
+    mkdir -p "$(dirname "$SYSTEM_CONF")"
+    ln -s "$SLURM_CONF" "$SYSTEM_CONF"
+}
+
 start() {
     [[ -z "$(missing_commands)" ]] || die "missing $(missing_commands | xargs): run '$0 install' first"
     [[ $(id -u) -eq 0 ]] || die "the daemons run as root here (SlurmUser=root): run as root"
     write_configs
+    link_system_conf
     start_munge
     start_mariadb
     start_slurmdbd
@@ -254,6 +268,9 @@ stop() {
     for name in slurmd slurmctld slurmdbd mariadbd munged; do
         stop_daemon "$name"
     done
+    if [[ -L $SYSTEM_CONF && $(readlink "$SYSTEM_CONF") == "$SLURM_CONF" ]]; then
+        rm -f "$SYSTEM_CONF"
+    fi
     echo "local_cluster: stopped"
 }
 
