@@ -55,6 +55,7 @@ def slurm_env() -> dict[str, str]:
     if not was_running:
         start = cluster("start", env)
         if start.returncode != 0:
+            cluster("stop", env)  # whatever did start
             reason = (start.stderr.strip().splitlines() or ["no message"])[-1]
             pytest.skip(f"the local SLURM cluster cannot start: {reason}")
     env["SLURM_CONF"] = f"{state}/etc/slurm.conf"

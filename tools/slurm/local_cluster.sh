@@ -10,7 +10,8 @@
 # Everything lives under $DEMOE_SLURM_DIR (default /tmp/demoe-slurm): configs, munge key
 # and socket, the MariaDB data, spool/state folders, logs and PID files. The daemons listen
 # on ports $DEMOE_SLURM_PORT .. +3 (default 16817..16820), not SLURM's defaults, and the
-# machine's own /etc/slurm and /etc/munge are not used. start and stop are idempotent.
+# machine's /etc/munge is not used; only /etc/slurm/slurm.conf is linked to our config
+# while the cluster runs (srun inside a job reads it). start and stop are idempotent.
 #
 # Like a real cluster: accounting through slurmdbd + MariaDB (the SLURM executor plugin's
 # default status check is `sacct`), partitions `cpu` (default) and `gpu`, and a fake GPU
