@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def cluster(command: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def slurm_env() -> dict[str, str]:
+def slurm_env() -> Iterator[dict[str, str]]:
     """The environment of a running local cluster (SLURM_CONF set)."""
     pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -r requirements")
     state = os.environ.get("DEMOE_SLURM_DIR", "/tmp/demoe-slurm")
