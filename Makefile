@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: setup reproduce test lint format dag-dry-run report gallery clean-results
+.PHONY: setup reproduce test lint format dag-dry-run report gallery clean-results slurm-cluster
 
 setup: $(STAMP)
 
@@ -48,7 +48,14 @@ format: setup
 dag-dry-run: setup
 	$(BIN)/snakemake -n --quiet --configfile $(CONFIG)
 
-test: setup lint dag-dry-run
+# The Debian packages of the local one-node SLURM cluster that tests/test_slurm.py starts
+# (tools/slurm/local_cluster.sh; root + apt-get). Where they cannot be installed, the
+# SLURM tests are skipped with the reason.
+slurm-cluster:
+	bash tools/slurm/local_cluster.sh install || \
+		echo "make slurm-cluster: SLURM not installed; tests/test_slurm.py will be skipped"
+
+test: setup lint dag-dry-run slurm-cluster
 	$(BIN)/pytest
 
 clean-results:

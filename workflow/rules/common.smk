@@ -17,3 +17,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ["PATH"]))
 CONDA_ENV = "../envs/demoe.yaml"
+
+
+# --- GPU requests (profiles/slurm, profiles/local-gpu) ---------------------------------
+def gpu_request(device):
+    """The `gpu` resource of a rule running its torch work on ``device`` (a config value):
+    one card for a CUDA device ("cuda", "cuda:1"), none otherwise. Training asks for
+    train.resources.gpu instead (workflow/rules/train.smk)."""
+    return 1 if str(device).split(":")[0] == "cuda" else 0

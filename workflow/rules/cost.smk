@@ -11,6 +11,8 @@ rule cost_table:
         device=config["cost"]["device"],
         repeats=config["cost"]["runtime_repeats"],
         warmup=config["cost"]["runtime_warmup"],
+    resources:
+        gpu=gpu_request(config["cost"]["device"]),
     log:
         f"{RESULTS}/logs/cost_table.log",
     conda:

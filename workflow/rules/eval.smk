@@ -75,6 +75,8 @@ rule evaluate:
         model=lambda wc: model_dir(RESULTS, wc.experiment),
         options=eval_options,
         device=EVAL["device"],
+    resources:
+        gpu=gpu_request(EVAL["device"]),
     log:
         f"{RESULTS}/logs/eval/{{experiment}}/{{dataset}}/{{run}}.log",
     conda:

@@ -194,6 +194,8 @@ rule fig04_dataset_tsne:
         clip=clip_options(),
         tsne=TSNE_OPTIONS,
         device=ANALYSIS["device"],
+    resources:
+        gpu=gpu_request(ANALYSIS["device"]),
     log:
         f"{RESULTS}/logs/figures/fig04_dataset_tsne.log",
     conda:
@@ -218,6 +220,8 @@ rule fig13_encoder_tsne:
         datasets=FIG_AIO,
         tsne=TSNE_OPTIONS,
         device=ANALYSIS["device"],
+    resources:
+        gpu=gpu_request(ANALYSIS["device"]),
     log:
         f"{RESULTS}/logs/figures/fig13_encoder_tsne.log",
     conda:
@@ -272,6 +276,8 @@ rule fig05_qualitative:
     params:
         datasets=FIG_AIO,
         options=QUALITATIVE_OPTIONS,
+    resources:
+        gpu=gpu_request(ANALYSIS["device"]),
     log:
         f"{RESULTS}/logs/figures/fig05_qualitative.log",
     conda:
@@ -295,6 +301,8 @@ rule fig14_qualitative_ood:
     params:
         datasets=FIG_OOD,
         options=QUALITATIVE_OPTIONS,
+    resources:
+        gpu=gpu_request(ANALYSIS["device"]),
     log:
         f"{RESULTS}/logs/figures/fig14_qualitative_ood.log",
     conda:
