@@ -176,7 +176,7 @@ def _all() -> dict[str, Experiment]:
         ),
         _stage2(
             "ablation_attention",
-            "Table 5: MoE output as a sigmoid attention map on its input",
+            "Table 5: input multiplied by the MoE output (attention connection, Eq. 8)",
             model={"connection": "attention"},
         ),
         _stage2(
