@@ -45,7 +45,7 @@ TABLE5_ABLATIONS: dict[str, str] = {
     "ablation_residual": "Addition residual (Eq. 7)",
     "ablation_attention": "Attention connection (Eq. 8)",
     "ablation_width64": "Width 64",
-    "ablation_middle4": "More middle blocks (4)",
+    "ablation_middle12": "More middle blocks (12)",
     "ablation_moe_blocks": "More MoE blocks (2 per stage)",
 }
 _RUN_RE = re.compile(r"^(?P<expert>[a-z_]+?)(?:_tlc-(?P<scope>[a-z_+]+))?$")
