@@ -21,15 +21,20 @@ after ``warmup`` ones (the paper: 1000 at 256² on an RTX 4090), under
 from __future__ import annotations
 
 import io
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
 
+import pandas as pd
 import torch
 from ptflops import get_model_complexity_info
 from ptflops.pytorch_ops import bn_flops_counter_hook
 from torch import nn
 
+from demoe.errors import DataError
 from demoe.models.ensemble import TaskEnsemble
 from demoe.models.layers import LayerNorm2d
 from demoe.models.registry import create_model
@@ -138,3 +143,70 @@ def preset_cost(
     model = create_model(name)
     run = next(iter(model.members.values())) if isinstance(model, TaskEnsemble) else None
     return measure_cost(name, model, size, device, repeats, warmup, run_model=run)
+
+
+COST_METRICS: tuple[str, ...] = ("params_m", "macs_g", "runtime_ms")
+
+
+class Reported(NamedTuple):
+    """Where the paper prints a model's cost: file under config/reported/, method name."""
+
+    label: str  # the model as the paper names it
+    file: str
+    method: str
+
+
+#: preset → its row in the paper.
+REPORTED: dict[str, Reported] = {
+    "nafnet": Reported("NAFNet", "table1_aio_deblurring.csv", "NAFNet"),
+    "demoe": Reported("DeMoE k=1", "table1_aio_deblurring.csv", "DeMoE k=1"),
+    "nafnet_original_arch": Reported(
+        "Baseline w/ original architecture",
+        "table5_ablations.csv",
+        "Baseline w/ original architecture",
+    ),
+    "demoe_middle12": Reported(
+        "More middle NAFBlocks", "table5_ablations.csv", "More middle NAFBlocks"
+    ),
+    "demoe_moe_blocks2": Reported("More MoEBlocks", "table5_ablations.csv", "More MoEBlocks"),
+    "demoe_width64": Reported(
+        "Width 64 (32 → 64)", "table5_ablations.csv", "Larger channel embedding (32 → 64)"
+    ),
+    "demoe5": Reported("DeMoE-5", "table3_task_specific.csv", "DeMoE-5"),
+}
+
+
+def reported_cost(reported_dir: str | Path, model: str) -> dict[str, float]:
+    """The paper's params/MACs/runtime of ``model`` (NaN where the paper gives none or
+    the file is absent); DataError when a value appears twice."""
+    empty = {f"reported_{m}": math.nan for m in COST_METRICS}
+    if model not in REPORTED:
+        return empty
+    where = REPORTED[model]
+    path = Path(reported_dir) / where.file
+    if not path.is_file():
+        return empty
+    table = pd.read_csv(path)
+    rows = table[(table["method"] == where.method) & table["metric"].isin(COST_METRICS)]
+    if rows["metric"].duplicated().any():
+        raise DataError(f"{path}: {where.method!r} has a cost metric twice")
+    values = rows.set_index("metric")["value"]
+    return {f"reported_{m}": float(values.get(m, math.nan)) for m in COST_METRICS}
+
+
+def cost_table(
+    models: list[str],
+    reported_dir: str | Path,
+    size: int = 256,
+    device: str = "cpu",
+    repeats: int = 10,
+    warmup: int = 3,
+) -> pd.DataFrame:
+    rows = []
+    for name in models:
+        cost = preset_cost(name, size, device, repeats, warmup)
+        label = REPORTED[name].label if name in REPORTED else name
+        rows.append({"method": label, **cost.as_dict(), **reported_cost(reported_dir, name)})
+    columns = ["model", "method", *COST_METRICS, "size", "device"]
+    table = pd.DataFrame(rows)
+    return table[columns + [c for c in table.columns if c not in columns]]

@@ -170,9 +170,9 @@ def table_specs(chosen_experts: Iterable[str] = ("synth_global_motion",)) -> dic
 def _table1() -> TableSpec:
     """Table 1: all-in-one deblurring on the five AIO-Blur test sets, with cost."""
     rows = (
-        Row("NAFNet (original arch.)", "baseline_original_arch"),  # no cost preset of its own
-        Row("NAFNet baseline (k=1 network)", "baseline_aio", cost_model="demoe_baseline"),
-        Row("NAFNet baseline, no classifier", "baseline_aio_noclass", cost_model="demoe_baseline"),
+        Row("NAFNet (original arch.)", "baseline_original_arch", cost_model="nafnet_original_arch"),
+        Row("NAFNet baseline (k=1 network)", "baseline_aio", cost_model="nafnet"),
+        Row("NAFNet baseline, no classifier", "baseline_aio_noclass", cost_model="nafnet"),
         Row("DeMoE (k=1)", "demoe", reported_as="DeMoE_k1", cost_model="demoe"),
     )
     return TableSpec(
