@@ -19,7 +19,9 @@ from demoe.io.atomic import write_text
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", required=True)
-    parser.add_argument("--reported-dir", default="config/reported")
+    parser.add_argument(
+        "--reported", nargs="*", default=[], help="config/reported/ files with the paper's costs"
+    )
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=10)
@@ -29,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     table = cost_table(
-        args.models, args.reported_dir, args.size, args.device, args.repeats, args.warmup
+        args.models, args.reported, args.size, args.device, args.repeats, args.warmup
     )
     write_text(args.csv, table.to_csv(index=False, float_format="%.6g"))
     write_text(args.md, table.to_markdown(index=False, floatfmt=".4g") + "\n")

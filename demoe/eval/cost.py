@@ -24,6 +24,7 @@ import io
 import math
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -176,16 +177,18 @@ REPORTED: dict[str, Reported] = {
 }
 
 
-def reported_cost(reported_dir: str | Path, model: str) -> dict[str, float]:
-    """The paper's params/MACs/runtime of ``model`` (NaN where the paper gives none or
-    the file is absent); DataError when a value appears twice."""
+def reported_cost(reported: Sequence[str | Path], model: str) -> dict[str, float]:
+    """The paper's params/MACs/runtime of ``model`` from the ``reported`` files (those of
+    config/reported/, found by file name; NaN where the paper gives none or the file is
+    not given); DataError when a value appears twice."""
     empty = {f"reported_{m}": math.nan for m in COST_METRICS}
     if model not in REPORTED:
         return empty
     where = REPORTED[model]
-    path = Path(reported_dir) / where.file
-    if not path.is_file():
+    paths = [Path(p) for p in reported if Path(p).name == where.file]
+    if not paths:
         return empty
+    path = paths[0]
     table = pd.read_csv(path)
     rows = table[(table["method"] == where.method) & table["metric"].isin(COST_METRICS)]
     if rows["metric"].duplicated().any():
@@ -195,8 +198,8 @@ def reported_cost(reported_dir: str | Path, model: str) -> dict[str, float]:
 
 
 def cost_table(
-    models: list[str],
-    reported_dir: str | Path,
+    models: Sequence[str],
+    reported: Sequence[str | Path],
     size: int = 256,
     device: str = "cpu",
     repeats: int = 10,
@@ -206,7 +209,7 @@ def cost_table(
     for name in models:
         cost = preset_cost(name, size, device, repeats, warmup)
         label = REPORTED[name].label if name in REPORTED else name
-        rows.append({"method": label, **cost.as_dict(), **reported_cost(reported_dir, name)})
+        rows.append({"method": label, **cost.as_dict(), **reported_cost(reported, name)})
     columns = ["model", "method", *COST_METRICS, "size", "device"]
     table = pd.DataFrame(rows)
     return table[columns + [c for c in table.columns if c not in columns]]
