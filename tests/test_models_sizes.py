@@ -96,4 +96,4 @@ def test_ensemble_dispatches_to_the_member_of_the_task():
     rebuilt = build_model(model_to_config(ensemble))
     assert rebuilt.state_dict().keys() == ensemble.state_dict().keys()
     with pytest.raises(ValueError, match="one architecture"):
-        TaskEnsemble.from_members({"defocus": NAFNet(width=4), "lowlight": NAFNet(width=8)})
+        TaskEnsemble.from_members({"defocus": NAFNet(width=4), "low_light": NAFNet(width=8)})
