@@ -1,29 +1,27 @@
-"""Computational cost of the compared models: the "Computational Cost" column of Table 1.
+"""The cost table: every model the paper gives a size for, ours beside the paper's.
 
-Writes results/tables/cost.{csv,md}: params (M), MACs (G) at size×size and median
-runtime (ms) per model preset, with the device the runtime was measured on.
+Writes results/tables/cost.{csv,md}: per model preset, parameters (M), MACs (G) at
+size×size (ptflops, see ``demoe.eval.cost``) and mean runtime (ms) on the named device,
+beside the reported values of Table 1 (NAFNet, DeMoE k=1), Table 5 (right, and the
+width-64 model of App. F) and Sec. 5 (DeMoE-5), read from ``config/reported/``. The
+paper's runtimes are on an RTX 4090 (Table 1), so runtimes on another device do not
+compare directly; the ``device`` column says which.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import pandas as pd
-
-from demoe.eval.cost import measure_cost
+from demoe.eval.cost import cost_table
 from demoe.io.atomic import write_text
-from demoe.models.registry import create_model
-
-LABELS = {
-    "nafnet_original": "NAFNet (original, width 32)",
-    "demoe_baseline": "NAFNet baseline (ours, k=1 network)",
-    "demoe": "DeMoE (k=1)",
-}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", required=True)
+    parser.add_argument(
+        "--reported", nargs="*", default=[], help="config/reported/ files with the paper's costs"
+    )
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=10)
@@ -32,14 +30,10 @@ def main() -> None:
     parser.add_argument("--md", required=True)
     args = parser.parse_args()
 
-    rows = []
-    for name in args.models:
-        cost = measure_cost(
-            name, create_model(name), args.size, args.device, args.repeats, args.warmup
-        )
-        rows.append({"method": LABELS.get(name, name), **cost.as_dict()})
-    table = pd.DataFrame(rows)
-    write_text(args.csv, table.to_csv(index=False, float_format="%.4g"))
+    table = cost_table(
+        args.models, args.reported, args.size, args.device, args.repeats, args.warmup
+    )
+    write_text(args.csv, table.to_csv(index=False, float_format="%.6g"))
     write_text(args.md, table.to_markdown(index=False, floatfmt=".4g") + "\n")
 
 

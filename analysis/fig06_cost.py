@@ -1,7 +1,7 @@
-"""Fig. 6: computational cost of the compared models (parameters, MACs, runtime).
+"""Fig. 6 (left): computational cost of the models (parameters, MACs, runtime), ours vs reported.
 
-Reads the cost table (``results/tables/cost.csv``, Table 1 cost column): MACs against
-parameters, one point per model, labelled with its median runtime.
+Reads the cost table (``results/tables/cost.csv``, with the paper's values beside ours):
+MACs against parameters, ours filled and the paper's hollow, labelled with the runtime.
 """
 
 from __future__ import annotations

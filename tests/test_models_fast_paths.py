@@ -77,7 +77,8 @@ def test_mac_counting_on_a_known_network():
         torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
     )
     x = torch.rand(1, 3, 10, 10)
-    assert count_macs(conv, x) == 100 * 8 * 3 * 9 + 100 * 8 * 1 * 9
+    # ptflops: k·k·c_in/groups MACs per output element, plus one for the bias
+    assert count_macs(conv, x) == 100 * 8 * (3 * 9 + 1) + 100 * 8 * (1 * 9 + 1)
     assert count_params(conv) == 8 * 3 * 9 + 8 + 8 * 9 + 8
 
 

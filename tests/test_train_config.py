@@ -9,6 +9,7 @@ import yaml
 
 from demoe.cli import main
 from demoe.errors import ConfigError
+from demoe.models.nafnet import nafnet_from_expert
 from demoe.models.registry import build_model, model_config
 from demoe.tasks import AIO_BLUR
 from demoe.train.config import apply_overrides, from_dict, load_config, write_config
@@ -72,7 +73,7 @@ def test_experiment_list_covers_the_paper():
     expected |= {"baseline_aio", "baseline_aio_noclass", "baseline_original_arch", "demoe"}
     expected |= {"ablation_scratch", "ablation_router_noise", "ablation_finetune_all"}
     expected |= {"ablation_residual", "ablation_attention", "ablation_width64"}
-    expected |= {"ablation_middle4", "ablation_moe_blocks"}
+    expected |= {"ablation_middle12", "ablation_moe_blocks"}
     assert expected <= names
     assert EXPERIMENTS["baseline_aio_noclass"].lambda_cls == 0
     assert EXPERIMENTS["baseline_aio"].lambda_cls == 0.001
@@ -92,6 +93,10 @@ def test_every_experiment_resolves(profile, name):
     parent = resolve_config(exp.init_from, PROFILES[profile], "res").model
     mine = model_config(config.model.preset, **config.model.overrides)
     theirs = model_config(parent.preset, **parent.overrides)
+    if exp.init_mode == "expert":  # DeMoE*: the parent's k=1 network without router
+        extracted = nafnet_from_expert(build_model(theirs), exp.init_expert)
+        assert {"architecture": "nafnet", **extracted.config} == mine
+        return
     skip = {"block_experts", "moe_blocks_per_stage", "connection"}
     assert {k: v for k, v in mine.items() if k not in skip} == {
         k: v for k, v in theirs.items() if k not in skip
@@ -100,7 +105,7 @@ def test_every_experiment_resolves(profile, name):
 
 def test_small_profile_models_are_small_and_distinct():
     sizes = {}
-    for name in ("baseline_aio", "baseline_original_arch", "ablation_width64", "ablation_middle4"):
+    for name in ("baseline_aio", "baseline_original_arch", "ablation_width64", "ablation_middle12"):
         model = resolve_config(name, PROFILES["config"]).model
         net = build_model(model_config(model.preset, **model.overrides))
         sizes[name] = sum(p.numel() for p in net.parameters())

@@ -119,3 +119,25 @@ def test_demoe_star_fine_tunes_one_expert(toy, tmp_path):
     trainer.fit()
     changed = _changed(before, trainer.model.state_dict())
     assert changed and all(".experts.3." in k for k in changed)
+
+
+def test_expert_init_takes_the_demoe_k1_path_of_one_task(tmp_path):
+    """DeMoE* (Table 3) starts as the trained DeMoE restricted to its task's expert."""
+    from demoe.models import NAFNet
+    from demoe.train.stages import initialise
+
+    demoe = randomize_affine(create_model("demoe_small")).eval()
+    save_model(demoe, tmp_path / "demoe")
+    config = demoe.config
+    star = NAFNet(
+        width=config["width"],
+        middle_blk_num=config["middle_blk_num"] + 1,
+        enc_blk_nums=config["enc_blk_nums"],
+        dec_blk_nums=[n + 1 for n in config["dec_blk_nums"]],
+    )
+    initialise(star, str(tmp_path / "demoe"), "expert", "low_light")
+    x = torch.rand(1, 3, 16, 16)
+    with torch.inference_mode():
+        torch.testing.assert_close(star.eval()(x), demoe(x, task="low_light"))
+    with pytest.raises(ConfigError, match="init.expert"):
+        initialise(star, str(tmp_path / "demoe"), "expert")

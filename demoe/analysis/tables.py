@@ -162,7 +162,7 @@ REPRODUCES: dict[str, dict[str, Source]] = {
         "Baseline w/o classification loss": Source("baseline_aio_noclass"),
         "Baseline w/ original architecture": Source("baseline_original_arch"),
         "Baseline w/ classification loss": _NAFNET,
-        "More middle NAFBlocks": Source("ablation_middle4"),
+        "More middle NAFBlocks": Source("ablation_middle12"),
         "More MoEBlocks": Source("ablation_moe_blocks"),
     },
     "table6_tlc": {

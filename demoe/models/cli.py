@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from demoe.eval.cost import count_params, measure_cost
+from demoe.eval.cost import count_params, preset_cost
 from demoe.io.checkpoint import load_model
-from demoe.models.registry import PRESETS, create_model, model_to_config
+from demoe.models.registry import PRESETS, model_to_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,8 +41,6 @@ def _info(args: argparse.Namespace) -> int:
 
 def _cost(args: argparse.Namespace) -> int:
     for name in args.models:
-        cost = measure_cost(
-            name, create_model(name), args.size, args.device, args.repeats, args.warmup
-        )
+        cost = preset_cost(name, args.size, args.device, args.repeats, args.warmup)
         print(json.dumps(cost.as_dict()))
     return 0

@@ -6,7 +6,9 @@
 * top-k (inference): only the k most probable experts run, their weights renormalised
   to sum 1; a batch whose items pick different experts is grouped per expert.
 
-``connection`` selects how the mixture becomes the block output; "sum" is DeMoE's.
+``connection`` selects how the mixture becomes the block output (App. F, Table 5 left):
+"sum" is DeMoE's (Eq. 2), "residual" adds the input (Eq. 7), "attention" multiplies the
+input by the mixture, ``h · Σ wᵢ eᵢ(h)`` (Eq. 8, no squashing).
 """
 
 from __future__ import annotations
@@ -74,4 +76,4 @@ class MoEBlock(nn.Module):
             return mixed
         if self.connection == "residual":
             return h + mixed
-        return h * torch.sigmoid(mixed)
+        return h * mixed  # Eq. 8

@@ -12,18 +12,50 @@ from torch import nn
 
 from demoe.errors import ConfigError
 from demoe.models.demoe import DeMoE
+from demoe.models.ensemble import TaskEnsemble
 from demoe.models.nafnet import NAFNet
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"demoe": DeMoE, "nafnet": NAFNet}
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "demoe": DeMoE,
+    "nafnet": NAFNet,
+    "task_ensemble": TaskEnsemble,
+}
+
+#: Table 5 (App. F) variants of DeMoE, as constructor overrides; the block counts are the
+#: ones that reproduce the paper's sizes (tests/test_models_sizes.py):
+#: "original architecture" (22.07 M / 20.37 G as the router-less baseline: NAFNet's
+#: (1,1,1,28) encoder, "three NAFBlocks per decoder layer" = 2 + the MoE block, and the
+#: middle likewise), "more middle NAFBlocks" (38.67 M / 15.11 G: 12 instead of 2),
+#: "more MoEBlocks" (32.54 M / 13.18 G: two per stage, "doubling"), width 64
+#: (79.71 M / 42.77 G).
+TABLE5_VARIANTS: dict[str, dict[str, Any]] = {
+    "original_arch": {"middle_blk_num": 2, "enc_blk_nums": [1, 1, 1, 28]},
+    "middle12": {"middle_blk_num": 12},
+    "moe_blocks2": {"moe_blocks_per_stage": 2},
+    "width64": {"width": 64},
+}
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's DeMoE (Sec. 4.1): 20.15 M parameters.
     "demoe": {"architecture": "demoe"},
     # The stage-1 "k=1 network": one NAFBlock where each MoE block goes, plus the router
-    # (Sec. 3.3); our NAFNet baseline of the same size as DeMoE k=1.
+    # (Sec. 3.3-3.4, trained with the class loss): 10.24 M.
     "demoe_baseline": {"architecture": "demoe", "block_experts": 1},
-    # Per-dataset NAFNets of the weight-similarity study (Sec. 3.1).
+    # The paper's NAFNet baseline = that network without the router, 10.08 M (Table 1
+    # "NAFNet", Table 5 baselines; see demoe.models.nafnet): the per-dataset NAFNets of
+    # Sec. 3.1 (Figs. 2/7/9) and the task-specific DeMoE* of Table 3.
     "nafnet": {"architecture": "nafnet"},
+    # Table 5 "Baseline w/ original architecture" without its router.
+    "nafnet_original_arch": {
+        "architecture": "nafnet",
+        "middle_blk_num": 3,
+        "enc_blk_nums": [1, 1, 1, 28],
+    },
+    "demoe_middle12": {"architecture": "demoe", **TABLE5_VARIANTS["middle12"]},
+    "demoe_moe_blocks2": {"architecture": "demoe", **TABLE5_VARIANTS["moe_blocks2"]},
+    "demoe_width64": {"architecture": "demoe", **TABLE5_VARIANTS["width64"]},
+    # DeMoE-5 (Sec. 5, Fig. 6 left): the five DeMoE* as one model, 50.4 M.
+    "demoe5": {"architecture": "task_ensemble"},
     # The original deblurring NAFNet (width 32, GoPro), Chen et al. 2022.
     "nafnet_original": {
         "architecture": "nafnet",

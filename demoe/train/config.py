@@ -70,10 +70,12 @@ class ModelSection:
 
 @dataclass
 class InitSection:
-    """Initial weights: none, a stage-1 baseline expanded into every expert, or a copy."""
+    """Initial weights: none, a stage-1 baseline expanded into every expert, a copy, or
+    a DeMoE's k=1 network through one expert (DeMoE*, Table 3)."""
 
     source: str | None  # model folder (demoe.io.checkpoint layout) or None
-    mode: Literal["expand", "copy"]
+    mode: Literal["expand", "copy", "expert"]
+    expert: str | None = None  # mode "expert": the task whose expert is taken
 
 
 @dataclass
@@ -211,6 +213,11 @@ class TrainConfig:
                 resolve_task(self.model.task)
             except ValueError as exc:
                 raise ConfigError(f"model.task: {exc}") from exc
+        if self.init.mode == "expert":
+            try:
+                resolve_task(self.init.expert or "")
+            except ValueError as exc:
+                raise ConfigError(f"init.expert (needed by init.mode 'expert'): {exc}") from exc
 
 
 def from_dict(obj: Any) -> TrainConfig:

@@ -9,14 +9,26 @@ long and how big* (crop, batch, schedule, optimiser, hardware, model scale).
 
 Readings of the paper that are ours (it does not spell them out):
 
-* Table 3 DeMoE* (``demoe_star_<dataset>``): the trained ``demoe`` with only the expert
-  of the dataset's task fine-tuned on that dataset alone, that expert selected by hand
-  (``task=<task>``); everything else, router included, stays frozen.
+* The NAFNet baseline (preset ``nafnet``: Table 1 "NAFNet", the per-dataset NAFNets of
+  Sec. 3.1 / Figs. 2, 7, 9) is the DeMoE k=1 network without router, 10.08 M (Sec. 3.3:
+  with top-1 routing DeMoE "is equivalent to our NAFNet baseline"; see
+  ``demoe.models.nafnet``). The stage-1 run ``baseline_aio`` trains it *with* the router
+  and the class loss (Sec. 3.4); the per-dataset NAFNets see one dataset and no class
+  loss, so they have no router.
+* Table 3 DeMoE* (``demoe_star_<dataset>``): "a single expert in the decoder ... fine-tuned
+  in each specific dataset", "equivalent to a single specialized NAFNet" (Sec. 4.3). It is
+  that NAFNet, initialised with the trained ``demoe``'s k=1 path through the expert of
+  the dataset's task (``init_mode="expert"``, :func:`demoe.models.nafnet_from_expert`) and
+  fine-tuned, whole, on that dataset alone. DeMoE-5 (Sec. 5, Fig. 6) is the five of them
+  (``demoe.models.TaskEnsemble``).
 * Table 5 architecture ablations go through the same two stages as DeMoE. Variants
   whose encoder differs from ``baseline_aio`` (width 64, more middle blocks) get their
-  own stage-1 baseline; the others start from ``baseline_aio``. "More MoE blocks" stacks
-  two MoE blocks per stage (each initialised from the stage-1 block at its stage) and
-  "more middle blocks" doubles them (2 → 4).
+  own stage-1 baseline; the others start from ``baseline_aio``. The block counts are
+  those that give the paper's sizes (``demoe.models.registry.TABLE5_VARIANTS``): 12
+  middle blocks instead of 2 (38.67 M), two MoE blocks per stage (32.54 M, each
+  initialised from the stage-1 block at its stage), and the original NAFNet encoder
+  (1,1,1,28) with 2 middle and 2 decoder blocks per level + the MoE block (22.07 M
+  without router; "three NAFBlocks per decoder layer", App. F).
 * Fig. 6 (right) "noise in the router": Gaussian noise (std 1) on the router logits
   during stage-2 training.
 """
@@ -32,7 +44,7 @@ from types import MappingProxyType
 from typing import Any
 
 from demoe.errors import ConfigError
-from demoe.models.registry import ARCHITECTURES, model_config
+from demoe.models.registry import ARCHITECTURES, TABLE5_VARIANTS, model_config
 from demoe.tasks import AIO_BLUR, DATASETS, OTHER_TASK, task_index
 from demoe.train.config import MODULE_GROUPS, TrainConfig, apply_overrides, from_dict
 
@@ -56,6 +68,7 @@ class Experiment:
     model: Mapping[str, Any] = field(default_factory=dict)
     init_from: str | None = None
     init_mode: str = "expand"
+    init_expert: str | None = None  # task whose expert init_mode "expert" takes
     lambda_cls: float = 0.0
     datasets: tuple[str, ...] = AIO_BLUR
     frozen: tuple[str, ...] = ()
@@ -71,7 +84,10 @@ class Experiment:
 def _nafnet(dataset: str) -> Experiment:
     return Experiment(
         name=f"nafnet_{dataset}",
-        description=f"NAFNet trained on {DATASETS[dataset].display} only (Sec. 3.1, Fig. 2/7/9)",
+        description=(
+            f"NAFNet baseline (10.08 M, no router) trained on {DATASETS[dataset].display} "
+            "only (Sec. 3.1, Figs. 2/7/9)"
+        ),
         preset="nafnet",
         stage="single",
         datasets=(dataset,),
@@ -174,17 +190,16 @@ def _demoe_star(dataset: str) -> Experiment:
     return Experiment(
         name=f"demoe_star_{dataset}",
         description=(
-            f"DeMoE* (Table 3): expert {task_index(task)} ({task}) of `demoe` fine-tuned "
-            f"on {DATASETS[dataset].display}, selected by hand"
+            f"DeMoE* (Table 3): the k=1 network of `demoe` through expert "
+            f"{task_index(task)} ({task}), no router, fine-tuned on "
+            f"{DATASETS[dataset].display}"
         ),
-        preset="demoe",
+        preset="nafnet",
         stage="task_specific",
         init_from="demoe",
-        init_mode="copy",
+        init_mode="expert",
+        init_expert=task,
         datasets=(dataset,),
-        frozen=ALL_BUT_EXPERTS,
-        trainable_experts=(task_index(task),),
-        task=task,
     )
 
 
@@ -199,17 +214,20 @@ def _all() -> dict[str, Experiment]:
         ),
         _stage1(
             "baseline_original_arch",
-            "Stage 1 with NAFNet's original encoder (1,1,1,28) and 3 blocks per decoder "
-            "level (Fig. 13)",
-            middle_blk_num=1,
-            enc_blk_nums=[1, 1, 1, 28],
-            dec_blk_nums=[3, 3, 3, 3],
+            "Stage 1 with NAFNet's original encoder (1,1,1,28), 2 + 1 middle and decoder "
+            "blocks per level (Table 5 'original architecture', 22.07 M without router; "
+            "Fig. 13)",
+            **TABLE5_VARIANTS["original_arch"],
         ),
-        _stage1("baseline_aio_width64", "Stage 1 of the width-64 ablation (Table 5)", width=64),
         _stage1(
-            "baseline_aio_middle4",
-            "Stage 1 of the more-middle-blocks ablation (Table 5)",
-            middle_blk_num=4,
+            "baseline_aio_width64",
+            "Stage 1 of the width-64 ablation (Table 5)",
+            **TABLE5_VARIANTS["width64"],
+        ),
+        _stage1(
+            "baseline_aio_middle12",
+            "Stage 1 of the more-middle-blocks ablation (Table 5): 12 middle blocks",
+            **TABLE5_VARIANTS["middle12"],
         ),
         _stage2(
             "demoe",
@@ -245,25 +263,25 @@ def _all() -> dict[str, Experiment]:
         ),
         _stage2(
             "ablation_attention",
-            "Table 5: MoE output as a sigmoid attention map on its input",
+            "Table 5: input multiplied by the MoE output (attention connection, Eq. 8)",
             model={"connection": "attention"},
         ),
         _stage2(
             "ablation_width64",
-            "Table 5: width 64",
+            "Table 5: width 64 (79.71 M)",
             init_from="baseline_aio_width64",
-            model={"width": 64},
+            model=TABLE5_VARIANTS["width64"],
         ),
         _stage2(
-            "ablation_middle4",
-            "Table 5: 4 middle NAFBlocks instead of 2",
-            init_from="baseline_aio_middle4",
-            model={"middle_blk_num": 4},
+            "ablation_middle12",
+            "Table 5: 12 middle NAFBlocks instead of 2 (38.67 M)",
+            init_from="baseline_aio_middle12",
+            model=TABLE5_VARIANTS["middle12"],
         ),
         _stage2(
             "ablation_moe_blocks",
-            "Table 5: two MoE blocks per decoder stage instead of one",
-            model={"moe_blocks_per_stage": 2},
+            "Table 5: two MoE blocks per decoder stage instead of one (32.54 M)",
+            model=TABLE5_VARIANTS["moe_blocks2"],
         ),
     ]
     return {e.name: e for e in exps}
@@ -368,6 +386,7 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         "init": {
             "source": model_dir(results, exp.init_from) if exp.init_from else None,
             "mode": exp.init_mode,
+            "expert": exp.init_expert,
         },
         "freeze": {
             "groups": list(exp.frozen),

@@ -170,7 +170,7 @@ def build_training_model(config: TrainConfig) -> nn.Module:
         raise ConfigError("model.task and loss.lambda_cls need a DeMoE (it has the router)")
     model = build_model(spec)
     if config.init.source is not None:
-        initialise(model, config.init.source, config.init.mode)
+        initialise(model, config.init.source, config.init.mode, config.init.expert)
     freeze(model, config.freeze.groups, config.freeze.trainable_experts)
     return model
 

@@ -28,8 +28,9 @@ import torch
 from torch import nn
 
 from demoe.errors import CheckpointError, ConfigError
-from demoe.io.checkpoint import StateDict, check_state_dict, read_state_dict
+from demoe.io.checkpoint import StateDict, check_state_dict, load_model, read_state_dict
 from demoe.models.demoe import DeMoE
+from demoe.models.nafnet import nafnet_from_expert
 from demoe.train.config import MODULE_GROUPS
 
 _EXPERT_KEY = re.compile(r"^experts\.(\d+)\.experts\.(\d+)\.(.+)$")
@@ -66,12 +67,24 @@ def _source(baseline: StateDict, key: str) -> torch.Tensor:
     return baseline[key]
 
 
-def initialise(model: nn.Module, source: str, mode: str) -> None:
+def initialise(model: nn.Module, source: str, mode: str, expert: str | None = None) -> None:
     """Load initial weights from the model folder ``source``.
 
     ``mode="expand"``: stage-1 baseline → every expert (:func:`expand_baseline`);
-    ``mode="copy"``: the same architecture, loaded as is (DeMoE* from DeMoE).
+    ``mode="copy"``: the same architecture, loaded as is;
+    ``mode="expert"``: the k=1 network of the DeMoE in ``source`` through the expert of
+    task ``expert``, without router (DeMoE*, Table 3; :func:`nafnet_from_expert`).
     """
+    if mode == "expert":
+        if expert is None:
+            raise ConfigError("init mode 'expert' needs init.expert (a task name)")
+        source_model = load_model(source)
+        if not isinstance(source_model, DeMoE):
+            raise ConfigError(f"init mode 'expert' needs a DeMoE in {source}")
+        state = nafnet_from_expert(source_model, expert).state_dict()
+        check_state_dict(model, state, source=f"{source} (expert {expert})")
+        model.load_state_dict(state, strict=True)
+        return
     state = read_state_dict(source)
     if mode == "copy":
         check_state_dict(model, state, source=source)
@@ -80,7 +93,7 @@ def initialise(model: nn.Module, source: str, mode: str) -> None:
         blocks = _baseline_blocks_per_stage(state, model)
         expand_baseline(model, state, blocks)
     else:
-        raise ConfigError(f"unknown init mode {mode!r}; valid: expand, copy")
+        raise ConfigError(f"unknown init mode {mode!r}; valid: expand, copy, expert")
 
 
 def _baseline_blocks_per_stage(state: StateDict, model: nn.Module) -> int:
