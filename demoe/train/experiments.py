@@ -307,9 +307,20 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         **{s: dict(settings[s]) for s in PROFILE_SECTIONS if s != "data"},
         "extra": {"stage": exp.stage, "init_from": exp.init_from},
     }
-    per_exp = profile.get("experiments", {}) or {}
-    dotted = [f"{k}={_yaml_value(v)}" for k, v in (per_exp.get(name) or {}).items()]
+    dotted = [f"{k}={_yaml_value(v)}" for k, v in profile_overrides(profile, name).items()]
     return apply_overrides(obj, dotted)
+
+
+def profile_overrides(profile: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """Dotted-key overrides of experiment ``name`` in ``profile``: ``experiments[<profile>]``.
+
+    The overrides are keyed by the profile's name (``train.profile``) because Snakemake
+    deep-merges ``--configfile`` files over ``config/config.yaml``: a flat mapping of one
+    profile would leak into the other (e.g. the small profile's ``schedule.steps`` next to
+    the paper's ``schedule.epochs``). A profile only ever reads its own block.
+    """
+    blocks = profile.get("experiments") or {}
+    return (blocks.get(profile.get("profile")) or {}).get(name) or {}
 
 
 def resolve_config(name: str, profile: Mapping[str, Any], results: str = "results") -> TrainConfig:

@@ -17,3 +17,29 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ["PATH"]))
 CONDA_ENV = "../envs/demoe.yaml"
+
+
+def check_data_roots(data):
+    """Fail at DAG build (also with -n) when a required dataset folder is missing.
+
+    The build rule would report it too, but only in its log file; here the message reaches
+    the console and names the config key to fix.
+    """
+    if data["root"] is None:  # the embedded synthetic default, written by the DAG
+        return
+    from demoe.data.build import resolve_roots
+    from demoe.errors import ConfigError
+
+    missing = [
+        f"data.roots.{name}: {path} is not a folder"
+        for name, path in resolve_roots(data["root"], data["roots"]).items()
+        if name not in data["optional"] and not Path(path).is_dir()
+    ]
+    if missing:
+        raise ConfigError(
+            f"datasets missing under data.root={data['root']} (fix data.root or data.roots.<name>,"
+            " or list the dataset under data.optional): " + "; ".join(missing)
+        )
+
+
+check_data_roots(config["data"])
