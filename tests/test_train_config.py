@@ -113,9 +113,10 @@ def test_per_experiment_profile_overrides():
     assert resolve_dict("demoe", profile)["schedule"]["steps"] == 7
     # Another profile's block never applies (Snakemake deep-merges config files).
     other = {**profile, "profile": "paper"}
-    assert resolve_dict("demoe", other)["schedule"]["steps"] == PROFILES["config"]["settings"][
-        "schedule"
-    ]["steps"]
+    assert (
+        resolve_dict("demoe", other)["schedule"]["steps"]
+        == PROFILES["config"]["settings"]["schedule"]["steps"]
+    )
     bad = {**PROFILES["config"], "experiments": {"small": {"demoe": {"schedule.stepz": 7}}}}
     with pytest.raises(ConfigError, match="schedule.stepz"):
         resolve_dict("demoe", bad)
