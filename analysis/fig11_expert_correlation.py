@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.analysis.plots.labels import with_weights_source
 from demoe.analysis.plots.weights import MEASURE_LABELS, expert_figure, expert_matrices
 from demoe.io.checkpoint import read_state_dict
 
@@ -22,7 +23,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     matrices = expert_matrices(read_state_dict(args.model), "pearson", args.params)
-    title = "Weight correlation between the experts of each DeMoE MoE block"
+    title = with_weights_source(
+        "Weight correlation between the experts of each DeMoE MoE block", args.model
+    )
     save(expert_figure(matrices, title, MEASURE_LABELS["pearson"]), args)
 
 

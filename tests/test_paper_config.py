@@ -3,11 +3,14 @@ fixed external checkpoints enter the DAG in place of training (issue 11 item 2).
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +120,45 @@ def test_small_profile_overrides_do_not_leak_into_paper_profile(published_tree, 
         if "ablation_width64" in line and "demoe.cli train" in line
     ]
     assert width64 and all('"epochs": 400' in line for line in width64)
+
+
+def test_fixed_weights_label_their_table_rows():
+    specs = table_specs(fixed_weights={"demoe": "DeMoE.pth"})
+    labels = [r.label for r in specs["table6_tlc"].rows]
+    assert labels and all(label.endswith("[weights: DeMoE.pth]") for label in labels)
+    nafnets = [r.label for r in specs["table3_task_specific"].rows if "NAFNet" in r.label]
+    assert nafnets and not any("weights:" in label for label in nafnets)
+
+
+def test_fixed_checkpoint_is_evaluated_not_trained(tmp_path):
+    """A tiny DAG (config/test.yaml data) evaluating the published-layout checkpoint."""
+    checkpoint = tmp_path / "DeMoE_published.pth"
+    shutil.copy2(PUBLISHED, checkpoint)
+    results = tmp_path / "results"
+    site = write_yaml(
+        tmp_path / "site.yaml", {"results": str(results), "checkpoints": {"demoe": str(checkpoint)}}
+    )
+    configs = ("config/test.yaml", site)
+    targets = [
+        f"{results}/eval/demoe/gopro/auto.json",
+        f"{results}/figures/fig11_expert_correlation.png",
+    ]
+    run = snakemake("--cores", "2", *targets, configs=configs)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    console = run.stdout + run.stderr
+    assert "rule import_checkpoint" in console and "rule train_model" not in console
+    model_config = json.loads((results / "models/demoe/config.json").read_text())
+    assert model_config["metadata"]["source"] == checkpoint.name
+    summary = json.loads((results / "eval/demoe/gopro/auto.json").read_text())
+    assert summary["images"] > 0 and math.isfinite(summary["means"]["psnr"])
+    # The table rows name the file; a table needs no training either.
+    table = snakemake("-n", "-p", f"{results}/tables/table6_tlc.csv", configs=configs)
+    assert table.returncode == 0, table.stderr[-2000:]
+    assert f"--fixed-weights=demoe={checkpoint.name}" in table.stdout
+    assert "train_model" not in table.stdout
+    # A changed file reruns only what reads it.
+    os.utime(checkpoint, (time.time() + 10, time.time() + 10))
+    again = snakemake("-n", *targets, configs=configs)
+    assert again.returncode == 0, again.stderr[-2000:]
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", again.stdout, re.M))
+    assert set(stats) - {"total"} == {"import_checkpoint", "evaluate", "fig11_expert_correlation"}

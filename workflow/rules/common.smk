@@ -19,6 +19,26 @@ os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.envir
 CONDA_ENV = "../envs/demoe.yaml"
 
 
+def fixed_checkpoints(mapping):
+    """``checkpoints:`` (experiment -> file of fixed weights), checked at DAG build."""
+    from demoe.errors import ConfigError
+    from demoe.train.experiments import EXPERIMENTS
+
+    for name, path in mapping.items():
+        if name not in EXPERIMENTS:
+            raise ConfigError(
+                f"checkpoints.{name}: not an experiment of demoe/train/experiments.py "
+                f"({', '.join(EXPERIMENTS)})"
+            )
+        if not Path(path).exists():
+            raise ConfigError(f"checkpoints.{name}: no checkpoint at {path}")
+    return {name: str(Path(path).resolve()) for name, path in mapping.items()}
+
+
+#: Experiments with fixed weights (not trained): rule import_checkpoint of train.smk.
+CHECKPOINTS = fixed_checkpoints(config.get("checkpoints") or {})
+
+
 def check_data_roots(data):
     """Fail at DAG build (also with -n) when a required dataset folder is missing.
 

@@ -8,12 +8,14 @@
 # the experiments initialised from them). Checkpoints go to <results>/checkpoints/<name>/
 # (not DAG outputs); an interrupted job continues from the latest one (--resume auto).
 import json
+import re
 
 from demoe.train.experiments import EXPERIMENTS, manifests, model_dir, resolve_config
 
 TRAIN = config["train"]
-TRAIN_EXPERIMENTS = list(EXPERIMENTS)
-TRAIN_MODELS = [f"{model_dir(RESULTS, name)}/model.safetensors" for name in TRAIN_EXPERIMENTS]
+# Experiments given fixed weights under `checkpoints:` (common.smk) are imported, not trained.
+TRAIN_EXPERIMENTS = [name for name in EXPERIMENTS if name not in CHECKPOINTS]
+TRAIN_MODELS = [f"{model_dir(RESULTS, name)}/model.safetensors" for name in EXPERIMENTS]
 TRAIN_MANIFESTS = manifests(RESULTS)
 
 
@@ -61,3 +63,26 @@ rule train_model:
     shell:
         "OMP_NUM_THREADS={params.omp_threads} {params.launcher} -m demoe.cli train {params.config:q} "
         "--resume auto > {log} 2>&1"
+
+
+if CHECKPOINTS:
+
+    rule import_checkpoint:
+        """Fixed weights (config `checkpoints:`) as the experiment's model folder; a changed
+        file (newer) reruns this rule and only what reads the model."""
+        input:
+            checkpoint=lambda wc: CHECKPOINTS[wc.experiment],
+        output:
+            weights=f"{RESULTS}/models/{{experiment}}/model.safetensors",
+            model_config=f"{RESULTS}/models/{{experiment}}/config.json",
+        wildcard_constraints:
+            experiment="|".join(map(re.escape, CHECKPOINTS)),
+        params:
+            out=lambda wc: model_dir(RESULTS, wc.experiment),
+        log:
+            f"{RESULTS}/logs/train/{{experiment}}_import.log",
+        conda:
+            CONDA_ENV
+        shell:
+            "python -m demoe.cli models import {input.checkpoint:q} --out {params.out:q} "
+            "> {log:q} 2>&1"
