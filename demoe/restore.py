@@ -157,7 +157,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="same-size images per forward")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--tile", type=int, help="force tiled inference with this tile side (px)")
-    p.add_argument("--overlap", type=int, default=Tiling.overlap, help="tile overlap (px)")
+    p.add_argument(
+        "--overlap",
+        type=int,
+        help=f"overlap of --tile tiles in px (default {Tiling.overlap}, at most half the tile)",
+    )
     p.add_argument(
         "--memory-gb",
         type=float,
@@ -175,6 +179,13 @@ def _device(name: str) -> str:
     return name
 
 
+def _tiling(tile: int | None, overlap: int | None) -> Tiling | None:
+    """``--tile``/``--overlap``: forced tiling (overlap default: 192 px, at most tile/2)."""
+    if not tile:
+        return None
+    return Tiling(tile, overlap if overlap is not None else min(Tiling.overlap, tile // 2))
+
+
 def _restore(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -184,7 +195,7 @@ def _restore(args: argparse.Namespace) -> int:
         raise ValueError(f"--task {args.task} needs a DeMoE checkpoint, {args.model} is not one")
     if args.tlc:
         apply_tlc(model, args.tlc_train_size)
-    tiling = Tiling(args.tile, args.overlap) if args.tile else None
+    tiling = _tiling(args.tile, args.overlap)
     budget = args.memory_gb * 2**30 if args.memory_gb else None
     records = restore_images(
         model, jobs, args.task, args.batch_size, tiling, budget, progress=not args.quiet
