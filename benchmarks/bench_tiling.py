@@ -76,7 +76,7 @@ def main() -> None:
         f"tiled {args.tile}": measure(height, width, args.tile, args.device),
         f"one tile {args.tile}": measure(args.tile, args.tile, None, args.device),
     }
-    print(f"| image | mode | peak MiB | s |\n|---|---|---|---|")
+    print("| image | mode | peak MiB | s |\n|---|---|---|---|")
     for mode, (peak, seconds) in rows.items():
         size = f"{args.tile}×{args.tile}" if mode.startswith("one") else f"{width}×{height}"
         print(f"| {size} | {mode} | {peak:.0f} | {seconds:.1f} |")
