@@ -39,9 +39,9 @@ from demoe.models.layers import ChannelPool
 from demoe.tasks import TASKS
 
 #: Peak activation memory of an eval-mode forward, bytes per input pixel per unit of
-#: model width (fp32, CPU, fused path): measured on the paper-size DeMoE (width 32) at
-#: 512×512 (benchmarks/README.md, "Tiled inference"), rounded up.
-BYTES_PER_PIXEL_PER_WIDTH = 100.0
+#: model width (fp32, CPU, fused path): measured 48 on the paper-size DeMoE (width 32) at
+#: 1024×768 (benchmarks/bench_tiling.py, benchmarks/README.md), with a third of headroom.
+BYTES_PER_PIXEL_PER_WIDTH = 64.0
 #: Smallest tile a memory budget may ask for.
 MIN_TILE = 64
 #: Weight of the pixels next to a tile's inner border (kept > 0: no 0/0 anywhere).
