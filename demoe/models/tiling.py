@@ -64,7 +64,9 @@ class Tiling:
 
 def estimated_bytes(model: nn.Module, height: int, width: int) -> float:
     """Rough peak memory of a whole-image forward (see :data:`BYTES_PER_PIXEL_PER_WIDTH`)."""
-    return BYTES_PER_PIXEL_PER_WIDTH * getattr(model, "width", 32) * height * width
+    intro = getattr(model, "intro", None)  # NAFNet/DeMoE: its out_channels is the width
+    channels = intro.out_channels if isinstance(intro, nn.Conv2d) else 32
+    return BYTES_PER_PIXEL_PER_WIDTH * channels * height * width
 
 
 def fits(model: nn.Module, height: int, width: int, budget_bytes: float) -> bool:
