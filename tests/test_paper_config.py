@@ -152,9 +152,11 @@ def test_fixed_checkpoint_is_evaluated_not_trained(tmp_path):
     summary = json.loads((results / "eval/demoe/gopro/auto.json").read_text())
     assert summary["images"] > 0 and math.isfinite(summary["means"]["psnr"])
     # The table rows name the file; a table needs no training either.
-    table = snakemake("-n", "-p", f"{results}/tables/table6_tlc.csv", configs=configs)
+    labelled = [f"{results}/tables/table6_tlc.csv", f"{results}/figures/fig12_router_output.png"]
+    table = snakemake("-n", "-p", *labelled, configs=configs)
     assert table.returncode == 0, table.stderr[-2000:]
     assert f"--fixed-weights=demoe={checkpoint.name}" in table.stdout
+    assert f"--weights-source {checkpoint.name}" in table.stdout
     assert "train_model" not in table.stdout
     # A changed file reruns only what reads it.
     os.utime(checkpoint, (time.time() + 10, time.time() + 10))

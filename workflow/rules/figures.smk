@@ -4,6 +4,8 @@
 # eval and manifest files come from the training, eval and data rules.
 # Fig. 8 is in the DAG only when analysis.fig08_other_checkpoint is set.
 import os
+import shlex
+from pathlib import Path
 
 from demoe.analysis.plots.labels import task_specific_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD
@@ -51,6 +53,12 @@ DEMOE_AUTO = {d: f"{RESULTS}/eval/demoe/{d}/auto.csv" for d in (*FIG_AIO, *FIG_O
 TSNE_OPTIONS = (
     f"--max-per-dataset {TSNE['max_images_per_dataset']} "
     f"--perplexity {TSNE['perplexity']} --seed {TSNE['seed']}"
+)
+# Fixed DeMoE weights (config checkpoints:) are named in the router figures' titles.
+ROUTER_OPTIONS = (
+    f"--weights-source {shlex.quote(Path(CHECKPOINTS['demoe']).name)}"
+    if "demoe" in CHECKPOINTS
+    else ""
 )
 QUALITATIVE_OPTIONS = (
     f"--crop {QUALITATIVE['crop']} --index {QUALITATIVE['index']} --device {ANALYSIS['device']}"
@@ -208,12 +216,14 @@ rule fig12_router_output:
     output:
         pdf=f"{FIGURES}/fig12_router_output.pdf",
         png=fig_png("fig12_router_output"),
+    params:
+        router=ROUTER_OPTIONS,
     log:
         f"{RESULTS}/logs/figures/fig12_router_output.log",
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig12_router_output.py --csv {input.csv} "
+        "python analysis/fig12_router_output.py --csv {input.csv} {params.router} "
         "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -223,12 +233,14 @@ rule fig12_router_confusion:
     output:
         pdf=f"{FIGURES}/fig12_router_confusion.pdf",
         png=fig_png("fig12_router_confusion"),
+    params:
+        router=ROUTER_OPTIONS,
     log:
         f"{RESULTS}/logs/figures/fig12_router_confusion.log",
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig12_router_confusion.py --csv {input.csv} "
+        "python analysis/fig12_router_confusion.py --csv {input.csv} {params.router} "
         "--pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 

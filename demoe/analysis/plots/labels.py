@@ -64,5 +64,9 @@ def weights_source(path: str | os.PathLike) -> str | None:
 
 def with_weights_source(title: str, path: str | os.PathLike, role: str = "DeMoE") -> str:
     """``title`` naming the checkpoint file of fixed weights, when ``path`` has one."""
-    source = weights_source(path)
-    return title if source is None else f"{title}\n({role} weights: {source})"
+    return titled_with_source(title, weights_source(path), role)
+
+
+def titled_with_source(title: str, source: str | None, role: str = "DeMoE") -> str:
+    """``title`` with "(<role> weights: <source>)" under it when ``source`` is given."""
+    return title if not source else f"{title}\n({role} weights: {source})"
