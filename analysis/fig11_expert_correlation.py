@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.analysis.plots.labels import with_weights_source
 from demoe.analysis.plots.weights import (
     MEASURE_LABELS,
     expert_type_scores,
@@ -31,9 +32,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     scores = expert_type_scores(read_state_dict(args.model), "pearson", args.params)
-    title = (
+    title = with_weights_source(
         "Weight correlation between DeMoE experts by layer type "
-        f"(mean over {scores['moe'].nunique()} MoE blocks)"
+        f"(mean over {scores['moe'].nunique()} MoE blocks)",
+        args.model,
     )
     save(heatmap_figure(type_matrix(scores), title, MEASURE_LABELS["pearson"]), args)
     if args.csv:

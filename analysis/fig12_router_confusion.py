@@ -10,15 +10,17 @@ import sys
 from collections.abc import Sequence
 
 from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.analysis.plots.labels import titled_with_source
 from demoe.analysis.plots.router import confusion_figure, read_router_eval, router_confusion
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = figure_parser(__doc__)
     parser.add_argument("--csv", nargs="+", required=True, help="per-image eval CSVs")
+    parser.add_argument("--weights-source", help="checkpoint file name of given DeMoE weights")
     args = parser.parse_args(argv)
     matrix, accuracy = router_confusion(read_router_eval(args.csv))
-    title = "DeMoE router on the AIO-Blur test sets"
+    title = titled_with_source("DeMoE router on the AIO-Blur test sets", args.weights_source)
     save(confusion_figure(matrix, accuracy, title), args)
 
 

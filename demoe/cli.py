@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demoe.train.cli",
     "demoe.data.cli",
     "demoe.eval.cli",
+    "demoe.restore",
 )
 
 

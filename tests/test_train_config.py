@@ -114,9 +114,15 @@ def test_small_profile_models_are_small_and_distinct():
 
 
 def test_per_experiment_profile_overrides():
-    profile = {**PROFILES["config"], "experiments": {"demoe": {"schedule.steps": 7}}}
+    profile = {**PROFILES["config"], "experiments": {"small": {"demoe": {"schedule.steps": 7}}}}
     assert resolve_dict("demoe", profile)["schedule"]["steps"] == 7
-    bad = {**PROFILES["config"], "experiments": {"demoe": {"schedule.stepz": 7}}}
+    # Another profile's block never applies (Snakemake deep-merges config files).
+    other = {**profile, "profile": "paper"}
+    assert (
+        resolve_dict("demoe", other)["schedule"]["steps"]
+        == PROFILES["config"]["settings"]["schedule"]["steps"]
+    )
+    bad = {**PROFILES["config"], "experiments": {"small": {"demoe": {"schedule.stepz": 7}}}}
     with pytest.raises(ConfigError, match="schedule.stepz"):
         resolve_dict("demoe", bad)
 

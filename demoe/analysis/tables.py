@@ -698,9 +698,17 @@ def main(name: str, argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--datasets", nargs="+", help="datasets present (default: all)")
     parser.add_argument("--tlc-experts", nargs="+", default=["synth_global_motion"])
     parser.add_argument("--note", action="append", default=[], help="extra note line")
+    parser.add_argument(
+        "--fixed-weights",
+        action="append",
+        default=[],
+        metavar="EXPERIMENT=FILE",
+        help="experiment evaluated with given weights (config checkpoints:), labelled by FILE",
+    )
     parser.add_argument("--out", required=True, help="output prefix (.csv, .md, .tex)")
     args = parser.parse_args(argv)
-    specs = table_specs(args.tlc_experts)
+    fixed = dict(item.split("=", 1) for item in args.fixed_weights)
+    specs = table_specs(args.tlc_experts, fixed)
     spec = specs[name]
     try:
         long, aligned = build_table(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +144,15 @@ def resolve_expert(expert: str, dataset: str) -> str:
     return task
 
 
-def table_specs(chosen_experts: Iterable[str] = ("synth_global_motion",)) -> dict[str, TableSpec]:
-    """Every results table; ``chosen_experts``: the "TLC on chosen experts" row of Table 6."""
+def table_specs(
+    chosen_experts: Iterable[str] = ("synth_global_motion",),
+    fixed_weights: Mapping[str, str] | None = None,
+) -> dict[str, TableSpec]:
+    """Every results table; ``chosen_experts``: the "TLC on chosen experts" row of Table 6.
+
+    ``fixed_weights`` (experiment → checkpoint file name, config ``checkpoints:``) labels
+    the rows of experiments evaluated with given weights instead of trained ones.
+    """
     chosen = tlc_scope(chosen_experts)
     specs = (
         _table1(),
@@ -164,7 +171,23 @@ def table_specs(chosen_experts: Iterable[str] = ("synth_global_motion",)) -> dic
             {TRAINING_STRATEGIES[k]: label for k, label in FIG6_LABELS.items()},
         ),
     )
-    return {s.name: s for s in specs}
+    return {s.name: with_weights_labels(s, fixed_weights or {}) for s in specs}
+
+
+def weights_label(label: str, file_name: str) -> str:
+    """A row label with the name of the checkpoint file its weights come from."""
+    return f"{label} [weights: {file_name}]"
+
+
+def with_weights_labels(spec: TableSpec, fixed_weights: Mapping[str, str]) -> TableSpec:
+    """``spec`` with the rows of fixed-weight experiments labelled by their file name."""
+    rows = tuple(
+        replace(r, label=weights_label(r.label, fixed_weights[r.experiment]))
+        if r.experiment in fixed_weights
+        else r
+        for r in spec.rows
+    )
+    return replace(spec, rows=rows)
 
 
 def _table1() -> TableSpec:

@@ -29,19 +29,16 @@ from demoe.data.images import read_image, to_uint8, write_image
 from demoe.data.manifest import Record
 from demoe.errors import DataError
 from demoe.eval.metrics import compute_metrics
-from demoe.models.demoe import DeMoE
+from demoe.models.tiling import infer
 from demoe.tasks import TASKS
 
 
 def restore(model: nn.Module, blurry: np.ndarray, task: str, device: torch.device):
     """Run ``model`` on one CHW image; returns (HWC uint8 restored, router probs or None)."""
     x = torch.from_numpy(blurry)[None].to(device)
-    with torch.inference_mode():
-        if isinstance(model, DeMoE):
-            out = model(x, task=task, return_aux=True)
-            restored, probs = out.output, torch.softmax(out.logits.float(), 1)[0].cpu().numpy()
-        else:
-            restored, probs = model(x), None
+    with torch.inference_mode():  # tiled when the image would not fit (demoe.models.tiling)
+        restored, logits = infer(model, x, task)
+    probs = None if logits is None else torch.softmax(logits.float(), 1)[0].cpu().numpy()
     return to_uint8(restored[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()), probs
 
 

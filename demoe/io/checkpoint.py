@@ -27,6 +27,7 @@ from torch import nn
 
 from demoe.errors import CheckpointError
 from demoe.io.atomic import atomic_path, write_json
+from demoe.models.fuse import fuse_by_default
 from demoe.models.registry import build_model, model_to_config
 
 NESTED_KEYS: tuple[str, ...] = ("params", "params_ema", "model_state_dict", "state_dict", "model")
@@ -230,6 +231,8 @@ def load_model(
     The config is, in order: ``config``, the one stored with the checkpoint, or one
     inferred from the tensor shapes. A state_dict that does not fit raises
     CheckpointError naming missing keys, unexpected keys and shape conflicts.
+    Inference (eval mode, no parameter gradients) takes the fused fast path by default
+    (:func:`demoe.models.fuse.fuse_by_default`); training mode stays eager.
     """
     state, stored = read_checkpoint(path)
     inferred = infer_config(state)
@@ -239,6 +242,7 @@ def load_model(
     check_state_dict(model, state, source=str(path))
     model.load_state_dict(state, strict=True)
     model.to(device)
+    fuse_by_default(model)
     return model.eval() if eval_mode else model
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from demoe.eval.cost import count_params, preset_cost
-from demoe.io.checkpoint import load_model
+from demoe.io.checkpoint import load_model, save_model
 from demoe.models.registry import PRESETS, model_to_config
 
 
@@ -17,6 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     info = msub.add_parser("info", help="config and size of a checkpoint")
     info.add_argument("checkpoint")
     info.set_defaults(func=_info)
+    imp = msub.add_parser(
+        "import",
+        help="convert any checkpoint load_model reads into a model folder (fixed weights)",
+    )
+    imp.add_argument("checkpoint", help="a .pth/.pt/.ckpt, .safetensors or model folder")
+    imp.add_argument("--out", required=True, help="model folder to write")
+    imp.set_defaults(func=_import)
 
     cost = sub.add_parser("cost", help="params, MACs and runtime of presets (Table 1 cost)")
     cost.add_argument("models", nargs="+", help="preset names")
@@ -36,6 +44,16 @@ def _list(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint)
     print(json.dumps({**model_to_config(model), "params": count_params(model)}, indent=2))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """``checkpoints: {experiment: file}`` in the DAG: the file's weights as a model folder,
+    its name kept in the metadata (``source``) so tables and figures can label it."""
+    source = Path(args.checkpoint)
+    model = load_model(source)
+    save_model(model, args.out, {"source": source.name, "source_path": str(source.resolve())})
+    print(f"imported {source} -> {args.out}")
     return 0
 
 

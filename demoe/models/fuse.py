@@ -5,17 +5,26 @@ LayerNorm1's scale/shift into ``conv1``, ``beta`` into ``conv3``, LayerNorm2's i
 ``conv4`` and ``gamma`` into ``conv5``. The normalisation itself runs as one fused
 ``layer_norm`` over the channel axis, which is contiguous in channels_last memory.
 Outputs equal the unfused model's up to float rounding (checked in tests to 1e-4).
+
+:func:`fuse_by_default` makes this the default of a loaded model (``demoe.load_model``):
+an eval-mode forward that records no parameter gradient runs a fused copy, built lazily
+and rebuilt whenever the parameters, their device or dtype, or the TLC windows change;
+training mode (and eval mode with parameter gradients) stays the eager path.
 """
 
 from __future__ import annotations
 
 import copy
+import types
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from demoe.models.layers import NAFBlock
+from demoe.models.layers import ChannelPool, NAFBlock
+
+_CACHE = "_demoe_fused_cache"
 
 
 def _fold_input_affine(conv: nn.Conv2d, scale: torch.Tensor, shift: torch.Tensor) -> nn.Conv2d:
@@ -73,6 +82,7 @@ def fuse_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Modul
     and under ``torch.inference_mode()`` for the full benefit.
     """
     fused = copy.deepcopy(model).eval()
+    _without_default(fused)
     for parent in list(fused.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, NAFBlock):
@@ -82,3 +92,55 @@ def fuse_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Modul
     if channels_last:
         fused = fused.to(memory_format=torch.channels_last)
     return fused
+
+
+def _without_default(model: nn.Module) -> None:
+    """Drop the fused-by-default dispatch (and its cache) from a (copied) model."""
+    model.__dict__.pop("forward", None)
+    model.__dict__.pop(_CACHE, None)
+
+
+def _state_key(model: nn.Module) -> tuple:
+    """What a fused copy depends on: every tensor's storage and in-place version, and the
+    TLC windows (``ChannelPool.kernel``), so optimiser steps, ``load_state_dict``,
+    ``.to()`` and ``apply_tlc`` all invalidate it."""
+    tensors = (*model.parameters(), *model.buffers())
+    key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+    kernels = tuple(m.kernel for m in model.modules() if isinstance(m, ChannelPool))
+    return key, kernels
+
+
+def _records_parameter_grads(model: nn.Module) -> bool:
+    return torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters())
+
+
+def fused_copy(model: nn.Module) -> nn.Module:
+    """The cached fused copy of ``model`` (see :func:`fuse_by_default`), rebuilt if stale."""
+    key = _state_key(model)
+    cached = model.__dict__.get(_CACHE)
+    if cached is None or cached[0] != key:
+        model.__dict__.pop(_CACHE, None)  # never copied into the new fused copy
+        with torch.no_grad():
+            fused = fuse_for_inference(model)
+        model.__dict__[_CACHE] = (key, fused)
+        return fused
+    return cached[1]
+
+
+def _dispatch(self: nn.Module, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+    eager = type(self).forward
+    if self.training or _records_parameter_grads(self):
+        return eager(self, x, *args, **kwargs)
+    return fused_copy(self)(x.contiguous(memory_format=torch.channels_last), *args, **kwargs)
+
+
+def fuse_by_default(model: nn.Module) -> nn.Module:
+    """Make eval-mode inference of ``model`` (in place) take the fused path.
+
+    Each forward checks: in training mode, or in eval mode while autograd records
+    parameter gradients (grad enabled and parameters requiring it), the eager forward
+    runs unchanged; otherwise (``torch.no_grad``/``inference_mode``, or frozen
+    parameters) the cached fused channels_last copy runs. Returns ``model``.
+    """
+    model.forward = types.MethodType(_dispatch, model)
+    return model

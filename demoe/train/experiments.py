@@ -406,15 +406,27 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         "extra": {"stage": exp.stage, "init_from": exp.init_from},
     }
     obj["run"]["seed"] = experiment_seed(exp, profile)
-    per_exp = profile.get("experiments", {}) or {}
-    unknown = sorted(set(per_exp) - set(EXPERIMENTS))  # a typo must not be ignored
+    dotted = [f"{k}={_yaml_value(v)}" for k, v in profile_overrides(profile, name).items()]
+    return apply_overrides(obj, dotted)
+
+
+def profile_overrides(profile: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """Dotted-key overrides of experiment ``name`` in ``profile``: ``experiments[<profile>]``.
+
+    The overrides are keyed by the profile's name (``train.profile``) because Snakemake
+    deep-merges ``--configfile`` files over ``config/config.yaml``: a flat mapping of one
+    profile would leak into the other (e.g. the small profile's ``schedule.steps`` next to
+    the paper's ``schedule.epochs``). A profile only ever reads its own block.
+    """
+    blocks = profile.get("experiments") or {}
+    own = blocks.get(profile.get("profile")) or {}
+    unknown = sorted(set(own) - set(EXPERIMENTS))  # a typo must not be ignored
     if unknown:
         raise ConfigError(
-            f"train.experiments: unknown experiment(s) {', '.join(unknown)}; known: "
-            f"{', '.join(EXPERIMENTS)}"
+            f"train.experiments.{profile.get('profile')}: unknown experiment(s) "
+            f"{', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}"
         )
-    dotted = [f"{k}={_yaml_value(v)}" for k, v in (per_exp.get(name) or {}).items()]
-    return apply_overrides(obj, dotted)
+    return own.get(name) or {}
 
 
 def resolve_config(name: str, profile: Mapping[str, Any], results: str = "results") -> TrainConfig:

@@ -19,6 +19,52 @@ os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.envir
 CONDA_ENV = "../envs/demoe.yaml"
 
 
+def fixed_checkpoints(mapping):
+    """``checkpoints:`` (experiment -> file of fixed weights), checked at DAG build."""
+    from demoe.errors import ConfigError
+    from demoe.train.experiments import EXPERIMENTS
+
+    for name, path in mapping.items():
+        if name not in EXPERIMENTS:
+            raise ConfigError(
+                f"checkpoints.{name}: not an experiment of demoe/train/experiments.py "
+                f"({', '.join(EXPERIMENTS)})"
+            )
+        if not Path(path).exists():
+            raise ConfigError(f"checkpoints.{name}: no checkpoint at {path}")
+    return {name: str(Path(path).resolve()) for name, path in mapping.items()}
+
+
+#: Experiments with fixed weights (not trained): rule import_checkpoint of train.smk.
+CHECKPOINTS = fixed_checkpoints(config.get("checkpoints") or {})
+
+
+def check_data_roots(data):
+    """Fail at DAG build (also with -n) when a required dataset folder is missing.
+
+    The build rule would report it too, but only in its log file; here the message reaches
+    the console and names the config key to fix.
+    """
+    if data["root"] is None:  # the embedded synthetic default, written by the DAG
+        return
+    from demoe.data.build import resolve_roots
+    from demoe.errors import ConfigError
+
+    missing = [
+        f"data.roots.{name}: {path} is not a folder"
+        for name, path in resolve_roots(data["root"], data["roots"]).items()
+        if name not in data["optional"] and not Path(path).is_dir()
+    ]
+    if missing:
+        raise ConfigError(
+            f"datasets missing under data.root={data['root']} (fix data.root or data.roots.<name>,"
+            " or list the dataset under data.optional): " + "; ".join(missing)
+        )
+
+
+check_data_roots(config["data"])
+
+
 # --- GPU requests (profiles/slurm, profiles/local-gpu) ---------------------------------
 def gpu_request(device):
     """The `gpu` resource of a rule running its torch work on ``device`` (a config value):

@@ -7,6 +7,7 @@
 # Fig. 8 compares with nafnet_lolv2_real (or analysis.fig08_other_checkpoint if set).
 import os
 import shlex
+from pathlib import Path
 
 from demoe.analysis.plots.labels import task_specific_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD
@@ -60,6 +61,12 @@ DEMOE_AUTO = {d: f"{RESULTS}/eval/demoe/{d}/auto.csv" for d in (*FIG_AIO, *FIG_O
 TSNE_OPTIONS = (
     f"--max-per-dataset {TSNE['max_images_per_dataset']} "
     f"--perplexity {TSNE['perplexity']} --seed {TSNE['seed']}"
+)
+# Fixed DeMoE weights (config checkpoints:) are named in the router figures' titles.
+ROUTER_OPTIONS = (
+    shlex.join(["--weights-source", Path(CHECKPOINTS["demoe"]).name])
+    if "demoe" in CHECKPOINTS
+    else ""
 )
 QUALITATIVE_OPTIONS = shlex.join(
     ["--crop", str(QUALITATIVE["crop"]), "--index", str(QUALITATIVE["index"])]
@@ -241,12 +248,14 @@ rule fig12_router_output:
     output:
         pdf=f"{FIGURES}/fig12_router_output.pdf",
         png=fig_png("fig12_router_output"),
+    params:
+        router=ROUTER_OPTIONS,
     log:
         f"{RESULTS}/logs/figures/fig12_router_output.log",
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig12_router_output.py --csv {input.csv:q} "
+        "python analysis/fig12_router_output.py --csv {input.csv:q} {params.router} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
@@ -256,12 +265,14 @@ rule fig12_router_confusion:
     output:
         pdf=f"{FIGURES}/fig12_router_confusion.pdf",
         png=fig_png("fig12_router_confusion"),
+    params:
+        router=ROUTER_OPTIONS,
     log:
         f"{RESULTS}/logs/figures/fig12_router_confusion.log",
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig12_router_confusion.py --csv {input.csv:q} "
+        "python analysis/fig12_router_confusion.py --csv {input.csv:q} {params.router} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 

@@ -48,6 +48,8 @@ def table_options(wildcards, input):
     args = ["--datasets", *EVAL_DATASETS, "--tlc-experts", *EVAL["tlc"]["experts"]]
     args += [f"--reported={input.reported}"] if "reported" in input.keys() else []
     args += [f"--cost={input.cost}"] if "cost" in input.keys() else []
+    # Rows of experiments with fixed weights (config checkpoints:) name the file.
+    args += [f"--fixed-weights={name}={Path(path).name}" for name, path in CHECKPOINTS.items()]
     for note in table_notes(spec):
         args += ["--note", note]
     return shlex.join(args)

@@ -13,6 +13,7 @@
 # The job's output goes to its log; the trainer's "demoe notice:" lines (a run restarting
 # because its config or data changed) also reach the console.
 import json
+import re
 import shlex
 
 from demoe.tasks import AIO_BLUR, OTHER_TASK
@@ -26,7 +27,8 @@ from demoe.train.experiments import (
 )
 
 TRAIN = config["train"]
-TRAIN_EXPERIMENTS = list(EXPERIMENTS)
+# Experiments given fixed weights under `checkpoints:` (common.smk) are imported, not trained.
+TRAIN_EXPERIMENTS = [name for name in EXPERIMENTS if name not in CHECKPOINTS]
 # Fig. 8's LOLv2-real NAFNet: trained when its data is there (always in the synthetic default).
 LOLV2_AVAILABLE = config["data"]["root"] is None or bool(config["data"]["roots"].get("lolv2_real"))
 # Seed controls of Figs. 2/7/9: only for the datasets in analysis.similarity.seed_controls.
@@ -43,7 +45,7 @@ def in_default_dag(name):
 
 TRAIN_MODELS = [
     f"{model_dir(RESULTS, name)}/model.safetensors"
-    for name in TRAIN_EXPERIMENTS
+    for name in EXPERIMENTS
     if in_default_dag(name)
 ]
 TRAIN_MANIFESTS = manifests(RESULTS)
@@ -150,3 +152,26 @@ rule prepare_train_store:
     shell:
         "python -m demoe.cli data build-store --manifest {input:q} --out {params.out:q} "
         "--workers {threads} > {log:q} 2>&1"
+
+
+if CHECKPOINTS:
+
+    rule import_checkpoint:
+        """Fixed weights (config `checkpoints:`) as the experiment's model folder; a changed
+        file (newer) reruns this rule and only what reads the model."""
+        input:
+            checkpoint=lambda wc: CHECKPOINTS[wc.experiment],
+        output:
+            weights=f"{RESULTS}/models/{{experiment}}/model.safetensors",
+            model_config=f"{RESULTS}/models/{{experiment}}/config.json",
+        wildcard_constraints:
+            experiment="|".join(map(re.escape, CHECKPOINTS)),
+        params:
+            out=lambda wc: model_dir(RESULTS, wc.experiment),
+        log:
+            f"{RESULTS}/logs/train/{{experiment}}_import.log",
+        conda:
+            CONDA_ENV
+        shell:
+            "python -m demoe.cli models import {input.checkpoint:q} --out {params.out:q} "
+            "> {log:q} 2>&1"

@@ -5,6 +5,7 @@ Light on imports: ``workflow/rules/figures.smk`` imports it to build the DAG.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -46,3 +47,26 @@ def model_name(path: str | os.PathLike) -> str:
     """Experiment name of a model file ``results/models/<name>/model.safetensors``."""
     path = Path(path)
     return path.parent.name if path.suffix == ".safetensors" else path.name
+
+
+def weights_source(path: str | os.PathLike) -> str | None:
+    """The checkpoint file name a model folder was imported from (config ``checkpoints:``,
+    ``demoe models import``), or None for a model the DAG trained."""
+    path = Path(path)
+    config = (path if path.is_dir() else path.parent) / "config.json"
+    try:
+        metadata = json.loads(config.read_text(encoding="utf-8")).get("metadata") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    source = metadata.get("source")
+    return str(source) if source else None
+
+
+def with_weights_source(title: str, path: str | os.PathLike, role: str = "DeMoE") -> str:
+    """``title`` naming the checkpoint file of fixed weights, when ``path`` has one."""
+    return titled_with_source(title, weights_source(path), role)
+
+
+def titled_with_source(title: str, source: str | None, role: str = "DeMoE") -> str:
+    """``title`` with "(<role> weights: <source>)" under it when ``source`` is given."""
+    return title if not source else f"{title}\n({role} weights: {source})"

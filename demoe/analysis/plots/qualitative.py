@@ -21,7 +21,12 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from demoe.analysis.plots.cli import figure_parser, save
-from demoe.analysis.plots.labels import dataset_label, model_name, task_specific_model
+from demoe.analysis.plots.labels import (
+    dataset_label,
+    model_name,
+    task_specific_model,
+    with_weights_source,
+)
 from demoe.data.images import read_image, read_uint8
 from demoe.data.manifest import Record, read_manifest
 from demoe.errors import DataError
@@ -178,4 +183,4 @@ def qualitative_main(doc: str, title: str, argv: Sequence[str] | None = None) ->
         args.index,
         args.device,
     )
-    save(qualitative_figure(rows, title), args)
+    save(qualitative_figure(rows, with_weights_source(title, args.demoe)), args)
