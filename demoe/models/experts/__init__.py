@@ -24,6 +24,8 @@ EXPERT_BLOCKS: dict[str, type[nn.Module]] = {
     "plk": PLKBlock,
 }
 DEFAULT_EXPERT_BLOCK = "nafblock"
+#: The alternatives Table 7 compares with the NAFBlock, in the table's order.
+TABLE7_EXPERT_BLOCKS: tuple[str, ...] = ("darkir", "wavelet", "restormer", "plk")
 
 
 def make_expert(name: str, channels: int) -> nn.Module:
@@ -36,6 +38,7 @@ def make_expert(name: str, channels: int) -> nn.Module:
 __all__ = [
     "DEFAULT_EXPERT_BLOCK",
     "EXPERT_BLOCKS",
+    "TABLE7_EXPERT_BLOCKS",
     "DarkIRBlock",
     "PLKBlock",
     "RestormerBlock",
