@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from conftest import randomize_affine
 
 import demoe
+from demoe.analysis.tables import DIFFERENCE, build_table
+from demoe.eval.plan import table_evaluations, table_specs
 from demoe.models.experts import EXPERT_BLOCKS, TABLE7_EXPERT_BLOCKS, make_expert
 from demoe.models.experts.darkir import AmplitudeMLP
 from demoe.models.experts.restormer import default_heads
@@ -16,6 +21,7 @@ from demoe.models.experts.wavelet import LearnableWavelet
 from demoe.models.registry import create_model
 from demoe.train.stages import expand_baseline
 
+REPORTED = Path(__file__).parents[1] / "config" / "reported"
 SMALL = {"width": 8, "middle_blk_num": 1, "enc_blk_nums": [1, 1], "dec_blk_nums": [1, 1]}
 #: Table 7 (App. F): params (M) and MACs (G) at 256² of DeMoE with each expert block.
 TABLE7 = {
@@ -155,3 +161,28 @@ def test_paper_scale_sizes_match_table7(name):
             model, (3, 256, 256), as_strings=False, print_per_layer_stat=False
         )
     assert macs / 1e9 == pytest.approx(macs_g, rel=MACS_TOLERANCE.get(name, 0.01))
+
+
+def test_table7_puts_the_reported_numbers_beside_ours(tmp_path):
+    spec = table_specs()["table7_expert_blocks"]
+    assert [r.experiment for r in spec.rows] == [
+        *(f"table7_{b}" for b in TABLE7_EXPERT_BLOCKS),
+        "demoe",
+    ]
+    results = tmp_path / "results"
+    for ev in table_evaluations(spec):
+        path = ev.path(results)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"means": {"psnr": 28.0, "ssim": 0.8, "lpips": 0.3}}))
+    models = [r.cost_model for r in spec.rows]
+    cost = tmp_path / "cost.csv"
+    pd.DataFrame({"model": models, "params_m": 1.0, "macs_g": 2.0, "runtime_ms": 3.0}).to_csv(
+        cost, index=False
+    )
+    long, _ = build_table(spec, results, REPORTED / "table7_expert_blocks.csv", cost)
+    reported = long[long.origin == "reported (Table 7)"]
+    assert len(reported) == 30  # 5 expert blocks x (params, MACs, runtime, PSNR, SSIM, LPIPS)
+    label = spec.rows[0].label  # DarkIR, reported as "DarkIR"
+    diff = long[(long.method == label) & (long.origin == DIFFERENCE)].set_index("metric")
+    assert diff.loc["psnr", "value"] == pytest.approx(28.0 - 29.15)
+    assert diff.loc["macs_g", "value"] == pytest.approx(2.0 - 11.05)
