@@ -97,7 +97,7 @@ def test_every_experiment_resolves(profile, name):
         extracted = nafnet_from_expert(build_model(theirs), exp.init_expert)
         assert {"architecture": "nafnet", **extracted.config} == mine
         return
-    skip = {"block_experts", "moe_blocks_per_stage", "connection"}
+    skip = {"block_experts", "moe_blocks_per_stage", "connection", "expert_block"}
     assert {k: v for k, v in mine.items() if k not in skip} == {
         k: v for k, v in theirs.items() if k not in skip
     }

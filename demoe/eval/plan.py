@@ -22,7 +22,7 @@ from typing import Any
 
 from demoe.errors import ConfigError
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK, DATASETS, TASKS, resolve_task
-from demoe.train.experiments import EXPERIMENTS, TRAINING_STRATEGIES
+from demoe.train.experiments import EXPERIMENTS, TRAINING_STRATEGIES, table7_experiment
 
 AUTO = "auto"
 #: Expert mode of a row resolved per dataset: the expert of the dataset's own task.
@@ -47,6 +47,13 @@ TABLE5_ABLATIONS: dict[str, str] = {
     "ablation_width64": "Width 64",
     "ablation_middle12": "More middle blocks (12)",
     "ablation_moe_blocks": "More MoE blocks (2 per stage)",
+}
+#: Table 7 expert blocks: block → (row label, method name in the reported CSV).
+TABLE7_BLOCKS: dict[str, tuple[str, str]] = {
+    "darkir": ("DarkIR block experts", "DarkIR"),
+    "wavelet": ("Wavelet (MLWNet LWN) experts", "Wavelet Expert"),
+    "restormer": ("Restormer block experts", "Restormer"),
+    "plk": ("PLK block experts", "PLK Expert"),
 }
 _RUN_RE = re.compile(r"^(?P<expert>[a-z_]+?)(?:_tlc-(?P<scope>[a-z_+]+))?$")
 
@@ -170,6 +177,7 @@ def table_specs(
             "Training strategies (Fig. 6, right) on AIO-Blur",
             {TRAINING_STRATEGIES[k]: label for k, label in FIG6_LABELS.items()},
         ),
+        _table7(),
     )
     return {s.name: with_weights_labels(s, fixed_weights or {}) for s in specs}
 
@@ -316,6 +324,24 @@ def _table9() -> TableSpec:
         ("niqe", "musiq", "nrqm"),
         rows,
         average=False,
+    )
+
+
+def _table7() -> TableSpec:
+    """Table 7 (App. F): DeMoE with other expert blocks, AIO-Blur, router, with cost."""
+    rows = tuple(
+        Row(label, table7_experiment(block), reported_as=reported, cost_model=f"demoe_{block}")
+        for block, (label, reported) in TABLE7_BLOCKS.items()
+    )
+    rows += (Row("DeMoE (NAFBlock experts)", "demoe", reported_as="DeMoE", cost_model="demoe"),)
+    return TableSpec(
+        "table7_expert_blocks",
+        "7",
+        "Expert blocks of the MoE decoder on AIO-Blur",
+        AIO_BLUR,
+        ("psnr", "ssim", "lpips"),
+        rows,
+        cost=True,
     )
 
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from demoe.models.experts import DEFAULT_EXPERT_BLOCK
 from demoe.models.layers import BlockSequence
 from demoe.models.moe import Connection, MoEBlock
 from demoe.models.router import Router
@@ -44,7 +45,9 @@ class DeMoE(UNet):
     * ``gating``: "auto" mixes all experts in training (Eq. 2) and runs only the top-k
       at inference; "soft" and "topk" force one behaviour;
     * ``router_noise``: std of Gaussian noise added to router logits in training
-      (a Fig. 6 training-strategy ablation).
+      (a Fig. 6 training-strategy ablation);
+    * ``expert_block``: the block every expert is, "nafblock" (DeMoE) or one of the
+      App. F Table 7 alternatives ("darkir", "wavelet", "restormer", "plk").
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class DeMoE(UNet):
         block_experts: int | None = None,
         gating: Gating = "auto",
         router_noise: float = 0.0,
+        expert_block: str = DEFAULT_EXPERT_BLOCK,
     ) -> None:
         super().__init__(
             img_channel, width, middle_blk_num, enc_blk_nums, dec_blk_nums, BlockSequence
@@ -76,7 +80,7 @@ class DeMoE(UNet):
         self.gating = gating
         self.router_noise = router_noise
         self.experts = nn.ModuleList(
-            MoEBlock(c, n_block, min(k_used, n_block), connection)
+            MoEBlock(c, n_block, min(k_used, n_block), connection, expert_block)
             for c in self.level_channels
             for _ in range(moe_blocks_per_stage)
         )
@@ -92,6 +96,7 @@ class DeMoE(UNet):
             "connection": connection,
             "moe_blocks_per_stage": moe_blocks_per_stage,
             "block_experts": n_block,
+            "expert_block": expert_block,
         }
 
     @property

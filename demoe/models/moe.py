@@ -1,6 +1,7 @@
 """The MoE decoder block (paper Sec. 3.2, Eq. 2 and the Table 5 variants).
 
-``num_exp`` NAFBlock experts mixed by the router weights ``w``:
+``num_exp`` experts mixed by the router weights ``w``; NAFBlocks in DeMoE, or another
+block of :data:`demoe.models.experts.EXPERT_BLOCKS` (``expert_block``, App. F Table 7):
 
 * soft gating (training default, Eq. 2): ``sum_e w_e * E_e(h)`` over every expert;
 * top-k (inference): only the k most probable experts run, their weights renormalised
@@ -18,14 +19,21 @@ from typing import Literal
 import torch
 from torch import nn
 
-from demoe.models.layers import NAFBlock
+from demoe.models.experts import DEFAULT_EXPERT_BLOCK, make_expert
 
 Connection = Literal["sum", "residual", "attention"]
 CONNECTIONS: tuple[str, ...] = ("sum", "residual", "attention")
 
 
 class MoEBlock(nn.Module):
-    def __init__(self, c: int, n: int = 5, used: int = 1, connection: Connection = "sum"):
+    def __init__(
+        self,
+        c: int,
+        n: int = 5,
+        used: int = 1,
+        connection: Connection = "sum",
+        expert_block: str = DEFAULT_EXPERT_BLOCK,
+    ):
         super().__init__()
         if connection not in CONNECTIONS:
             raise ValueError(
@@ -37,7 +45,7 @@ class MoEBlock(nn.Module):
             )
         self.used = used
         self.connection = connection
-        self.experts = nn.ModuleList(NAFBlock(c) for _ in range(n))
+        self.experts = nn.ModuleList(make_expert(expert_block, c) for _ in range(n))
 
     def forward(self, h: torch.Tensor, weights: torch.Tensor, sparse: bool) -> torch.Tensor:
         """Mix the experts on ``h`` (B, C, H, W) with ``weights`` (B, num_exp)."""

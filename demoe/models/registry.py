@@ -13,6 +13,7 @@ from torch import nn
 from demoe.errors import ConfigError
 from demoe.models.demoe import DeMoE
 from demoe.models.ensemble import TaskEnsemble
+from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 from demoe.models.nafnet import NAFNet
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
@@ -63,6 +64,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "middle_blk_num": 1,
         "enc_blk_nums": [1, 1, 1, 28],
         "dec_blk_nums": [1, 1, 1, 1],
+    },
+    # App. F Table 7: DeMoE with another expert block in every MoE block.
+    **{
+        f"demoe_{block}": {"architecture": "demoe", "expert_block": block}
+        for block in TABLE7_EXPERT_BLOCKS
     },
     # The configuration of the published-layout conformance checkpoint.
     "demoe_small": {

@@ -31,6 +31,11 @@ Readings of the paper that are ours (it does not spell them out):
   without router; "three NAFBlocks per decoder layer", App. F).
 * Fig. 6 (right) "noise in the router": Gaussian noise (std 1) on the router logits
   during stage-2 training.
+* Table 7 expert blocks (``table7_<block>``): stage 2 from ``baseline_aio`` like DeMoE,
+  every expert a DarkIR / wavelet / Restormer / PLK block. Only NAFBlock experts can copy
+  the stage-1 block; the others keep their own initialisation and are trained from
+  scratch in stage 2, the rest of the network (encoder, router, decoder) coming from
+  ``baseline_aio`` (``demoe.train.stages.expand_baseline``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from types import MappingProxyType
 from typing import Any
 
 from demoe.errors import ConfigError
+from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 from demoe.models.registry import ARCHITECTURES, TABLE5_VARIANTS, model_config
 from demoe.tasks import AIO_BLUR, DATASETS, OTHER_TASK, task_index
 from demoe.train.config import MODULE_GROUPS, TrainConfig, apply_overrides, from_dict
@@ -284,7 +290,23 @@ def _all() -> dict[str, Experiment]:
             model=TABLE5_VARIANTS["moe_blocks2"],
         ),
     ]
+    # --- Table 7 (App. F): other expert blocks (issue 16) ---
+    exps += [
+        _stage2(
+            table7_experiment(block),
+            f"Table 7: stage 2 from baseline_aio with {block} expert blocks, trained from "
+            "scratch (only NAFBlock experts can copy the stage-1 block)",
+            model={"expert_block": block},
+        )
+        for block in TABLE7_EXPERT_BLOCKS
+    ]
+    # --- end Table 7 ---
     return {e.name: e for e in exps}
+
+
+def table7_experiment(block: str) -> str:
+    """The stage-2 experiment of Table 7 whose experts are ``block`` blocks."""
+    return f"table7_{block}"
 
 
 EXPERIMENTS: dict[str, Experiment] = _all()

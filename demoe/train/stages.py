@@ -30,6 +30,7 @@ from torch import nn
 from demoe.errors import CheckpointError, ConfigError
 from demoe.io.checkpoint import StateDict, check_state_dict, load_model, read_state_dict
 from demoe.models.demoe import DeMoE
+from demoe.models.experts import DEFAULT_EXPERT_BLOCK
 from demoe.models.nafnet import nafnet_from_expert
 from demoe.train.config import MODULE_GROUPS
 
@@ -42,16 +43,22 @@ def expand_baseline(model: DeMoE, baseline: StateDict, baseline_blocks_per_stage
     Every parameter outside the MoE blocks is copied as is; expert ``e`` of MoE block
     ``m`` gets the single stage-1 block at the same position. When ``model`` stacks
     more MoE blocks per stage than the baseline (a Table 5 ablation), the extra ones
-    take the stage's last baseline block.
+    take the stage's last baseline block. Experts of another block than the stage-1
+    NAFBlock (``expert_block``, App. F Table 7) have no stage-1 weights to copy: they
+    keep their own initialisation and are trained from scratch in stage 2.
     """
     if not isinstance(model, DeMoE):
         raise ConfigError(f"stage-2 initialisation needs a DeMoE, got {type(model).__name__}")
     target = model.state_dict()
+    fresh_experts = model.config["expert_block"] != DEFAULT_EXPERT_BLOCK
     state: StateDict = {}
     for key in target:
         match = _EXPERT_KEY.match(key)
         if match is None:
             state[key] = _source(baseline, key)
+            continue
+        if fresh_experts:
+            state[key] = target[key]
             continue
         block, rest = int(match.group(1)), match.group(3)
         stage, within = divmod(block, model.moe_blocks_per_stage)

@@ -1,0 +1,10 @@
+"""Table 7 (App. F): DeMoE with DarkIR, wavelet, Restormer and PLK expert blocks.
+
+Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+``demoe.analysis.tables``; ``--help`` for the options.
+"""
+
+from demoe.analysis.tables import main
+
+if __name__ == "__main__":
+    main("table7_expert_blocks")
