@@ -23,6 +23,7 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml
 
 reproduce: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	@echo "Claims scoreboard (the paper's claims tested on this run): $(RESULTS)/tables/claims.md"
 
 report: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
