@@ -23,11 +23,12 @@ rule claims_scoreboard:
         csv=f"{RESULTS}/tables/claims.csv",
         md=f"{RESULTS}/tables/claims.md",
     params:
-        prefix=f"{RESULTS}/tables/claims",
+        results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.csv)),
+        prefix=lambda wildcards, output: output.csv.removesuffix(".csv"),
     log:
         f"{RESULTS}/logs/tables/claims.log",
     conda:
         CONDA_ENV
     shell:
-        "python analysis/claims_scoreboard.py --claims {input.claims:q} --results {RESULTS:q} "
+        "python analysis/claims_scoreboard.py --claims {input.claims:q} --results {params.results:q} "
         "--out {params.prefix:q} > {log} 2>&1"
