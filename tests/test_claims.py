@@ -64,6 +64,7 @@ def results(tmp_path: Path) -> Path:
         for experiment, value in psnr.items():
             write_summary(r, experiment, d, "auto", psnr=value + i)  # + i: averages shift by 2
         write_summary(r, "demoe", d, "auto_tlc-all", psnr=psnr["demoe"] + i + 0.1)
+        write_summary(r, "blurry_input", d, "auto", psnr=19.5 + i)
         write_summary(r, f"demoe_star_{d}", d, DATASETS[d].task, psnr=20.05 + i)
         # Router: 19 of 20 AIO-Blur images to their own expert (95 %: not > 95 %).
         write_router(r, d, [DATASETS[d].task] * 19 + ["defocus" if i else "low_light"])
@@ -79,6 +80,7 @@ def results(tmp_path: Path) -> Path:
         ("pairs", "DPDD – LOLBlur", "3x3 conv", 0.5),
         ("pairs", "DPDD – LOLBlur", "1x1 conv", 0.3),
         ("init", "DPDD – its initialisation", "3x3 conv", 0.95),
+        ("seed", "DPDD – DPDD (other seed)", "3x3 conv", 0.8),
     ]
     write_figure(r, "fig07_layer_type_correlation", pairs)
     cka = [(k, p, t, s / 2 + 0.1) for k, p, t, s in pairs]  # linear in Pearson: r = 1
@@ -115,6 +117,8 @@ def test_every_claim_from_artifacts(results: Path) -> None:
         "tlc_no_gain": (0.1, FAILS),
         "demoe_close_to_star": (0.05 / 22.05, HOLDS),
         "demoe_as_fast_as_nafnet": (1.05, HOLDS),
+        "demoe_beats_blurry_input": (0.5, FAILS),
+        "conv3x3_datasets_differ": (0.8 - 0.7, HOLDS),
     }
     assert set(board.index) == set(expected)
     for claim_id, (value, verdict) in expected.items():
@@ -174,7 +178,7 @@ def test_script_writes_csv_and_markdown(results: Path, tmp_path: Path) -> None:
     board = pd.read_csv(out.with_suffix(".csv"))
     assert len(board) == len(load_claims(CLAIMS))
     markdown = out.with_suffix(".md").read_text()
-    assert "11 holds, 6 does not hold, 1 not measurable here" in markdown
+    assert "12 holds, 7 does not hold, 1 not measurable here" in markdown
 
 
 def test_statistics_registry_is_what_the_claims_file_documents() -> None:
