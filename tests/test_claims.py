@@ -162,6 +162,8 @@ def test_unknown_statistic_is_a_clear_error(tmp_path: Path) -> None:
         ("{id: x, claim: c, statistic: eval_mean, compare: '>', threshold: 0}", "lacks"),
         ("{id: x, claim: c, source: s, statistic: eval_mean, compare: '>', threshold: 0, "
          "treshold: 1}", "unknown keys"),
+        ("{id: x, claim: c, source: s, statistic: eval_mean, compare: '>', threshold: 0, "
+         "args: {experiment: demoe, metrc: psnr}}", "bad args for eval_mean"),
     ],
 )  # fmt: skip
 def test_bad_claim_entries(tmp_path: Path, entry: str, message: str) -> None:

@@ -15,6 +15,7 @@ is "not measurable here", with the reason; otherwise it holds or does not.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import operator
@@ -341,6 +342,11 @@ def _claim(entry: Any, where: str) -> Claim:
     unknown = set(entry) - {*CLAIM_KEYS, "args", "paper_value", "paper_note", "description"}
     if unknown:
         raise ConfigError(f"{name}: unknown keys {sorted(unknown)}")
+    args = entry.get("args") or {}
+    try:
+        inspect.signature(statistic(entry["statistic"]).compute).bind(None, **args)
+    except TypeError as err:
+        raise ConfigError(f"{name}: bad args for {entry['statistic']}: {err}") from None
     paper = entry.get("paper_value")
     return Claim(
         id=str(entry["id"]),
@@ -349,7 +355,7 @@ def _claim(entry: Any, where: str) -> Claim:
         statistic=entry["statistic"],
         compare=entry["compare"],
         threshold=float(entry["threshold"]),
-        args=entry.get("args") or {},
+        args=args,
         paper_value=None if paper is None else float(paper),
         paper_note=str(entry.get("paper_note", "")).strip(),
         description=str(entry.get("description", "")).strip(),
