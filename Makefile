@@ -26,6 +26,7 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml
 # stopping on IncompleteFilesException.
 reproduce: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
+	@echo "Claims scoreboard (the paper's claims tested on this run): $(RESULTS)/tables/claims.md"
 
 report: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html

@@ -16,6 +16,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/eval.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/claims.smk"
 
 
 rule all:
@@ -26,3 +27,4 @@ rule all:
         TABLE_TARGETS,
         FIGURE_TARGETS,
         TRAIN_MODELS,
+        rules.claims_scoreboard.output,

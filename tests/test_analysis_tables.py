@@ -27,7 +27,7 @@ from demoe.analysis.tables import (
     write_table,
 )
 from demoe.errors import ConfigError, DataError
-from demoe.eval.plan import needed_evaluations, table_specs
+from demoe.eval.plan import BLURRY_INPUT, BLURRY_INPUT_ROW, needed_evaluations, table_specs
 from demoe.tasks import AIO_BLUR
 from demoe.train.experiments import EXPERIMENTS
 
@@ -116,7 +116,7 @@ def test_reproduced_rows_average_cost_reported_and_difference(tmp_path, spec):
 def test_rows_of_another_table_are_left_to_it(spec):
     """Table 1 shows the paper's NAFNet and DeMoE; the Table 5 baselines go to Table 5."""
     labels = [r.label for r in shown_rows(spec, SPECS)]
-    assert labels == ["NAFNet", "DeMoE k=1"]
+    assert labels == ["NAFNet", "DeMoE k=1", BLURRY_INPUT_ROW]
     table5 = {r.label: r for r in shown_rows(SPECS["table5_ablations"], SPECS)}
     assert table5["Baseline w/ original architecture"].evaluations[0].experiment == (
         "baseline_original_arch"
@@ -129,7 +129,7 @@ def test_extra_plan_rows_follow_the_paper_rows():
     rows = shown_rows(spec, SPECS)
     assert [r.label for r in rows if r.paper] == ["NAFNet", "DeMoE k=1", "DeMoE k=1†"]
     assert [r.label for r in rows if not r.paper] == [
-        r.label for r in spec.rows if r.expert not in ("auto",)
+        r.label for r in spec.rows if r.expert != "auto" or r.experiment == BLURRY_INPUT
     ]
     # DeMoE† (Sec. 4.2): the DPDD, RealBlur and LOLBlur experts on RealDOF, RSBlur, Real-LOLBlur
     manual = next(r for r in rows if r.label == "DeMoE k=1†")
@@ -287,3 +287,30 @@ def test_no_reference_metrics_missing_from_a_summary_are_na(tmp_path):
     row = next(r for r in md.read_text().splitlines() if r.startswith("| DeMoE k=1 "))
     assert "| n/a / n/a / 5.500 " in row
     assert "| Real-LOLBlur MUSIQ↑ / NRQM↑ / NIQE↓ " in md.read_text()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "table1_aio_deblurring",
+        "table2_ood",
+        "table3_task_specific",
+        "table8_ood_extended",
+        "table9_real_lolblur",
+    ],
+)
+def test_blurry_input_reference_row_is_ours_with_a_note(tmp_path, name):
+    """Issue 14: the degraded input's scores, labelled as ours, beside the paper's rows."""
+    spec = SPECS[name]
+    results = fake_results(tmp_path / "results", spec, psnr=lambda i: 20.0 + i)
+    long, aligned = build_table(spec, results, paper_file(REPORTED_DIR, spec))
+    rows = {r.label: r for r in shown_rows(spec, SPECS)}
+    assert not rows[BLURRY_INPUT_ROW].paper
+    assert {e.experiment for e in rows[BLURRY_INPUT_ROW].evaluations} == {BLURRY_INPUT}
+    assert {e.dataset for e in rows[BLURRY_INPUT_ROW].evaluations} == set(spec.datasets)
+    ours = long[(long.method == BLURRY_INPUT_ROW)]
+    assert set(ours.origin) == {REPRODUCED}  # never a "reported" or difference row
+    if spec.average:
+        assert value(long, BLURRY_INPUT_ROW, REPRODUCED, AVERAGE, "psnr") == pytest.approx(22.0)
+    paths = write_table(tmp_path / name, long, spec, aligned, rows=list(rows.values()))
+    assert "a reference of ours, not a row of the paper" in paths[1].read_text()

@@ -8,6 +8,7 @@ import pytest
 
 from demoe.errors import ConfigError
 from demoe.eval.plan import (
+    BLURRY_INPUT,
     Evaluation,
     check_experiments,
     eval_metrics,
@@ -47,7 +48,7 @@ def test_every_results_table_is_planned(specs):
 def test_every_planned_experiment_is_trained(specs):
     evals = needed_evaluations(specs.values())
     check_experiments(evals)  # raises if a name is not in demoe.train.experiments
-    assert {e.experiment for e in evals} <= set(EXPERIMENTS)
+    assert {e.experiment for e in evals} <= set(EXPERIMENTS) | {BLURRY_INPUT}
     with pytest.raises(ConfigError, match="not_trained"):
         check_experiments([Evaluation("not_trained", "dpdd", "auto")])
 
@@ -133,3 +134,21 @@ def test_task_specific_demoe_star_uses_its_own_expert_not_the_router():
         if e.experiment.startswith("demoe_star_")
     }
     assert star == {d: DATASETS[d].task for d in AIO_BLUR}
+
+
+def test_blurry_input_reference_row_in_tables_1_2_3_8_9(specs):
+    """Issue 14: the degraded input itself, once per dataset of each table, never trained."""
+    with_row = {
+        name for name, spec in specs.items() if any(r.experiment == BLURRY_INPUT for r in spec.rows)
+    }
+    assert with_row == {
+        "table1_aio_deblurring",
+        "table2_ood",
+        "table3_task_specific",
+        "table8_ood_extended",
+        "table9_real_lolblur",
+    }
+    blurry = [e for e in needed_evaluations(specs.values()) if e.experiment == BLURRY_INPUT]
+    assert sorted(e.dataset for e in blurry) == sorted(BENCHMARK)
+    assert all(e.run == "auto" for e in blurry)
+    check_experiments(blurry)  # no training needed

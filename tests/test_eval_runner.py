@@ -215,3 +215,25 @@ def test_niqe_fit_writes_a_model_from_the_sharp_images(tmp_path):
         )
         == 2
     )
+
+
+def test_blurry_input_scores_the_degraded_image_itself(setup, capsys):
+    """Issue 14 reference row: PSNR of the 8-bit blurry input against the 8-bit target."""
+    out = setup / "blurry.csv"
+    common = ["eval", "--blurry-input", "--manifest", str(setup / "m.jsonl"), "--out", str(out)]
+    rc = main([*common, "--metrics", "psnr", "ssim", "--summary", str(setup / "blurry.json")])
+    assert rc == 0
+    df = pd.read_csv(out)
+    for i in range(2):
+        blurry, sharp = read_hwc(setup / f"b{i}.png"), read_hwc(setup / f"s{i}.png")
+        expected = peak_signal_noise_ratio(sharp, blurry, data_range=1.0)
+        assert df["psnr"][i] == pytest.approx(expected, abs=1e-4)
+    assert "routed" not in df.columns  # no router
+    info = json.loads((setup / "blurry.json").read_text())
+    assert info["model"] == "blurry_input" and info["means"]["psnr"] == pytest.approx(
+        df["psnr"].mean()
+    )
+    assert main([*common, "--tlc", "all"]) == 2
+    assert "--blurry-input has no model" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a model and the blurry input: one or the other
+        main([*common, "--model", str(setup / "model")])

@@ -37,6 +37,8 @@ import pandas as pd
 from demoe.errors import ConfigError, DataError, DemoeError
 from demoe.eval.plan import (
     AUTO,
+    BLURRY_INPUT,
+    BLURRY_INPUT_ROW,
     MATCHING,
     STAR_PREFIX,
     TLC_ALL,
@@ -623,6 +625,11 @@ def notes(
                 "Computational cost reported only (cost.csv has no model for it): "
                 + ", ".join(uncosted)
             )
+    if any(e.experiment == BLURRY_INPUT for r in rows for e in r.evaluations):
+        lines.append(
+            f"{BLURRY_INPUT_ROW}: the degraded input itself scored against the ground truth "
+            "(same protocol as the models); a reference of ours, not a row of the paper."
+        )
     only = [r.label for r in rows if not r.paper]
     if only:
         lines.append("Rows after the paper's are ours only (not in the paper): " + ", ".join(only))

@@ -10,13 +10,15 @@ import argparse
 import os
 from pathlib import Path
 
+from torch import nn
+
 from demoe.data.images import read_hwc
 from demoe.data.manifest import Record, read_manifest
 from demoe.errors import DataError
 from demoe.eval.common import MetricUnavailable
 from demoe.eval.lpips import BACKBONE_ENV, LIN_ENV
 from demoe.eval.niqe import fit_niqe_model, load_niqe_model
-from demoe.eval.plan import TLC_ALL
+from demoe.eval.plan import BLURRY_INPUT, TLC_ALL
 from demoe.eval.runner import evaluate, failures, summarize
 from demoe.io.atomic import write_json, write_text
 from demoe.io.checkpoint import load_model
@@ -26,7 +28,13 @@ from demoe.tasks import resolve_task
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a model on a manifest (per-image CSV)")
-    p.add_argument("--model", required=True, help="checkpoint file or folder")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="checkpoint file or folder")
+    source.add_argument(
+        "--blurry-input",
+        action="store_true",
+        help="score the degraded input itself (the 'no restoration' reference row)",
+    )
     p.add_argument("--manifest", required=True, help="JSONL manifest")
     p.add_argument("--dataset", nargs="*", help="only these datasets of the manifest")
     p.add_argument("--split", default="test")
@@ -94,7 +102,9 @@ def _eval(args: argparse.Namespace) -> int:
     for env, value in ((LIN_ENV, args.lpips_weights), (BACKBONE_ENV, args.alexnet_weights)):
         if value:
             os.environ[env] = value
-    model = load_model(args.model, device=args.device)
+    if args.blurry_input and (args.tlc is not None or args.task != "auto"):
+        raise DataError("--blurry-input has no model: --tlc and --task do not apply")
+    model = nn.Identity() if args.blurry_input else load_model(args.model, device=args.device)
     if args.tlc is not None:
         experts = None if args.tlc == TLC_ALL else args.tlc.split(",")
         model = apply_tlc(model, args.tlc_train_size, experts=experts)
@@ -115,7 +125,7 @@ def _eval(args: argparse.Namespace) -> int:
     write_text(args.out, per_image.to_csv(index=False))
     failed = failures(per_image)
     summary = {
-        "model": args.model,
+        "model": BLURRY_INPUT if args.blurry_input else args.model,
         "manifest": args.manifest,
         "task": args.task,
         "aligned": args.align_ecc,

@@ -3,13 +3,15 @@
 Conventions (used for every table): the restored image is clipped to [0, 1] and
 rounded to 8 bits (what a saved PNG holds) before any metric; metrics follow
 ``demoe.eval.metrics``; with ``align=True`` the RealBlur protocol (intensity matching, ECC
-homography alignment to the ground truth, masked PSNR/SSIM) is applied. For DeMoE each row also carries the router
-probabilities (``prob_<task>``) and the routed task, so the router figures (Fig. 12)
-and confusion matrices come from the same pass.
+homography alignment to the ground truth, masked PSNR/SSIM) is applied. For DeMoE each row
+also carries the router probabilities (``prob_<task>``) and the routed task, so the router
+figures (Fig. 12) and confusion matrices come from the same pass.
 
 An image that cannot be used (truncated, unreadable, a size mismatch with its ground
 truth) does not stop the run: its row has ``error`` set to the reason and no metric,
 every other image is still scored, and :func:`failures` lists it for the summary.
+The "blurry input (no restoration)" reference row evaluates ``nn.Identity()`` (``demoe eval --blurry-input``): the degraded
+image goes through the same 8-bit rounding and protocol as any restoration.
 """
 
 from __future__ import annotations

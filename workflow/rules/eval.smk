@@ -2,8 +2,11 @@
 # per (experiment, dataset, expert, TLC variant) listed by demoe/eval/plan.py, and the NIQE
 # pristine model of the embedded default. Needs common.smk (RESULTS, CONDA_ENV).
 import shlex
+from types import SimpleNamespace
 
 from demoe.eval.plan import (
+    AUTO,
+    BLURRY_INPUT,
     check_experiments,
     eval_metrics,
     needed_evaluations,
@@ -100,4 +103,41 @@ rule niqe_model:
         CONDA_ENV
     shell:
         "python -m demoe.cli niqe-fit --manifest {input.manifest:q} --split train "
-        "--max-images {params.images:q} --out {output:q} > {log:q} 2>&1"
+                "--max-images {params.images:q} --out {output:q} > {log:q} 2>&1"
+
+
+# --- Blurry-input reference row (issue 14.3; Tables 1, 2, 3, 8, 9) -----------------------
+# The degraded image scored as it is (no model), with the options of any evaluation (metrics,
+# RealBlur alignment, NIQE model); its evaluations come from the plan like the others'.
+ruleorder: evaluate_blurry_input > evaluate
+
+
+def blurry_input_options(wildcards):
+    """eval_options of the blurry-input evaluations (no experiment wildcard)."""
+    return eval_options(
+        SimpleNamespace(experiment=BLURRY_INPUT, dataset=wildcards.dataset, run=wildcards.run)
+    )
+
+
+rule evaluate_blurry_input:
+    input:
+        manifest=eval_manifest,
+        niqe=eval_niqe,
+    output:
+        csv=f"{RESULTS}/eval/{BLURRY_INPUT}/{{dataset}}/{{run}}.csv",
+        summary=f"{RESULTS}/eval/{BLURRY_INPUT}/{{dataset}}/{{run}}.json",
+    wildcard_constraints:
+        dataset="|".join(DATASETS),
+        run=AUTO,
+    params:
+        options=blurry_input_options,
+    resources:
+        gpu=gpu_request(EVAL["device"]),
+    log:
+        f"{RESULTS}/logs/eval/{BLURRY_INPUT}/{{dataset}}/{{run}}.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python -m demoe.cli eval --blurry-input --manifest {input.manifest:q} "
+        "--dataset {wildcards.dataset:q} {params.options} "
+        "--out {output.csv:q} --summary {output.summary:q} > {log:q} 2>&1"

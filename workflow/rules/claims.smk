@@ -1,0 +1,34 @@
+# Claims scoreboard (issue 14): each claim of config/claims.yaml tested on this run's
+# artifacts (evaluation summaries, router outputs, figure CSVs, cost table) as
+# <results>/tables/claims.{csv,md}. Needs common.smk, eval.smk, figures.smk and cost.smk.
+from demoe.analysis.claims import claim_inputs, load_claims
+
+CLAIMS_FILE = REPO / "config" / "claims.yaml"
+#: The artifacts this DAG makes that a claim may read; a claim needing another one is
+#: "not measurable here" on the scoreboard rather than a missing input.
+CLAIM_ARTIFACTS = {
+    *EVAL_TARGETS,
+    *(t.removesuffix(".json") + ".csv" for t in EVAL_TARGETS),
+    *FIGURE_TARGETS,
+    f"{RESULTS}/tables/cost.csv",
+}
+CLAIM_INPUTS = [p for p in claim_inputs(load_claims(CLAIMS_FILE), RESULTS) if p in CLAIM_ARTIFACTS]
+
+
+rule claims_scoreboard:
+    input:
+        claims=str(CLAIMS_FILE),
+        artifacts=CLAIM_INPUTS,
+    output:
+        csv=f"{RESULTS}/tables/claims.csv",
+        md=f"{RESULTS}/tables/claims.md",
+    params:
+        results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.csv)),
+        prefix=lambda wildcards, output: output.csv.removesuffix(".csv"),
+    log:
+        f"{RESULTS}/logs/tables/claims.log",
+    conda:
+        CONDA_ENV
+    shell:
+        "python analysis/claims_scoreboard.py --claims {input.claims:q} --results {params.results:q} "
+        "--out {params.prefix:q} > {log} 2>&1"
