@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: setup reproduce test lint format dag-dry-run report gallery clean-results
+.PHONY: setup lock lock-check reproduce test lint format dag-dry-run report gallery clean-results
 
 setup: $(STAMP)
 
@@ -20,6 +20,20 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# One source of truth for every platform: uv resolves runtime.in + dev.in once for Linux
+# (x86-64, aarch64), macOS and Windows at the same time, writing environment markers
+# (torch's nvidia-*/triton wheels only where torch asks for them) and sha256 hashes; the
+# conda env files are generated from the result. Existing pins are kept unless a .in changes.
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --generate-hashes --python-version 3.11 \
+	--custom-compile-command "make lock" requirements/runtime.in requirements/dev.in
+lock: setup
+	$(UV_COMPILE) -o requirements/lock.txt
+	$(BIN)/python requirements/conda_env.py
+
+# The lock resolves and finds a wheel (or sdist) for every pin on each platform (tests/test_lock.py).
+lock-check: setup
+	$(BIN)/pytest -q tests/test_lock.py
 
 reproduce: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
