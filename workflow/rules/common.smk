@@ -17,3 +17,29 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 os.environ["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), os.environ["PATH"]))
 CONDA_ENV = "../envs/demoe.yaml"
+
+
+# --- issue 15.2 (report): report categories by paper section, the report's table pages,
+# and the threads of rules that use every core (`threads: workflow.cores` fails where no
+# --cores is given, as in `snakemake --report`).
+from snakemake.exceptions import WorkflowError
+
+from demoe.analysis.report_html import report_category, table_title
+
+
+def all_cores(wildcards):
+    """The --cores total, or 1 where none is set (report and lint runs)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
+
+
+def report_tables():
+    """The table pages of the report, made by report_table for TABLE_SPECS (eval.smk), cost,
+    Table 4 and the claims scoreboard when some job writes <results>/tables/claims.md."""
+    names = [*TABLE_SPECS, "cost", "table4_aioblur_distribution"]
+    claims = f"{RESULTS}/tables/claims.md"
+    if any(str(f) == claims for r in workflow.rules for f in r.output):
+        names.append("claims")
+    return [f"{RESULTS}/report/tables/{name}.html" for name in names]

@@ -15,7 +15,7 @@ rule cost_table:
         f"{RESULTS}/logs/cost_table.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/cost_table.py --models {params.models} --size {params.size} "
         "--device {params.device} --repeats {params.repeats} --warmup {params.warmup} "

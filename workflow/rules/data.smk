@@ -67,7 +67,12 @@ rule fig10_lolblur_mse:
         mse=rules.build_aioblur.output.mse,
     output:
         pdf=f"{RESULTS}/figures/fig10_lolblur_mse.pdf",
-        png=f"{RESULTS}/figures/fig10_lolblur_mse.png",
+        png=report(
+            f"{RESULTS}/figures/fig10_lolblur_mse.png",
+            caption="../report/fig10_lolblur_mse.rst",
+            category=report_category("fig10_lolblur_mse"),
+            subcategory="Figures",
+        ),
     log:
         f"{RESULTS}/logs/data/fig10_lolblur_mse.log",
     conda:

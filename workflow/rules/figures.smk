@@ -33,7 +33,10 @@ def fig_model(name):
 def fig_png(name):
     """A figure's PNG, shown in the Snakemake report with workflow/report/<name>.rst."""
     return report(
-        f"{FIGURES}/{name}.png", caption=f"../report/{name}.rst", category="Figures"
+        f"{FIGURES}/{name}.png",
+        caption=f"../report/{name}.rst",
+        category=report_category(name),
+        subcategory="Figures",
     )
 
 
@@ -196,7 +199,7 @@ rule fig04_dataset_tsne:
         f"{RESULTS}/logs/figures/fig04_dataset_tsne.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/fig04_dataset_tsne.py --manifests {input.manifests} "
         "--datasets {params.datasets} {params.clip} {params.tsne} --device {params.device} "
@@ -220,7 +223,7 @@ rule fig13_encoder_tsne:
         f"{RESULTS}/logs/figures/fig13_encoder_tsne.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/fig13_encoder_tsne.py --manifest {input.manifest} "
         "--datasets {params.datasets} --no-class {input.no_class} "
@@ -274,7 +277,7 @@ rule fig05_qualitative:
         f"{RESULTS}/logs/figures/fig05_qualitative.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/fig05_qualitative.py --manifest {input.manifest} "
         "--datasets {params.datasets} --demoe {input.demoe} "
@@ -297,7 +300,7 @@ rule fig14_qualitative_ood:
         f"{RESULTS}/logs/figures/fig14_qualitative_ood.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/fig14_qualitative_ood.py --manifest {input.manifest} "
         "--datasets {params.datasets} --demoe {input.demoe} "

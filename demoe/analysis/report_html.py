@@ -1,0 +1,88 @@
+"""A results table's Markdown (``results/tables/<name>.md``) as a stand-alone HTML page.
+
+Snakemake's HTML report shows PNG, SVG, PDF and HTML results inline and offers every
+other file (CSV, Markdown, LaTeX) as a download only; the pages written here put each
+table, its paper number and its notes in front of the reader of ``results/report.html``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+import markdown
+
+from demoe.analysis.tables import TableSpec, _caption
+
+#: Paper section (arXiv 2508.06228) of each figure/table, by file-name prefix: the report
+#: categories. Fig. 2 opens Sec. 3.1; Tables 1-3 and Figs. 4-5 are Sec. 4; Fig. 6 and its
+#: training-strategy table, Sec. 5; the rest the appendix holding them.
+REPORT_SECTIONS = {
+    "fig02": "Sec. 3.1 Similarity study",
+    "fig04": "Sec. 4 Experimental results",
+    "fig05": "Sec. 4 Experimental results",
+    "table1": "Sec. 4 Experimental results",
+    "cost": "Sec. 4 Experimental results",
+    "table2": "Sec. 4 Experimental results",
+    "table3": "Sec. 4 Experimental results",
+    "fig06": "Sec. 5 Discussion",
+    "table_fig06": "Sec. 5 Discussion",
+    "fig07": "App. A Similarity of weights",
+    "fig08": "App. A Similarity of weights",
+    "fig09": "App. A Similarity of weights",
+    "fig10": "App. B AIO-Blur",
+    "table4": "App. B AIO-Blur",
+    "fig11": "App. D Experts specialization",
+    "fig12": "App. E Router classification error",
+    "fig13": "App. F Further ablations",
+    "table5": "App. F Further ablations",
+    "table6": "App. F Further ablations",
+    "fig14": "App. G More OOD results",
+    "table8": "App. G More OOD results",
+    "table9": "App. G More OOD results",
+    "claims": "Claims scoreboard",
+}
+#: Titles of the tables not built from a TableSpec.
+OTHER_TABLE_TITLES = {
+    "cost": "Table 1 (computational cost column): parameters, MACs and runtime",
+    "table4_aioblur_distribution": "Table 4: distribution of the AIO-Blur training set",
+    "claims": "Claims scoreboard: the paper's claims checked against this run",
+}
+
+STYLE = """
+body { font-family: sans-serif; font-size: 14px; margin: 1em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; }
+th, td { border: 1px solid #bbb; padding: 3px 6px; }
+th { background: #eee; position: sticky; top: 0; }
+tr:nth-child(even) td { background: #f7f7f7; }
+td { white-space: nowrap; }
+"""
+
+
+def report_category(name: str) -> str:
+    """The report category (paper section) of a figure or table file name."""
+    for prefix in sorted(REPORT_SECTIONS, key=len, reverse=True):
+        if name == prefix or name.startswith(f"{prefix}_"):
+            return REPORT_SECTIONS[prefix]
+    raise ValueError(f"{name}: no paper section in demoe.analysis.report_html.REPORT_SECTIONS")
+
+
+def table_title(name: str, specs: Mapping[str, TableSpec]) -> str:
+    """A table's paper number and title (``Table 1: ...``), for its report page."""
+    if name in specs:
+        return _caption(specs[name])
+    if name in OTHER_TABLE_TITLES:
+        return OTHER_TABLE_TITLES[name]
+    raise ValueError(f"{name}: not a results table")
+
+
+def markdown_table_page(text: str, title: str) -> str:
+    """The HTML page of a Markdown document made of pipe tables, headings and notes."""
+    if "|" not in text:
+        raise ValueError(f"{title}: no Markdown table in the input")
+    body = markdown.markdown(text, extensions=["tables"], output_format="html")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
+        f"<body>\n{body}\n</body>\n</html>\n"
+    )
