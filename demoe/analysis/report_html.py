@@ -15,32 +15,33 @@ import markdown
 from demoe.analysis.tables import TableSpec, _caption
 
 #: Paper section (arXiv 2508.06228) of each figure/table, by file-name prefix: the report
-#: categories. Fig. 2 opens Sec. 3.1; Tables 1-3 and Figs. 4-5 are Sec. 4; Fig. 6 and its
-#: training-strategy table, Sec. 5; the rest the appendix holding them.
+#: categories (numbered: the report sorts them by name). Fig. 2 opens Sec. 3.1; Tables 1-3
+#: and Figs. 4-5 are Sec. 4; Fig. 6 and its training-strategy table, Sec. 5; the rest, the
+#: appendix that holds them.
 REPORT_SECTIONS = {
-    "fig02": "Sec. 3.1 Similarity study",
-    "fig04": "Sec. 4 Experimental results",
-    "fig05": "Sec. 4 Experimental results",
-    "table1": "Sec. 4 Experimental results",
-    "cost": "Sec. 4 Experimental results",
-    "table2": "Sec. 4 Experimental results",
-    "table3": "Sec. 4 Experimental results",
-    "fig06": "Sec. 5 Discussion",
-    "table_fig06": "Sec. 5 Discussion",
-    "fig07": "App. A Similarity of weights",
-    "fig08": "App. A Similarity of weights",
-    "fig09": "App. A Similarity of weights",
-    "fig10": "App. B AIO-Blur",
-    "table4": "App. B AIO-Blur",
-    "fig11": "App. D Experts specialization",
-    "fig12": "App. E Router classification error",
-    "fig13": "App. F Further ablations",
-    "table5": "App. F Further ablations",
-    "table6": "App. F Further ablations",
-    "fig14": "App. G More OOD results",
-    "table8": "App. G More OOD results",
-    "table9": "App. G More OOD results",
-    "claims": "Claims scoreboard",
+    "fig02": "1 Sec. 3.1 Similarity study",
+    "fig04": "2 Sec. 4 Experimental results",
+    "fig05": "2 Sec. 4 Experimental results",
+    "table1": "2 Sec. 4 Experimental results",
+    "cost": "2 Sec. 4 Experimental results",
+    "table2": "2 Sec. 4 Experimental results",
+    "table3": "2 Sec. 4 Experimental results",
+    "fig06": "3 Sec. 5 Discussion",
+    "table_fig06": "3 Sec. 5 Discussion",
+    "fig07": "4 App. A Similarity of weights",
+    "fig08": "4 App. A Similarity of weights",
+    "fig09": "4 App. A Similarity of weights",
+    "fig10": "5 App. B AIO-Blur",
+    "table4": "5 App. B AIO-Blur",
+    "fig11": "6 App. D Experts specialization",
+    "fig12": "7 App. E Router classification error",
+    "fig13": "8 App. F Further ablations",
+    "table5": "8 App. F Further ablations",
+    "table6": "8 App. F Further ablations",
+    "fig14": "9 App. G More OOD results",
+    "table8": "9 App. G More OOD results",
+    "table9": "9 App. G More OOD results",
+    "claims": "0 Claims scoreboard",
 }
 #: Titles of the tables not built from a TableSpec.
 OTHER_TABLE_TITLES = {
