@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: setup lock lock-check reproduce test lint format dag-dry-run report gallery clean-results
+.PHONY: setup lock lock-check reproduce test lint format dag-dry-run report notebooks gallery clean-results
 
 setup: $(STAMP)
 
@@ -39,7 +39,12 @@ reproduce: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 
 report: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+	$(BIN)/snakemake --configfile $(CONFIG) --report results/report.html
+
+# The exploration notebooks in Jupyter Lab, reading the run's results folder
+# (RESULTS=results; `make notebooks RESULTS=/path/to/results` for another run).
+notebooks: setup
+	DEMOE_RESULTS="$(abspath $(RESULTS))" $(BIN)/jupyter lab notebooks/
 
 # The README gallery: the PNG figures of a finished default run (RESULTS=results).
 RESULTS ?= results
