@@ -8,6 +8,7 @@ They need PyPI (the metadata only, no wheel is downloaded) and take about 2 s ea
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -19,8 +20,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REQ = ROOT / "requirements"
-sys.path.insert(0, str(REQ))
-import conda_env  # noqa: E402
+_spec = importlib.util.spec_from_file_location("conda_env", REQ / "conda_env.py")
+conda_env = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(conda_env)
 
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
 needs_uv = pytest.mark.skipif(UV is None, reason="uv (requirements/dev.in) is not installed")
