@@ -118,3 +118,16 @@ def test_changing_one_value_reruns_only_what_depends_on_it(results, tmp_path):
 def test_notebooks_run_on_the_dag_outputs(results):
     notebooks = pytest.importorskip("test_notebooks")
     notebooks.execute_notebooks(results)
+
+
+# --- issue 15.2: the report of the real run, built as the README types it (no --cores).
+def test_report_holds_every_figure_and_table_of_the_run(results, tmp_path):
+    report = tmp_path / "report.html"
+    run = snakemake(results, "--report", str(report))
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = report.read_text(encoding="utf-8")
+    pngs = sorted((results / "figures").glob("*.png"))
+    pages = sorted((results / "report" / "tables").glob("*.html"))
+    assert pngs and len(pages) >= 10
+    for path in [*pngs, *pages]:
+        assert f"filename={path.name};" in text, path.name
