@@ -18,6 +18,7 @@ import pytest
 
 from demoe.analysis.report_html import (
     REPORT_SECTIONS,
+    caption_title,
     markdown_table_page,
     report_category,
     table_title,
@@ -55,6 +56,12 @@ def test_every_figure_and_table_has_a_paper_section_and_title():
     assert report_category("table_fig06_training_strategy") == "3 Sec. 5 Discussion"
     with pytest.raises(ValueError, match="no paper section"):
         report_category("fig99_new")
+    for name in _figures():
+        title = caption_title((ROOT / "workflow/report" / f"{name}.rst").read_text())
+        assert re.match(r"Fig\. \d+", title), (name, title)
+    assert (
+        caption_title("**Fig. 5 — qualitative\nresults.** more") == "Fig. 5 — qualitative results"
+    )
 
 
 def _figures() -> list[str]:

@@ -8,6 +8,7 @@ table, its paper number and its notes in front of the reader of ``results/report
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 
 import markdown
@@ -66,6 +67,14 @@ def report_category(name: str) -> str:
         if name == prefix or name.startswith(f"{prefix}_"):
             return REPORT_SECTIONS[prefix]
     raise ValueError(f"{name}: no paper section in demoe.analysis.report_html.REPORT_SECTIONS")
+
+
+def caption_title(caption_rst: str) -> str:
+    """The bold opening words of a figure caption (``**Fig. 2 — ...**``), without a final dot."""
+    match = re.match(r"\s*\*\*(.+?)\*\*", caption_rst, re.DOTALL)
+    if match is None:
+        raise ValueError("a figure caption must open with its **bold title**")
+    return " ".join(match.group(1).split()).rstrip(".")
 
 
 def table_title(name: str, specs: Mapping[str, TableSpec]) -> str:

@@ -24,7 +24,7 @@ CONDA_ENV = "../envs/demoe.yaml"
 # --cores is given, as in `snakemake --report`).
 from snakemake.exceptions import WorkflowError
 
-from demoe.analysis.report_html import report_category, table_title
+from demoe.analysis.report_html import caption_title, report_category, table_title
 
 
 def all_cores(wildcards):
@@ -43,3 +43,16 @@ def report_tables():
     if any(str(f) == claims for r in workflow.rules for f in r.output):
         names.append("claims")
     return [f"{RESULTS}/report/tables/{name}.html" for name in names]
+
+
+def report_figure(name):
+    """A figure's PNG for the report: its caption (workflow/report/<name>.rst), its paper
+    section, and its caption's title as the label the report lists it by."""
+    caption = REPO / "workflow" / "report" / f"{name}.rst"
+    return report(
+        f"{RESULTS}/figures/{name}.png",
+        caption=str(caption),
+        category=report_category(name),
+        subcategory="Figures",
+        labels={"figure": caption_title(caption.read_text(encoding="utf-8"))},
+    )
