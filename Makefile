@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: setup reproduce test lint format dag-dry-run report gallery clean-results slurm-cluster
+.PHONY: setup lock lock-check reproduce test lint format dag-dry-run report notebooks gallery clean-results slurm-cluster
 
 setup: $(STAMP)
 
@@ -21,6 +21,20 @@ $(STAMP): requirements/lock.txt requirements/nodeps.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
+# One source of truth for every platform: uv resolves runtime.in + dev.in once for Linux
+# (x86-64, aarch64), macOS and Windows at the same time, writing environment markers
+# (torch's nvidia-*/triton wheels only where torch asks for them) and sha256 hashes; the
+# conda env files are generated from the result. Existing pins are kept unless a .in changes.
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --generate-hashes --python-version 3.11 \
+	--custom-compile-command "make lock" requirements/runtime.in requirements/dev.in
+lock: setup
+	$(UV_COMPILE) -o requirements/lock.txt
+	$(BIN)/python requirements/conda_env.py
+
+# The lock resolves and finds a wheel (or sdist) for every pin on each platform (tests/test_lock.py).
+lock-check: setup
+	$(BIN)/pytest -q tests/test_lock.py
+
 # --rerun-incomplete: after an interrupted run (SIGKILL, OOM, a scheduler's time limit) the
 # jobs it left incomplete run again (training resumes from its checkpoints) instead of
 # stopping on IncompleteFilesException.
@@ -29,7 +43,12 @@ reproduce: setup
 	@echo "Claims scoreboard (the paper's claims tested on this run): $(RESULTS)/tables/claims.md"
 
 report: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+	$(BIN)/snakemake --configfile $(CONFIG) --report results/report.html
+
+# The exploration notebooks in Jupyter Lab, reading the run's results folder
+# (RESULTS=results; `make notebooks RESULTS=/path/to/results` for another run).
+notebooks: setup
+	DEMOE_RESULTS="$(abspath $(RESULTS))" $(BIN)/jupyter lab notebooks/
 
 # The README gallery: the PNG figures of a finished default run (RESULTS=results).
 RESULTS ?= results

@@ -3,13 +3,17 @@
 #   snakemake --cores all --use-conda          # same, each rule in its pinned conda env
 #   snakemake --cores all --configfile config/paper.yaml   # real data, paper-scale training
 #   snakemake --cores all results/figures/fig02_layer_correlation.pdf   # one target only
-#   snakemake --cores all --report results/report.html     # captioned report
+#   snakemake --report results/report.html     # captioned report of a finished run
 
 
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/cost.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
@@ -28,3 +32,4 @@ rule all:
         FIGURE_TARGETS,
         TRAIN_MODELS,
         rules.claims_scoreboard.output,
+        report_tables(),

@@ -83,6 +83,47 @@ def analysis_script(name):
 '''
 
 
+#: Interactive choices (issue 15.3): ``choose(show, name=(options, default), ...)`` draws
+#: ``show(**defaults)`` at once (so the notebook runs headless, as in CI, and an error
+#: fails the cell) and puts one drop-down per choice above the drawing; picking another
+#: value redraws in place (Jupyter Lab, ipywidgets).
+CHOOSE = '''
+
+def choose(show, **choices):
+    """Draw show(**defaults) now and offer each choice (options, default) as a drop-down."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    def label(option):  # a tuple option (a dataset pair) would read as (label, value)
+        return " vs ".join(map(str, option)) if isinstance(option, tuple) else str(option)
+
+    controls = {
+        name: widgets.Dropdown(
+            options=[(label(o), o) for o in options], value=default, description=name
+        )
+        for name, (options, default) in choices.items()
+    }
+    out = widgets.Output()
+
+    def draw(_change=None):
+        failure = []
+        with out:  # the Output widget shows, and swallows, an exception raised inside
+            out.clear_output(wait=True)
+            try:
+                show(**{name: c.value for name, c in controls.items()})
+            except Exception as err:
+                failure.append(err)
+                raise
+        if failure and _change is None:
+            raise failure[0]
+
+    for control in controls.values():
+        control.observe(draw, names="value")
+    display(widgets.HBox(list(controls.values())), out)
+    draw()
+'''
+
+
 # --------------------------------------------------------------------------- 01
 NB01 = [
     (
@@ -244,15 +285,27 @@ What this notebook shows, from the trained checkpoints (`models/<experiment>/`):
 * **Fig. 9**: per-layer CKA (Eq. 5–6) for one chosen pair.
 * **Fig. 11**: similarity between the five experts of every MoE block of DeMoE (`demoe`).
 
-Change `PAIR`, `MEASURE` and `PARAMS` in the first code cell below and re-run.
-Scores come from `demoe.analysis.similarity` through the helpers of
-`demoe.analysis.plots.weights` that the DAG's figure scripts use.""",
+What it means in the paper: Sec. 3.1 trains one NAFNet per blur type and finds their
+weights strongly correlated layer by layer (Fig. 2 draws a 0.7 line), except for a few
+layers, the observation that motivates one shared network with per-task experts (Sec. 3.3).
+App. A repeats the study per layer type (Fig. 7), with CKA (Fig. 9) and against a network
+trained for another task (Fig. 8); App. D (Fig. 11) shows the experts of DeMoE are *not*
+correlated with each other. Read the bars against the controls of the DAG's Fig. 2: with a
+shared initialisation (`train.per_dataset_init: shared`) high correlations partly measure
+the common starting point.
+
+What to change: pick the **dataset pair**, the **measure** and the **parameters** with the
+drop-downs (Jupyter Lab), or set the defaults `PAIR`, `MEASURE`, `PARAMS` in the first code
+cell; pick the **layer type** under "All dataset pairs". Scores come from
+`demoe.analysis.similarity` through the helpers of `demoe.analysis.plots.weights` that the
+DAG's figure scripts use.""",
     ),
     (
         "code",
         setup_cell(
             ["models/demoe/model.safetensors"],
-            """
+            CHOOSE
+            + """
 from demoe.tasks import AIO_BLUR
 
 NAFNETS = {
@@ -305,19 +358,28 @@ print("pair:", PAIR, "| measure:", MEASURE, "| params:", PARAMS)""",
     ("md", "## One pair, layer by layer"),
     (
         "code",
-        """with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # constant filters are left out of the means
-    pair_scores = pairwise_layer_scores(models, [PAIR], labels, MEASURE, PARAMS)
-summary = layer_summary(pair_scores)
-display(summary.head(10))
-print(f"{len(summary)} layers, mean {MEASURE} = {summary['mean'].mean():.3f}")
-layer_bar_figure(
-    summary,
-    MEASURE_LABELS[MEASURE],
-    f"{labels[PAIR[0]]} vs {labels[PAIR[1]]}",
-    THRESHOLD if MEASURE == "pearson" else None,
-)
-plt.show()""",
+        """def show_pair(pair, measure, params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant filters are left out of the means
+        pair_scores = pairwise_layer_scores(models, [pair], labels, measure, params)
+    summary = layer_summary(pair_scores)
+    display(summary.head(10))
+    print(f"{len(summary)} layers, mean {measure} = {summary['mean'].mean():.3f}")
+    layer_bar_figure(
+        summary,
+        MEASURE_LABELS[measure],
+        f"{labels[pair[0]]} vs {labels[pair[1]]}",
+        THRESHOLD if measure == "pearson" else None,
+    )
+    plt.show()
+
+
+choose(
+    show_pair,
+    pair=(list(itertools.combinations(datasets, 2)), PAIR),
+    measure=(["pearson", "cka", "rbf_cka"], MEASURE),
+    params=(["weight", "all"], PARAMS),
+)""",
     ),
     ("md", "## All dataset pairs: summary per layer type (Fig. 7)"),
     (
@@ -330,10 +392,16 @@ by_type = scores.groupby("layer_type")["score"].agg(["mean", "min", "max", "coun
 display(by_type)
 heatmap_figure(type_matrix(scores), "Pearson r per dataset pair and layer type", "Pearson r")
 plt.show()
-layer_bar_figure(
-    layer_summary(scores), MEASURE_LABELS["pearson"], "all dataset pairs", THRESHOLD
-)
-plt.show()""",
+
+
+def show_layer_type(layer_type):
+    shown = scores if layer_type == "all" else scores[scores["layer_type"] == layer_type]
+    title = "all dataset pairs" + ("" if layer_type == "all" else f", {layer_type} layers")
+    layer_bar_figure(layer_summary(shown), MEASURE_LABELS["pearson"], title, THRESHOLD)
+    plt.show()
+
+
+choose(show_layer_type, layer_type=(["all", *sorted(scores["layer_type"].unique())], "all"))""",
     ),
     ("md", "## Expert similarity of DeMoE's MoE blocks (Fig. 11)"),
     (
@@ -463,13 +531,24 @@ What this notebook shows, from DeMoE's per-image evaluations (`eval/demoe/`):
 * **Fig. 12 (right)**: confusion matrix true task × routed task (top-1 expert) and the
   router's accuracy.
 * **Table 8-style comparison**: on the AIO-Blur-OOD sets, the quality with every expert
-  forced manually (`eval/demoe/<ood dataset>/<task>.csv`) next to the router's choice.""",
+  forced manually (`eval/demoe/<ood dataset>/<task>.csv`) next to the router's choice.
+
+What it means in the paper: DeMoE's router (Sec. 3.3) predicts the blur type and sends
+the image to that task's expert. App. E (Fig. 12) shows it is nearly always right on
+AIO-Blur and less so out of distribution, and Sec. 4.2 / App. G show that picking the
+expert by hand can beat the router on AIO-Blur-OOD. A diagonal confusion matrix means the
+router learned the blur types; off-diagonal mass on the OOD sets is where a manual choice
+helps.
+
+What to change: pick the **dataset** of the confusion matrix with the drop-down (or set
+`DATASET_SHOWN`), and the metrics of the manual comparison in `METRICS`.""",
     ),
     (
         "code",
         setup_cell(
             ["eval/demoe"],
-            """
+            CHOOSE
+            + """
 AUTO_CSVS = sorted((RESULTS / "eval" / "demoe").glob("*/auto.csv"))
 if not AUTO_CSVS:
     raise FileNotFoundError(
@@ -512,21 +591,26 @@ plt.show()""",
     ("md", "## Confusion matrix and routing accuracy"),
     (
         "code",
-        """DATASETS_SHOWN = None  # e.g. ["dpdd", "gopro"]; None = every evaluated dataset
+        """DATASET_SHOWN = "all"  # "all" or one evaluated dataset, e.g. "gopro"
 
-subset = per_image if DATASETS_SHOWN is None else per_image[per_image["dataset"].isin(DATASETS_SHOWN)]
-matrix, accuracy = router_confusion(subset)
-display(matrix)
-per_dataset = (
-    subset.dropna(subset=["task"])
-    .assign(correct=lambda f: f["task"] == f["routed"])
-    .groupby("dataset")["correct"]
-    .mean()
-    .rename("top-1 accuracy")
-)
-display(per_dataset.to_frame())
-confusion_figure(matrix, accuracy, "DeMoE router")
-plt.show()""",
+
+def show_confusion(dataset):
+    subset = per_image if dataset == "all" else per_image[per_image["dataset"] == dataset]
+    matrix, accuracy = router_confusion(subset)
+    display(matrix)
+    per_dataset = (
+        subset.dropna(subset=["task"])
+        .assign(correct=lambda f: f["task"] == f["routed"])
+        .groupby("dataset")["correct"]
+        .mean()
+        .rename("top-1 accuracy")
+    )
+    display(per_dataset.to_frame())
+    confusion_figure(matrix, accuracy, "DeMoE router" + ("" if dataset == "all" else f", {dataset}"))
+    plt.show()
+
+
+choose(show_confusion, dataset=(["all", *sorted(per_image["dataset"].unique())], DATASET_SHOWN))""",
     ),
     ("md", "## Manual expert choice on the OOD sets"),
     (
@@ -580,13 +664,24 @@ training-strategy table (Fig. 6).
 
 The results tables are stored in long format (`method, origin, dataset, metric, value,
 note`). Where the paper reports a number for the same method, dataset and metric, the
-reproduced and reported values are put side by side and highlighted.""",
+reproduced and reported values are put side by side and highlighted.
+
+What it means in the paper: Table 1 is the main claim (DeMoE above the general baselines on
+every AIO-Blur set at little extra cost), Tables 2, 8 and 9 test generalisation to unseen
+blur (Sec. 4.2, App. G), Table 3 compares with task-specific networks (Sec. 4.3), Tables 5
+and 6 are the ablations of App. F. With the embedded synthetic default the *reproduced*
+numbers check the pipeline, not the paper's values; with `config/paper.yaml` and the real
+datasets they are comparable with the *reported* rows.
+
+What to change: pick the **table** (the experiment) with the drop-down under
+"Reproduced vs. reported", or set `TABLE_SHOWN`.""",
     ),
     (
         "code",
         setup_cell(
             ["tables"],
-            """
+            CHOOSE
+            + """
 TABLES = sorted((RESULTS / "tables").glob("*.csv"))
 if not TABLES:
     raise FileNotFoundError(f"no tables/*.csv under {RESULTS}. Run `make reproduce` first.")
@@ -635,21 +730,25 @@ def highlight(row):
     return [color] * len(row)
 
 
-for name, long in long_tables.items():
-    wide = side_by_side(long)
-    n_both = int(wide["both"].sum())
-    display(Markdown(f"### {name}: {n_both} of {len(wide)} values both reproduced and reported"))
-    shown = wide[wide["both"]] if n_both else wide
-    try:
+def show_table(table):
+    names = list(long_tables) if table == "all" else [table]
+    for name in names:
+        long = long_tables[name]
+        wide = side_by_side(long)
+        n_both = int(wide["both"].sum())
+        display(Markdown(f"### {name}: {n_both} of {len(wide)} values both reproduced and reported"))
+        shown = wide[wide["both"]] if n_both else wide
         display(shown.style.apply(highlight, axis=1).format(precision=4, na_rep="–"))
-    except ImportError:  # pandas Styler needs jinja2
-        display(shown)
-    if DIFFERENCE in set(long["origin"]):
-        diffs = long[long["origin"] == DIFFERENCE].pivot_table(
-            index="method", columns=["dataset", "metric"], values="value"
-        )
-        print(f"{name}: {DIFFERENCE}")
-        display(diffs.round(4))""",
+        if DIFFERENCE in set(long["origin"]):
+            diffs = long[long["origin"] == DIFFERENCE].pivot_table(
+                index="method", columns=["dataset", "metric"], values="value"
+            )
+            print(f"{name}: {DIFFERENCE}")
+            display(diffs.round(4))
+
+
+TABLE_SHOWN = "all"  # "all" or one of long_tables, e.g. "table1_aio_deblurring"
+choose(show_table, table=(["all", *long_tables], TABLE_SHOWN))""",
     ),
     ("md", "## Notes (unavailable metrics and their reasons)"),
     (

@@ -155,3 +155,38 @@ def test_missing_results_fail_clearly(tmp_path: Path, monkeypatch: pytest.Monkey
 )
 def test_execute_notebooks_against_results() -> None:
     execute_notebooks(os.environ["DEMOE_RESULTS"])
+
+
+def test_code_cells_compile() -> None:
+    for path in notebook_paths():
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                compile(cell.source, f"{path.name} cell {i}", "exec")
+
+
+def test_choose_draws_the_default_headless_and_fails_loudly(tmp_path: Path) -> None:
+    """The widget helper (issue 15.3): the default is drawn without a front end, and an
+    error in the drawing fails the cell instead of vanishing into the Output widget."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    choose = _generator().CHOOSE
+
+    def run(source: str) -> nbformat.NotebookNode:
+        nb = new_notebook(cells=[new_code_cell(choose + source)])
+        nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "language": "python"}
+        with _environment(tmp_path):
+            NotebookClient(nb, timeout=60, kernel_name=KERNEL_NAME).execute()
+        return nb
+
+    nb = run(
+        "choose(lambda pair, measure: print('drawn', pair, measure), "
+        "pair=([('a', 'b'), ('a', 'c')], ('a', 'c')), measure=(['pearson'], 'pearson'))"
+    )
+    # The drawing lands in the Output widget's stored state, below the drop-downs.
+    assert "application/vnd.jupyter.widget-view+json" in json.dumps(nb.cells[0].outputs)
+    assert "drawn ('a', 'c') pearson" in json.dumps(nb.metadata["widgets"])
+    with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
+        run("choose(lambda x: 1 / x, x=([0, 1], 0))")

@@ -148,3 +148,16 @@ def test_claims_scoreboard_and_blurry_input_row(results):
         "Blurry input (no restoration)"
         in (results / "tables" / "table1_aio_deblurring.md").read_text()
     )
+
+
+# --- issue 15.2: the report of the real run, built as the README types it (no --cores).
+def test_report_holds_every_figure_and_table_of_the_run(results, tmp_path):
+    report = tmp_path / "report.html"
+    run = snakemake(results, "--report", str(report))
+    assert run.returncode == 0, run.stderr[-3000:]
+    text = report.read_text(encoding="utf-8")
+    pngs = sorted((results / "figures").glob("*.png"))
+    pages = sorted((results / "report" / "tables").glob("*.html"))
+    assert pngs and len(pages) >= 10
+    for path in [*pngs, *pages]:
+        assert f"filename={path.name};" in text, path.name

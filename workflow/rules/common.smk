@@ -71,3 +71,42 @@ def gpu_request(device):
     one card for a CUDA device ("cuda", "cuda:1"), none otherwise. Training asks for
     train.resources.gpu instead (workflow/rules/train.smk)."""
     return 1 if str(device).split(":")[0] == "cuda" else 0
+
+
+# --- issue 15.2 (report): report categories by paper section, the report's table pages,
+# and the threads of rules that use every core (`threads: workflow.cores` fails where no
+# --cores is given, as in `snakemake --report`).
+from snakemake.exceptions import WorkflowError
+
+from demoe.analysis.report_html import caption_title, report_category, table_title
+
+
+def all_cores(wildcards):
+    """The --cores total, or 1 where none is set (report and lint runs)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return 1
+
+
+def report_tables():
+    """The table pages of the report, made by report_table for TABLE_SPECS (eval.smk), cost,
+    Table 4 and the claims scoreboard when some job writes <results>/tables/claims.md."""
+    names = [*TABLE_SPECS, "cost", "table4_aioblur_distribution"]
+    claims = f"{RESULTS}/tables/claims.md"
+    if any(str(f) == claims for r in workflow.rules for f in r.output):
+        names.append("claims")
+    return [f"{RESULTS}/report/tables/{name}.html" for name in names]
+
+
+def report_figure(name):
+    """A figure's PNG for the report: its caption (workflow/report/<name>.rst), its paper
+    section, and its caption's title as the label the report lists it by."""
+    caption = REPO / "workflow" / "report" / f"{name}.rst"
+    return report(
+        f"{RESULTS}/figures/{name}.png",
+        caption=str(caption),
+        category=report_category(name),
+        subcategory="Figures",
+        labels={"figure": caption_title(caption.read_text(encoding="utf-8"))},
+    )

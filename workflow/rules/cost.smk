@@ -31,7 +31,7 @@ rule cost_table:
         f"{RESULTS}/logs/cost_table.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/cost_table.py --models {params.models:q} --size {params.size:q} "
         "--device {params.device:q} --repeats {params.repeats:q} --warmup {params.warmup:q} "

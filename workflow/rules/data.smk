@@ -67,7 +67,7 @@ rule fig10_lolblur_mse:
         mse=rules.build_aioblur.output.mse,
     output:
         pdf=f"{RESULTS}/figures/fig10_lolblur_mse.pdf",
-        png=f"{RESULTS}/figures/fig10_lolblur_mse.png",
+        png=report_figure("fig10_lolblur_mse"),
     log:
         f"{RESULTS}/logs/data/fig10_lolblur_mse.log",
     conda:

@@ -1,7 +1,8 @@
 # Analysis figures (paper Figs. 2, 4-9, 11-14): one rule per figure, each writing
 # <results>/figures/figNN_<name>.{pdf,png}; the PNG goes into `snakemake --report` with
-# its caption from workflow/report/. Figs. 7, 8, 9, 11 also write their per-layer-type
-# means as figNN_<name>.csv (kind, pair, layer_type, measure, score, n_layers).
+# its caption from workflow/report/ (report_figure, common.smk). Figs. 7, 8, 9, 11 also
+# write their per-layer-type means as figNN_<name>.csv (kind, pair, layer_type, measure,
+# score, n_layers).
 # Needs common.smk (RESULTS, CONDA_ENV); the model, eval and manifest files come from the
 # training, eval and data rules.
 # Fig. 8 compares with nafnet_lolv2_real (or analysis.fig08_other_checkpoint if set).
@@ -30,13 +31,6 @@ QUALITATIVE = ANALYSIS["qualitative"]
 def fig_model(name):
     """The weights file of a trained experiment."""
     return f"{model_dir(RESULTS, name)}/model.safetensors"
-
-
-def fig_png(name):
-    """A figure's PNG, shown in the Snakemake report with workflow/report/<name>.rst."""
-    return report(
-        f"{FIGURES}/{name}.png", caption=f"../report/{name}.rst", category="Figures"
-    )
 
 
 def clip_options():
@@ -81,7 +75,7 @@ rule fig02_layer_correlation:
         configs=NAFNET_CONFIGS,
     output:
         pdf=f"{FIGURES}/fig02_layer_correlation.pdf",
-        png=fig_png("fig02_layer_correlation"),
+        png=report_figure("fig02_layer_correlation"),
     params:
         params=SIMILARITY["params"],
         threshold=SIMILARITY["threshold"],
@@ -103,7 +97,7 @@ rule fig07_layer_type_correlation:
         configs=NAFNET_CONFIGS,
     output:
         pdf=f"{FIGURES}/fig07_layer_type_correlation.pdf",
-        png=fig_png("fig07_layer_type_correlation"),
+        png=report_figure("fig07_layer_type_correlation"),
         csv=f"{FIGURES}/fig07_layer_type_correlation.csv",
     params:
         params=SIMILARITY["params"],
@@ -132,7 +126,7 @@ if FIG08_MODEL:
             other=FIG08_MODEL,
         output:
             pdf=f"{FIGURES}/fig08_other_task_correlation.pdf",
-            png=fig_png("fig08_other_task_correlation"),
+            png=report_figure("fig08_other_task_correlation"),
             csv=f"{FIGURES}/fig08_other_task_correlation.csv",
         params:
             params=SIMILARITY["params"],
@@ -156,7 +150,7 @@ rule fig09_cka:
         configs=NAFNET_CONFIGS,
     output:
         pdf=f"{FIGURES}/fig09_cka.pdf",
-        png=fig_png("fig09_cka"),
+        png=report_figure("fig09_cka"),
         csv=f"{FIGURES}/fig09_cka.csv",
     params:
         params=SIMILARITY["params"],
@@ -176,7 +170,7 @@ rule fig11_expert_correlation:
         model=fig_model("demoe"),
     output:
         pdf=f"{FIGURES}/fig11_expert_correlation.pdf",
-        png=fig_png("fig11_expert_correlation"),
+        png=report_figure("fig11_expert_correlation"),
         csv=f"{FIGURES}/fig11_expert_correlation.csv",
     params:
         params=SIMILARITY["params"],
@@ -195,7 +189,7 @@ rule fig04_dataset_tsne:
         manifests=[FIG_MANIFESTS["test"], FIG_MANIFESTS["ood"]],
     output:
         pdf=f"{FIGURES}/fig04_dataset_tsne.pdf",
-        png=fig_png("fig04_dataset_tsne"),
+        png=report_figure("fig04_dataset_tsne"),
     params:
         datasets=[*FIG_AIO, *FIG_OOD],
         clip=clip_options(),
@@ -207,7 +201,7 @@ rule fig04_dataset_tsne:
         f"{RESULTS}/logs/figures/fig04_dataset_tsne.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/fig04_dataset_tsne.py --manifests {input.manifests:q} "
         "--datasets {params.datasets:q} {params.clip} {params.tsne} --device {params.device:q} "
@@ -222,7 +216,7 @@ rule fig13_encoder_tsne:
         original_arch=fig_model("baseline_original_arch"),
     output:
         pdf=f"{FIGURES}/fig13_encoder_tsne.pdf",
-        png=fig_png("fig13_encoder_tsne"),
+        png=report_figure("fig13_encoder_tsne"),
     params:
         datasets=FIG_AIO,
         tsne=TSNE_OPTIONS,
@@ -233,7 +227,7 @@ rule fig13_encoder_tsne:
         f"{RESULTS}/logs/figures/fig13_encoder_tsne.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/fig13_encoder_tsne.py --manifest {input.manifest:q} "
         "--datasets {params.datasets:q} --no-class {input.no_class:q} "
@@ -247,7 +241,7 @@ rule fig12_router_output:
         csv=list(DEMOE_AUTO.values()),
     output:
         pdf=f"{FIGURES}/fig12_router_output.pdf",
-        png=fig_png("fig12_router_output"),
+        png=report_figure("fig12_router_output"),
     params:
         router=ROUTER_OPTIONS,
     log:
@@ -264,7 +258,7 @@ rule fig12_router_confusion:
         csv=[DEMOE_AUTO[d] for d in FIG_AIO],
     output:
         pdf=f"{FIGURES}/fig12_router_confusion.pdf",
-        png=fig_png("fig12_router_confusion"),
+        png=report_figure("fig12_router_confusion"),
     params:
         router=ROUTER_OPTIONS,
     log:
@@ -283,7 +277,7 @@ rule fig05_qualitative:
         task_specific=sorted({fig_model(task_specific_model(d)) for d in FIG_AIO}),
     output:
         pdf=f"{FIGURES}/fig05_qualitative.pdf",
-        png=fig_png("fig05_qualitative"),
+        png=report_figure("fig05_qualitative"),
     params:
         datasets=FIG_AIO,
         options=QUALITATIVE_OPTIONS,
@@ -293,7 +287,7 @@ rule fig05_qualitative:
         f"{RESULTS}/logs/figures/fig05_qualitative.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/fig05_qualitative.py --manifest {input.manifest:q} "
         "--datasets {params.datasets:q} --demoe {input.demoe:q} "
@@ -308,7 +302,7 @@ rule fig14_qualitative_ood:
         task_specific=sorted({fig_model(task_specific_model(d)) for d in FIG_OOD}),
     output:
         pdf=f"{FIGURES}/fig14_qualitative_ood.pdf",
-        png=fig_png("fig14_qualitative_ood"),
+        png=report_figure("fig14_qualitative_ood"),
     params:
         datasets=FIG_OOD,
         options=QUALITATIVE_OPTIONS,
@@ -318,7 +312,7 @@ rule fig14_qualitative_ood:
         f"{RESULTS}/logs/figures/fig14_qualitative_ood.log",
     conda:
         CONDA_ENV
-    threads: workflow.cores
+    threads: all_cores
     shell:
         "python analysis/fig14_qualitative_ood.py --manifest {input.manifest:q} "
         "--datasets {params.datasets:q} --demoe {input.demoe:q} "
@@ -331,7 +325,7 @@ rule fig06_cost:
         cost=f"{RESULTS}/tables/cost.csv",
     output:
         pdf=f"{FIGURES}/fig06_cost.pdf",
-        png=fig_png("fig06_cost"),
+        png=report_figure("fig06_cost"),
     log:
         f"{RESULTS}/logs/figures/fig06_cost.log",
     conda:

@@ -1,0 +1,105 @@
+"""`snakemake --report` holds every figure and table, by paper section (issue 15.2).
+
+The report is built, as typed in the README (no --cores), over a fake results folder: one
+small PNG per figure caption in workflow/report/ and one HTML page per results table, so the
+test needs no training run (tests/test_workflow_e2e.py builds the real DAG).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from demoe.analysis.report_html import (
+    REPORT_SECTIONS,
+    caption_title,
+    markdown_table_page,
+    report_category,
+    table_title,
+)
+from demoe.analysis.tables import table_specs
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent))
+# A 1x1 PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+MARKDOWN = (
+    "**Table 9: a title**\n\n| Method | PSNR (dB)↑ |\n|:--|--:|\n| DeMoE | 30.1 |\n\n- a note\n"
+)
+
+
+def test_markdown_table_page_renders_the_table_and_notes():
+    page = markdown_table_page(MARKDOWN, "Table 9: a <title>")
+    assert "<title>Table 9: a &lt;title&gt;</title>" in page
+    assert re.search(r"<th[^>]*>PSNR \(dB\)↑</th>", page)
+    assert re.search(r"<td[^>]*>30.1</td>", page)
+    assert "<li>a note</li>" in page and "<strong>Table 9: a title</strong>" in page
+    with pytest.raises(ValueError, match="no Markdown table"):
+        markdown_table_page("just prose\n", "x")
+
+
+def test_every_figure_and_table_has_a_paper_section_and_title():
+    specs = table_specs(["synth_global_motion"])
+    for name in [*_figures(), *_tables()]:
+        assert report_category(name) in REPORT_SECTIONS.values()
+    for name in _tables():
+        assert re.match(r"(Table \d|Fig\. \d)", table_title(name, specs)), name
+    assert report_category("fig12_router_output") == "7 App. E Router classification error"
+    assert report_category("table_fig06_training_strategy") == "3 Sec. 5 Discussion"
+    with pytest.raises(ValueError, match="no paper section"):
+        report_category("fig99_new")
+    for name in _figures():
+        title = caption_title((ROOT / "workflow/report" / f"{name}.rst").read_text())
+        assert re.match(r"Fig\. \d+", title), (name, title)
+    assert (
+        caption_title("**Fig. 5 — qualitative\nresults.** more") == "Fig. 5 — qualitative results"
+    )
+
+
+def _figures() -> list[str]:
+    return sorted(
+        p.stem for p in (ROOT / "workflow/report").glob("fig*.rst") if p.stem != "workflow"
+    )
+
+
+def _tables() -> list[str]:
+    return [*table_specs(["synth_global_motion"]), "cost", "table4_aioblur_distribution"]
+
+
+@pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed")
+def test_report_holds_every_figure_and_table(tmp_path):
+    results = tmp_path / "results"
+    (results / "figures").mkdir(parents=True)
+    (results / "report/tables").mkdir(parents=True)
+    for name in _figures():
+        (results / "figures" / f"{name}.png").write_bytes(PNG)
+    for name in _tables():
+        page = markdown_table_page(MARKDOWN.replace("Table 9", name), name)
+        (results / "report/tables" / f"{name}.html").write_text(page)
+    report = tmp_path / "report.html"
+    done = subprocess.run(
+        [SNAKEMAKE, "--report", str(report), "--config", f"results={results}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = report.read_text()
+    for name in _figures():
+        assert f"filename={name}.png" in text, name
+    for name in _tables():
+        assert f"filename={name}.html" in text, name
+    for section in set(REPORT_SECTIONS.values()) - {REPORT_SECTIONS["claims"]}:
+        assert section in text
+    # Captions with the paper's numbers, and the workflow description page.
+    assert "Fig. 10" in text and "Table 4" in text
+    assert "every figure and table of arXiv 2508.06228" in text
