@@ -26,14 +26,18 @@ def apply_tlc(
 ) -> UNet:
     """Switch ``model``'s channel attention to local pooling in place; return it.
 
-    ``experts=None`` converts every NAFBlock ("TLC everywhere"); a list of task names
-    converts only those experts' blocks in every MoE block ("TLC on chosen experts").
+    ``experts=None`` converts every NAFBlock ("TLC on all layers", Table 6). A list of task
+    names is Table 6's "partial TLC": every shared NAFBlock and the listed experts are
+    converted, the other experts keep global pooling. This is our reading of App. F (TLC
+    "applied partially only to experts where it yielded significant gains", and it "adversely
+    affects the LOLBlur and ReLoBlur experts"): the partial row of Table 6 differs from "no
+    TLC" on all five datasets, which under top-1 routing needs TLC outside the experts too.
     """
     th, tw = (train_size, train_size) if isinstance(train_size, int) else train_size
     window = (int(ratio * th), int(ratio * tw))
-    chosen = _expert_blocks(model, experts)
+    excluded = _excluded_expert_blocks(model, experts)
     for name, block, stride in model.block_strides():
-        if chosen is None or name in chosen:
+        if name not in excluded:
             pool = _pool(block)
             pool.kernel = (max(window[0] // stride, 1), max(window[1] // stride, 1))
     return model
@@ -51,10 +55,16 @@ def _pool(block: nn.Module) -> ChannelPool:
     return block.sca[0]
 
 
-def _expert_blocks(model: UNet, experts: Iterable[str] | None) -> set[str] | None:
+def _excluded_expert_blocks(model: UNet, experts: Iterable[str] | None) -> set[str]:
+    """The expert blocks that keep global pooling: those of the tasks not in ``experts``."""
     if experts is None:
-        return None
+        return set()
     if not isinstance(model, DeMoE):
         raise ValueError("TLC on chosen experts needs a DeMoE model")
-    indices = sorted({task_index(t) for t in experts})
-    return {f"experts.{m}.experts.{e}" for m in range(len(model.experts)) for e in indices}
+    chosen = {task_index(t) for t in experts}
+    return {
+        f"experts.{m}.experts.{e}"
+        for m, moe in enumerate(model.experts)
+        for e in range(len(moe.experts))
+        if e not in chosen
+    }
