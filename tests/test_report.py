@@ -51,7 +51,7 @@ def test_every_figure_and_table_has_a_paper_section_and_title():
     for name in [*_figures(), *_tables()]:
         assert report_category(name) in REPORT_SECTIONS.values()
     for name in _tables():
-        assert re.match(r"(Table \d|Fig\. \d)", table_title(name, specs)), name
+        assert re.match(r"(Table \d|Fig\. \d|Claims scoreboard)", table_title(name, specs)), name
     assert report_category("fig12_router_output") == "7 App. E Router classification error"
     assert report_category("table_fig06_training_strategy") == "3 Sec. 5 Discussion"
     with pytest.raises(ValueError, match="no paper section"):
@@ -71,7 +71,7 @@ def _figures() -> list[str]:
 
 
 def _tables() -> list[str]:
-    return [*table_specs(["synth_global_motion"]), "cost", "table4_aioblur_distribution"]
+    return [*table_specs(["synth_global_motion"]), "cost", "table4_aioblur_distribution", "claims"]
 
 
 @pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed")

@@ -116,7 +116,8 @@ def test_weights_blown_up_by_an_update_never_reach_a_checkpoint(toy, tmp_path):
 
 def test_unknown_experiment_names_are_errors():
     profile = yaml.safe_load(Path("config/config.yaml").read_text(encoding="utf-8"))["train"]
-    profile["experiments"] = {**profile["experiments"], "baselin_aio": {"schedule.steps": 3}}
+    own = profile["experiments"][profile["profile"]]
+    profile["experiments"][profile["profile"]] = {**own, "baselin_aio": {"schedule.steps": 3}}
     with pytest.raises(ConfigError, match="unknown experiment.*baselin_aio"):
         resolve_config("baseline_aio", profile)
 

@@ -174,7 +174,8 @@ def paper_rules() -> list:
         workflow = api.workflow(
             resource_settings=ResourceSettings(cores=4),
             config_settings=ConfigSettings(
-                configfiles=[REPO / "config" / "paper.yaml"], config={"data": {"root": None}}
+                configfiles=[REPO / "config" / "paper.yaml"],
+                config={"data": {"root": None}, "eval": {"require_iqa_files": False}},
             ),
             snakefile=REPO / "Snakefile",
             workdir=REPO,

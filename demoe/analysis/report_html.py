@@ -39,6 +39,7 @@ REPORT_SECTIONS = {
     "fig13": "8 App. F Further ablations",
     "table5": "8 App. F Further ablations",
     "table6": "8 App. F Further ablations",
+    "table7": "8 App. F Further ablations",
     "fig14": "9 App. G More OOD results",
     "table8": "9 App. G More OOD results",
     "table9": "9 App. G More OOD results",
