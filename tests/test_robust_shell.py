@@ -117,6 +117,12 @@ def _hostile_config(tmp: Path, fill_nulls: bool) -> tuple[dict, list[str]]:
         value.touch()
         _set(config, path, str(value))
         values.append(str(value))
+    if fill_nulls:  # a hostile data.root holds no dataset: all optional, so the DAG builds
+        config["data"]["optional"] = list(config["data"]["roots"])
+        checkpoint = tmp / f"checkpoint {PAYLOAD}.pth"  # rule import_checkpoint
+        checkpoint.touch()
+        config["checkpoints"] = {"demoe": str(checkpoint)}
+        values += [str(checkpoint), checkpoint.name]  # tables and Fig. 12 name the file
     config["results"] = str(tmp / f"results {PAYLOAD}")
     return config, [*values, config["results"]]
 

@@ -31,4 +31,4 @@ rule claims_scoreboard:
         CONDA_ENV
     shell:
         "python analysis/claims_scoreboard.py --claims {input.claims:q} --results {params.results:q} "
-        "--out {params.prefix:q} > {log} 2>&1"
+        "--out {params.prefix:q} > {log:q} 2>&1"
