@@ -101,6 +101,10 @@ def slurm_run(slurm_env, tmp_path_factory) -> dict:
         "--slurm-keep-successful-logs",
         "--retries",
         "0",
+        # One job's threads may not exceed the test node's CPUs (a larger request pends
+        # forever with reason PartitionConfig, e.g. prepare_train_store's 8 threads).
+        "--max-threads",
+        str(os.cpu_count()),
         str(results / f"{FIG11}.pdf"),
     ]
     run = subprocess.run(cmd, cwd=REPO, env=slurm_env, capture_output=True, text=True, timeout=1800)
