@@ -19,7 +19,7 @@ import yaml
 from demoe.data.build import DEFAULT_ROOTS
 from demoe.data.synthetic.lolv2 import synth_lolv2
 from demoe.data.synthetic.writer import synth_aioblur
-from demoe.eval.plan import needed_evaluations, table_specs
+from demoe.eval.plan import BLURRY_INPUT, needed_evaluations, table_specs
 from demoe.tasks import DATASETS
 from demoe.train.experiments import EXPERIMENTS
 
@@ -98,7 +98,9 @@ def test_paper_config_dry_run_lists_every_job(published_tree, tmp_path):
     }
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M))
     assert int(stats["train_model"]) == len(trained)
-    assert int(stats["evaluate"]) == len(evals)
+    blurry = [e for e in evals if e.experiment == BLURRY_INPUT]  # rule evaluate_blurry_input
+    assert int(stats["evaluate"]) == len(evals) - len(blurry)
+    assert int(stats["evaluate_blurry_input"]) == len(blurry) > 0
     assert "synth_aioblur" not in stats  # real data root: nothing synthetic
 
 

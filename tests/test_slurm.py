@@ -31,6 +31,7 @@ FIG11 = "figures/fig11_expert_correlation"
 EXPECTED_JOBS = {
     "synth_aioblur": 1,
     "build_aioblur": 1,
+    "prepare_train_store": 1,
     "train_model": 2,
     "fig11_expert_correlation": 1,
 }
