@@ -23,7 +23,7 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
+from train_step import adamw, random_batches, sync, train_step
 
 from demoe.models import create_model
 from demoe.models.fuse import fuse_by_default
@@ -31,11 +31,6 @@ from demoe.train.experiments import STAGE2_FROZEN
 from demoe.train.stages import freeze, set_train_mode
 
 PAPER_MS = {"demoe_k1": 13.1, "nafnet_baseline": 8.0}  # Sec. 4.1, RTX 4090
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _reset_peak(device: torch.device) -> None:
@@ -53,10 +48,10 @@ def _timed(step, repeats: int, warmup: int, device: torch.device) -> list[float]
         step()
     times = []
     for _ in range(repeats):
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         step()
-        _sync(device)
+        sync(device)
         times.append(1000 * (time.perf_counter() - start))
     return times
 
@@ -83,42 +78,27 @@ def forward_rows(device: torch.device, size: int, repeats: int, warmup: int) -> 
     return rows
 
 
-def _train_step(model, optimizer, batch, device: torch.device, amp: bool):
-    x, y, labels = batch
-
-    def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            out = model(x, return_aux=True)
-            loss = F.l1_loss(out.output.float(), y) + 0.001 * F.cross_entropy(
-                out.logits.float(), labels
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.01)
-        optimizer.step()
-
-    return step
-
-
 def train_rows(
     device: torch.device, crop: int, batch: int, repeats: int, warmup: int
 ) -> list[dict]:
     rows = []
     amp = device.type == "cuda"
-    x = torch.rand(batch, 3, crop, crop, device=device).contiguous(
-        memory_format=torch.channels_last
-    )
-    data = (x, torch.rand_like(x), torch.randint(0, 5, (batch,), device=device))
+    data = {
+        k: v.to(device, memory_format=torch.channels_last) if v.dim() == 4 else v.to(device)
+        for k, v in random_batches(1, batch, crop)[0].items()
+    }
     for stage, preset in (("stage1", "demoe_baseline"), ("stage2", "demoe")):
         model = create_model(preset).to(device).train().to(memory_format=torch.channels_last)
         if stage == "stage2":
             freeze(model, STAGE2_FROZEN)
             set_train_mode(model)
         params = [p for p in model.parameters() if p.requires_grad]
-        fused = {"fused": True} if device.type == "cuda" else {"foreach": True}
-        optimizer = torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.9), **fused)
+        optimizer = adamw(params, device, fast=True)
+        step = train_step(
+            model, optimizer, params, device, bf16=amp, memory_format=torch.channels_last
+        )
         _reset_peak(device)
-        ms = _timed(_train_step(model, optimizer, data, device, amp), repeats, warmup, device)
+        ms = _timed(lambda step=step: step(data), repeats, warmup, device)
         rows.append(
             {
                 "bench": "train",

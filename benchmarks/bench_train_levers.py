@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
+from train_step import adamw, random_batches, train_step
 
 from demoe.models.registry import build_model, model_config
 from demoe.train.experiments import STAGE2_FROZEN
@@ -58,16 +58,7 @@ def make_model(args: argparse.Namespace) -> torch.nn.Module:
 
 
 def batches(n: int, args: argparse.Namespace) -> list[dict[str, torch.Tensor]]:
-    g = torch.Generator().manual_seed(0)
-    size = (args.batch, 3, args.crop, args.crop)
-    return [
-        {
-            "blurry": torch.rand(size, generator=g),
-            "sharp": torch.rand(size, generator=g),
-            "task_index": torch.randint(0, 5, (args.batch,), generator=g),
-        }
-        for _ in range(n)
-    ]
+    return random_batches(n, args.batch, args.crop)
 
 
 def make_step(model: torch.nn.Module, setup: Setup) -> Callable[[dict], float]:
@@ -79,30 +70,17 @@ def make_step(model: torch.nn.Module, setup: Setup) -> Callable[[dict], float]:
     fmt = torch.channels_last if "channels_last" in levers else torch.contiguous_format
     model = model.to(memory_format=fmt)
     params = [p for p in model.parameters() if p.requires_grad]
-    if "fused_adamw" in levers:
-        fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    else:
-        fast = {"fused": False, "foreach": False}
-    optimizer = torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.9), weight_decay=1e-3, **fast)
-    forward = torch.compile(model) if "compile" in levers else model
-    lambda_cls = 0.001 if setup.stage == 1 else 0.0
-
-    def step(batch: dict) -> float:
-        x = batch["blurry"].to(device, non_blocking=True).contiguous(memory_format=fmt)
-        y = batch["sharp"].to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled="bf16" in levers):
-            out = forward(x, return_aux=True)
-            loss = F.l1_loss(out.output.float(), y)
-            if lambda_cls:
-                target = batch["task_index"].to(device)
-                loss = loss + lambda_cls * F.cross_entropy(out.logits.float(), target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 0.01)
-        optimizer.step()
-        return float(loss.detach())
-
-    return step
+    optimizer = adamw(params, device, fast="fused_adamw" in levers, weight_decay=1e-3)
+    step = train_step(
+        torch.compile(model) if "compile" in levers else model,
+        optimizer,
+        params,
+        device,
+        bf16="bf16" in levers,
+        lambda_cls=0.001 if setup.stage == 1 else 0.0,
+        memory_format=fmt,
+    )
+    return lambda batch: float(step(batch))
 
 
 def samples_per_s(step: Callable[[dict], float], data: list[dict], warmup: int) -> float:

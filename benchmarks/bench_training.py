@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from train_step import adamw, random_batches, sync, train_step
 
 from demoe.io.atomic import write_text
 from demoe.models.registry import build_model, model_config
@@ -32,34 +32,17 @@ from demoe.train.loop import Trainer
 from demoe.train.toy import toy_config, write_toy_aioblur
 
 
-def _batches(n: int, batch: int, crop: int) -> list[dict[str, torch.Tensor]]:
-    g = torch.Generator().manual_seed(0)
-    return [
-        {
-            "blurry": torch.rand(batch, 3, crop, crop, generator=g),
-            "sharp": torch.rand(batch, 3, crop, crop, generator=g),
-            "task_index": torch.randint(0, 5, (batch,), generator=g),
-        }
-        for _ in range(n)
-    ]
-
-
 def _time(
     step: Callable[[dict], None], batches: list[dict], warmup: int, device: torch.device
 ) -> float:
     for b in batches[:warmup]:
         step(b)
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for b in batches[warmup:]:
         step(b)
-    _sync(device)
+    sync(device)
     return time.perf_counter() - start
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _arch(args: argparse.Namespace) -> dict:
@@ -92,29 +75,15 @@ def _trainer(args: argparse.Namespace, folder: Path) -> Trainer:
     return trainer
 
 
-def _plain_step(model: torch.nn.Module, device: torch.device) -> Callable[[dict], None]:
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=1e-3, betas=(0.9, 0.9), foreach=False, fused=False
-    )
-
-    def step(batch: dict) -> None:
-        x, y = batch["blurry"].to(device), batch["sharp"].to(device)
-        out = model(x, return_aux=True)
-        loss = F.l1_loss(out.output, y) + 0.001 * F.cross_entropy(
-            out.logits, batch["task_index"].to(device)
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.01)
-        optimizer.step()
-
-    return step
+def _plain_step(model: torch.nn.Module, device: torch.device) -> Callable[[dict], torch.Tensor]:
+    params = list(model.parameters())
+    return train_step(model, adamw(params, device, fast=False), params, device)
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
     """Median samples/s of each variant over ``rounds`` alternating rounds (shared
     machines: alternating keeps background load from favouring one variant)."""
-    batches = _batches(args.warmup + args.steps, args.batch, args.crop)
+    batches = random_batches(args.warmup + args.steps, args.batch, args.crop)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = _trainer(args, Path(tmp))
         device = trainer.device

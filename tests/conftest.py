@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 CONFORMANCE = DATA / "conformance"
+
+
+def run_snakemake(
+    *args: str,
+    configs: Sequence[str | Path] = (),
+    results: str | Path | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m snakemake *args`` in the repository with this interpreter's tools first
+    on PATH (the rules call them), ``--configfile *configs`` and ``--config
+    results=<results>`` when given; output captured as text, never raising on failure."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    cmd = [sys.executable, "-m", "snakemake"]
+    if configs:
+        cmd += ["--configfile", *map(str, configs)]
+    cmd += args
+    if results is not None:
+        cmd += ["--config", f"results={results}"]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(autouse=True)

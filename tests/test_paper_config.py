@@ -8,13 +8,12 @@ import math
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO, run_snakemake
 
 from demoe.data.build import DEFAULT_ROOTS
 from demoe.data.synthetic.lolv2 import synth_lolv2
@@ -23,15 +22,8 @@ from demoe.eval.plan import BLURRY_INPUT, needed_evaluations, table_specs
 from demoe.tasks import DATASETS
 from demoe.train.experiments import EXPERIMENTS
 
-REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO / "tests" / "data" / "conformance" / "demoe_small_published_layout.pth"
 pytestmark = pytest.mark.slow
-
-
-def snakemake(*args: str, configs: tuple[str | Path, ...]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    cmd = [sys.executable, "-m", "snakemake", "--configfile", *map(str, configs), *args]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
 
 
 def write_yaml(path: Path, obj: dict) -> Path:
@@ -72,7 +64,7 @@ def planned_outputs(stdout: str) -> set[str]:
 def test_paper_config_dry_run_lists_every_job(published_tree, tmp_path):
     results = tmp_path / "results"
     site = paper_site(tmp_path, published_tree)
-    run = snakemake("-n", configs=("config/paper.yaml", site))
+    run = run_snakemake("-n", configs=("config/paper.yaml", site))
     assert run.returncode == 0, run.stderr[-3000:]
     outputs = planned_outputs(run.stdout)
     # Every experiment trained with the paper's recipe (epochs, not the small profile's steps).
@@ -109,19 +101,19 @@ def test_paper_config_missing_dataset_fails_at_dag_build(published_tree, tmp_pat
     shutil.copytree(published_tree, root)
     shutil.rmtree(root / DEFAULT_ROOTS["rsblur"])
     site = paper_site(tmp_path, root)
-    run = snakemake("-n", configs=("config/paper.yaml", site))
+    run = run_snakemake("-n", configs=("config/paper.yaml", site))
     assert run.returncode != 0
     console = run.stdout + run.stderr
     assert "ConfigError" in console and "data.roots.rsblur" in console
     assert "data.roots.gopro" not in console
     # Listing it as optional is the documented way out.
     optional = paper_site(tmp_path, root, optional=["rsblur"])
-    assert snakemake("-n", "--quiet", configs=("config/paper.yaml", optional)).returncode == 0
+    assert run_snakemake("-n", "--quiet", configs=("config/paper.yaml", optional)).returncode == 0
 
 
 def test_small_profile_overrides_do_not_leak_into_paper_profile(published_tree, tmp_path):
     site = paper_site(tmp_path, published_tree)
-    run = snakemake(
+    run = run_snakemake(
         "-n",
         "-p",
         "--forcerun",
@@ -158,7 +150,7 @@ def test_fixed_checkpoint_is_evaluated_not_trained(tmp_path):
         f"{results}/eval/demoe/gopro/auto.json",
         f"{results}/figures/fig11_expert_correlation.png",
     ]
-    run = snakemake("--cores", "2", *targets, configs=configs)
+    run = run_snakemake("--cores", "2", *targets, configs=configs)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     console = run.stdout + run.stderr
     assert "rule import_checkpoint" in console and "rule train_model" not in console
@@ -169,14 +161,14 @@ def test_fixed_checkpoint_is_evaluated_not_trained(tmp_path):
     # The table rows name the file; the table trains the paper rows' other models (Table 6's
     # NAFNet), never the fixed one.
     labelled = [f"{results}/tables/table6_tlc.csv", f"{results}/figures/fig12_router_output.png"]
-    table = snakemake("-n", "-p", *labelled, configs=configs)
+    table = run_snakemake("-n", "-p", *labelled, configs=configs)
     assert table.returncode == 0, table.stderr[-2000:]
     assert f"--fixed-weights=demoe={checkpoint.name}" in table.stdout
     assert f"--weights-source {checkpoint.name}" in table.stdout
     assert f"{results}/models/demoe/train_log.jsonl" not in table.stdout
     # A changed file reruns only what reads it.
     os.utime(checkpoint, (time.time() + 10, time.time() + 10))
-    again = snakemake("-n", *targets, configs=configs)
+    again = run_snakemake("-n", *targets, configs=configs)
     assert again.returncode == 0, again.stderr[-2000:]
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", again.stdout, re.M))
     assert set(stats) - {"total"} == {"import_checkpoint", "evaluate", "fig11_expert_correlation"}

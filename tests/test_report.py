@@ -8,13 +8,11 @@ test needs no training run (tests/test_workflow_e2e.py builds the real DAG).
 from __future__ import annotations
 
 import base64
+import importlib.util
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import REPO, run_snakemake
 
 from demoe.analysis.report_html import (
     REPORT_SECTIONS,
@@ -25,8 +23,7 @@ from demoe.analysis.report_html import (
 )
 from demoe.analysis.tables import table_specs
 
-ROOT = Path(__file__).resolve().parent.parent
-SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent))
+HAS_SNAKEMAKE = importlib.util.find_spec("snakemake") is not None
 # A 1x1 PNG.
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -57,7 +54,7 @@ def test_every_figure_and_table_has_a_paper_section_and_title():
     with pytest.raises(ValueError, match="no paper section"):
         report_category("fig99_new")
     for name in _figures():
-        title = caption_title((ROOT / "workflow/report" / f"{name}.rst").read_text())
+        title = caption_title((REPO / "workflow/report" / f"{name}.rst").read_text())
         assert re.match(r"Fig\. \d+", title), (name, title)
     assert (
         caption_title("**Fig. 5 — qualitative\nresults.** more") == "Fig. 5 — qualitative results"
@@ -66,7 +63,7 @@ def test_every_figure_and_table_has_a_paper_section_and_title():
 
 def _figures() -> list[str]:
     return sorted(
-        p.stem for p in (ROOT / "workflow/report").glob("fig*.rst") if p.stem != "workflow"
+        p.stem for p in (REPO / "workflow/report").glob("fig*.rst") if p.stem != "workflow"
     )
 
 
@@ -74,7 +71,7 @@ def _tables() -> list[str]:
     return [*table_specs(["synth_global_motion"]), "cost", "table4_aioblur_distribution", "claims"]
 
 
-@pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed")
+@pytest.mark.skipif(not HAS_SNAKEMAKE, reason="snakemake is not installed")
 def test_report_holds_every_figure_and_table(tmp_path):
     results = tmp_path / "results"
     (results / "figures").mkdir(parents=True)
@@ -85,13 +82,7 @@ def test_report_holds_every_figure_and_table(tmp_path):
         page = markdown_table_page(MARKDOWN.replace("Table 9", name), name)
         (results / "report/tables" / f"{name}.html").write_text(page)
     report = tmp_path / "report.html"
-    done = subprocess.run(
-        [SNAKEMAKE, "--report", str(report), "--config", f"results={results}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_snakemake("--report", str(report), results=results, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     text = report.read_text()
     for name in _figures():

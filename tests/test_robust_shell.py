@@ -15,20 +15,18 @@ so keys and rules added later are covered without editing this file:
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from conftest import REPO, run_snakemake
 
-REPO = Path(__file__).resolve().parents[1]
 #: Injected commands write PWNED* files into the sandbox when a shell runs them.
 PAYLOAD = "a b;echo>PWNED1;$(echo>PWNED2)`echo>PWNED3`'\"&|<x"
 RECORDER = """#!/bin/bash
@@ -128,16 +126,7 @@ def _hostile_config(tmp: Path, fill_nulls: bool) -> tuple[dict, list[str]]:
 
 
 def _printed_commands(config_file: Path) -> list[tuple[str, str]]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    cmd = [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1"]
-    run = subprocess.run(
-        [*cmd, "--configfile", str(config_file)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = run_snakemake("-n", "-p", "--cores", "1", configs=[config_file], timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     commands, rule = [], None
     for line in run.stdout.splitlines():

@@ -7,13 +7,13 @@ import math
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 import torch
 import yaml
+from conftest import run_snakemake
 
 from demoe.errors import CheckpointError, ConfigError
 from demoe.io.checkpoint import load_model, read_checkpoint, save_model
@@ -53,17 +53,7 @@ def test_config_claiming_other_sizes_is_refused_before_building(tmp_path, monkey
 
 
 def _train_commands(results: Path) -> list[str]:
-    repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    run = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "1"]
-        + ["--config", f"results={results}"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_snakemake("-n", "-p", "--cores", "1", results=results, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     prefix = "Shell command: "
     return [line[len(prefix) :] for line in run.stdout.splitlines() if " demoe.cli train " in line]

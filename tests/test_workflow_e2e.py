@@ -7,31 +7,26 @@ columns, that figures decode and are not blank, and that the notebooks run on it
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO, run_snakemake
 from PIL import Image
 
 from demoe.tasks import AIO_BLUR, DATASETS
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
 def snakemake(
     results: Path, *args: str, overrides: tuple[Path, ...] = ()
-) -> subprocess.CompletedProcess:
+) -> subprocess.CompletedProcess[str]:
     """Run snakemake on config/test.yaml (+ ``overrides``) with outputs under ``results``."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    configs = ["config/test.yaml", *map(str, overrides)]
-    cmd = [sys.executable, "-m", "snakemake", "--configfile", *configs, *args]
-    cmd += ["--config", f"results={results}"]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
+    configs = ["config/test.yaml", *overrides]
+    return run_snakemake(*args, configs=configs, results=results, timeout=1500)
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,8 @@ COMPARISONS: dict[str, Callable[[float, float], bool]] = {
 }
 #: Dataset groups a statistic's ``datasets`` argument may name.
 DATASET_GROUPS: dict[str, tuple[str, ...]] = {"aio_blur": AIO_BLUR, "aio_blur_ood": AIO_BLUR_OOD}
+#: A statistic's ``datasets``: a dataset, a group of :data:`DATASET_GROUPS`, or a list.
+Datasets = str | Sequence[str]
 CLAIM_KEYS: tuple[str, ...] = ("id", "claim", "source", "statistic", "compare", "threshold")
 SCOREBOARD_COLUMNS: list[str] = [
     "id",
@@ -100,7 +102,7 @@ def _need(path: Path) -> Path:
     return path
 
 
-def _datasets(datasets: str | Sequence[str]) -> tuple[str, ...]:
+def _datasets(datasets: Datasets) -> tuple[str, ...]:
     if isinstance(datasets, str):
         if datasets in DATASET_GROUPS:
             return DATASET_GROUPS[datasets]
@@ -124,7 +126,7 @@ def eval_mean(
     results: Path,
     experiment: str,
     metric: str,
-    datasets: str | Sequence[str] = "aio_blur",
+    datasets: Datasets = "aio_blur",
     run: str = "auto",
 ) -> float:
     """Mean over ``datasets`` of an evaluation summary's metric (a table's "Average").
@@ -133,8 +135,8 @@ def eval_mean(
     ``demoe_star_{dataset}`` with its own expert ``{task}``).
     """
     values = []
-    for d in _datasets(datasets):
-        path = _need(_summary_path(results, experiment, d, run))
+    for path in _eval_mean_inputs(results, experiment, datasets=datasets, run=run):
+        _need(path)
         try:
             means = json.loads(path.read_text(encoding="utf-8"))["means"]
         except (json.JSONDecodeError, KeyError) as err:
@@ -147,12 +149,9 @@ def eval_mean(
 
 
 def _eval_mean_inputs(
-    results: Path,
-    experiment: str,
-    metric: str,
-    datasets: str | Sequence[str] = "aio_blur",
-    run: str = "auto",
+    results: Path, experiment: str, datasets: Datasets = "aio_blur", run: str = "auto", **_: Any
 ) -> list[Path]:
+    """The summaries :func:`eval_mean` reads, one per dataset."""
     return [_summary_path(results, experiment, d, run) for d in _datasets(datasets)]
 
 
@@ -263,7 +262,7 @@ def _router_csv(results: Path, experiment: str, dataset: str) -> Path:
 
 
 def router_accuracy(
-    results: Path, datasets: str | Sequence[str] = "aio_blur", experiment: str = "demoe"
+    results: Path, datasets: Datasets = "aio_blur", experiment: str = "demoe"
 ) -> float:
     """Fraction of images whose top router weight is their dataset's own expert (Sec. 3.2)."""
     hits = total = 0
@@ -280,7 +279,7 @@ def router_accuracy(
 
 
 def _router_inputs(
-    results: Path, datasets: str | Sequence[str] = "aio_blur", experiment: str = "demoe"
+    results: Path, datasets: Datasets = "aio_blur", experiment: str = "demoe"
 ) -> list[Path]:
     return [_router_csv(results, experiment, d) for d in _datasets(datasets)]
 

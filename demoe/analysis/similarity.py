@@ -140,10 +140,17 @@ def filters(w: torch.Tensor | np.ndarray) -> np.ndarray:
     return w.reshape(w.shape[0], -1) if w.ndim >= 2 and w.shape[0] > 1 else w.reshape(1, -1)
 
 
+def _paired_filters(
+    a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The filters of ``a`` (:func:`filters`) and ``b``'s values in the same rows."""
+    rows_a = filters(a)
+    return rows_a, _array(b).reshape(rows_a.shape)
+
+
 def pearson_per_filter(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> np.ndarray:
     """Pearson r of every output filter of two same-shape weights (Eq. 3); NaN if constant."""
-    rows_a = filters(a)
-    rows_b = _array(b).reshape(rows_a.shape)
+    rows_a, rows_b = _paired_filters(a, b)
     constant = (np.ptp(rows_a, axis=1) == 0) | (np.ptp(rows_b, axis=1) == 0)
     ca = rows_a - rows_a.mean(1, keepdims=True)
     cb = rows_b - rows_b.mean(1, keepdims=True)
@@ -243,8 +250,7 @@ def cka_per_filter(
 ) -> np.ndarray:
     """CKA of every output filter of two same-shape weights: the filter's values are
     the examples (``X``, ``Y`` of shape ``n × 1``, see the module docstring)."""
-    rows_a = filters(a)
-    rows_b = _array(b).reshape(rows_a.shape)
+    rows_a, rows_b = _paired_filters(a, b)
     return _batched_cka(rows_a[:, :, None], rows_b[:, :, None], kernel, sigma_factor)
 
 
@@ -264,18 +270,12 @@ def scores_per_filter(
     raise ConfigError(f"unknown measure {measure!r}; valid: {', '.join(MEASURES)}")
 
 
-def layer_similarity(
-    a: torch.Tensor | np.ndarray,
-    b: torch.Tensor | np.ndarray,
-    measure: Measure = "pearson",
-    sigma_factor: float = 0.5,
-) -> tuple[float, int, int]:
-    """(score, number of filters, number of undefined filters) for one parameter: the
-    mean of the per-filter scores (Eq. 4); ``sigma_factor`` sets the RBF bandwidth."""
-    r = scores_per_filter(a, b, measure, sigma_factor)
-    undefined = int(np.isnan(r).sum())
-    score = float(np.nanmean(r)) if undefined < r.size else float("nan")
-    return score, r.size, undefined
+def layer_score(scores: np.ndarray) -> tuple[float, int]:
+    """A layer's score from its per-filter ``scores``: their mean without the undefined
+    (NaN) ones (Eq. 4), NaN when none is defined; and how many are undefined."""
+    undefined = int(np.isnan(scores).sum())
+    score = float(np.nanmean(scores)) if undefined < scores.size else float("nan")
+    return score, undefined
 
 
 def random_filter_baseline(
@@ -354,9 +354,10 @@ def compare_state_dicts(
         kind = layer_type(key)
         if kind is None:
             continue
-        score, n, undefined = layer_similarity(a[key], b[key], measure, sigma_factor)
+        scores = scores_per_filter(a[key], b[key], measure, sigma_factor)
+        score, undefined = layer_score(scores)
         size = filters(a[key]).shape[1]
-        rows.append((key, kind, block_position(key), score, n, size, undefined))
+        rows.append((key, kind, block_position(key), score, scores.size, size, undefined))
     columns = ["layer", "layer_type", "position", "score", "n_filters", "filter_size"]
     table = pd.DataFrame(rows, columns=[*columns, "n_undefined"])
     total = int(table["n_undefined"].sum())

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -28,6 +30,7 @@ from demoe.io.atomic import atomic_path
 #: Kinds of unusable image files, as the build report counts them.
 PROBLEM_KINDS: tuple[str, ...] = ("zero_byte", "truncated", "unreadable", "unsupported")
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+T = TypeVar("T")
 
 
 class ImageProblem(DataError):
@@ -48,27 +51,21 @@ def is_image(path: str | os.PathLike) -> bool:
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` from the file header, without decoding the pixels."""
-    _check_not_empty(path)
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (
-        OSError,
-        UnidentifiedImageError,
-        ValueError,
-        SyntaxError,
-        Image.DecompressionBombError,
-    ) as exc:
-        raise _problem(path, exc) from exc
+    return _decoded(path, lambda im: im.size)
 
 
 def read_uint8(path: str | os.PathLike) -> np.ndarray:
     """Decode an image fully as ``H x W x 3`` uint8 RGB (grey and RGBA are converted,
     16-bit scaled to 8 bits: see the module docstring)."""
+    return _decoded(path, lambda im: _rgb_uint8(im, path))
+
+
+def _decoded(path: str | os.PathLike, use: Callable[[Image.Image], T]) -> T:
+    """``use(image)`` of the opened file ``path``; every fault is an :class:`ImageProblem`."""
     _check_not_empty(path)
     try:
         with Image.open(path) as im:
-            return _rgb_uint8(im, path)
+            return use(im)
     except (
         OSError,
         UnidentifiedImageError,

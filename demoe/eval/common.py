@@ -10,10 +10,14 @@ Image conventions (every metric in :mod:`demoe.eval`):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
 
-from demoe.errors import DataError, DemoeError
+from demoe.errors import CheckpointError, DataError, DemoeError
 
 Image = np.ndarray | torch.Tensor
 
@@ -24,6 +28,27 @@ class MetricUnavailable(DemoeError):
     Its message is a one-line reason; callers report the metric as "n/a" with that
     reason, never as 0.
     """
+
+
+def read_local_weights(
+    path: Path, what: str = "weights", wrapper: str | None = None
+) -> Mapping[str, Any]:
+    """The state_dict in a metric's local weight file, read with
+    ``torch.load(weights_only=True)`` (nothing is unpickled but tensors and containers).
+
+    ``wrapper``: a key whose value is the state_dict when the file holds a dict with it
+    (e.g. BasicSR's ``params``). CheckpointError naming ``what`` and the file when it
+    cannot be read or holds no mapping.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is a checkpoint error
+        raise CheckpointError(f"cannot read {what} {path}: {err}") from err
+    if wrapper is not None and isinstance(state, Mapping) and wrapper in state:
+        state = state[wrapper]
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path} does not hold a state_dict")
+    return state
 
 
 def as_batch(image: Image) -> torch.Tensor:

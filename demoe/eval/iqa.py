@@ -34,7 +34,7 @@ import torch
 from scipy.io.matlab import MatReadError
 
 from demoe.errors import CheckpointError, ConfigError
-from demoe.eval.common import Image, MetricUnavailable, as_batch
+from demoe.eval.common import Image, MetricUnavailable, as_batch, read_local_weights
 
 Scorer = Callable[[Image], float]
 
@@ -151,12 +151,5 @@ def _nrqm_cached(path: Path) -> Scorer:
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is a checkpoint error
-        raise CheckpointError(f"cannot read weights {path}: {err}") from err
-    if isinstance(state, Mapping) and "params" in state:
-        state = state["params"]
-    if not isinstance(state, Mapping):
-        raise CheckpointError(f"{path} does not hold a state_dict")
+    state = read_local_weights(path, wrapper="params")
     return {k.removeprefix("module."): v for k, v in state.items()}

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from demoe.errors import CheckpointError, DataError
-from demoe.eval.common import MetricUnavailable
+from demoe.eval.common import MetricUnavailable, read_local_weights
 
 LIN_ENV = "DEMOE_LPIPS_WEIGHTS"
 BACKBONE_ENV = "DEMOE_ALEXNET_WEIGHTS"
@@ -153,12 +153,7 @@ def _configured(path: str | os.PathLike | None, env: str) -> Path | None:
 
 def _read_state(path: Path) -> dict[str, torch.Tensor]:
     """A state_dict from ``path`` with keys renamed to ``lin*`` / ``features.*``."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is a checkpoint error
-        raise CheckpointError(f"cannot read LPIPS weights {path}: {err}") from err
-    if not isinstance(state, Mapping):
-        raise CheckpointError(f"{path} does not hold a state_dict")
+    state = read_local_weights(path, "LPIPS weights")
     out: dict[str, torch.Tensor] = {}
     unknown = []
     for key, value in state.items():
