@@ -3,7 +3,8 @@
 The reference is BasicSR's ``niqe.py`` (stated to reproduce the authors' MATLAB release to
 4 decimals) with the MATLAB pristine parameters it ships (``niqe_pris_params.npz``), both
 taken from the ``basicsr`` source distribution on PyPI by a test-only download into the
-pytest cache; the tests that need it are skipped, with the reason, when it cannot be had.
+pytest cache (a temporary folder without the cache plugin); the tests that need it are
+skipped, with the reason, when it cannot be had.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ BASICSR_FILES = {
 
 
 @pytest.fixture(scope="session")
-def basicsr_niqe(request) -> types.SimpleNamespace:
+def basicsr_niqe(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> types.SimpleNamespace:
     """BasicSR's NIQE function and its MATLAB pristine-parameter file (test-only download)."""
-    cache = Path(request.config.cache.mkdir("basicsr-1.4.2-niqe"))
+    cache = reference_folder(request.config, tmp_path_factory, "basicsr-1.4.2-niqe")
     if not all((cache / name).is_file() for name in BASICSR_FILES.values()):
         _fetch_basicsr(cache)
     matlab = _load_module("basicsr_matlab_functions", cache / "matlab_functions.py")
@@ -71,6 +74,17 @@ def basicsr_niqe(request) -> types.SimpleNamespace:
     )
 
 
+def reference_folder(
+    config: pytest.Config, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> Path:
+    """Where a downloaded reference is kept: the pytest cache, so later sessions reuse it,
+    or this session's temporary folder when the cache plugin is off (``-p no:cacheprovider``)."""
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return tmp_path_factory.mktemp(name)
+    return Path(cache.mkdir(name))
+
+
 def _fetch_basicsr(cache: Path) -> None:
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", "basicsr",
@@ -93,6 +107,17 @@ def _load_module(name: str, path: Path) -> types.ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_reference_folder_without_the_cache_plugin(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    no_cache = types.SimpleNamespace()  # a config as under -p no:cacheprovider
+    folder = reference_folder(no_cache, tmp_path_factory, "reference")
+    assert folder.is_dir() and folder.parent == tmp_path_factory.getbasetemp()
+    if getattr(request.config, "cache", None) is not None:
+        cached = reference_folder(request.config, tmp_path_factory, "reference")
+        assert cached.is_dir() and not cached.is_relative_to(tmp_path_factory.getbasetemp())
 
 
 def matlab_grey(rgb: np.ndarray) -> np.ndarray:
