@@ -12,8 +12,9 @@ from safetensors.torch import save_file
 
 import demoe
 from demoe.errors import CheckpointError
-from demoe.io.checkpoint import infer_config, read_checkpoint
+from demoe.io.checkpoint import expert_block_of, infer_config, read_checkpoint
 from demoe.models import DeMoE, NAFNet, create_model
+from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -94,6 +95,40 @@ def test_config_is_inferred_from_shapes():
         assert {k: list(v.shape) for k, v in rebuilt.state_dict().items()} == {
             k: list(v.shape) for k, v in m.state_dict().items()
         }
+
+
+TINY = {"width": 8, "middle_blk_num": 1, "enc_blk_nums": [1, 1], "dec_blk_nums": [1, 1]}
+
+
+@pytest.mark.parametrize("block", ["nafblock", *TABLE7_EXPERT_BLOCKS])
+@pytest.mark.parametrize("block_experts", [None, 1])
+def test_expert_block_is_inferred_from_the_weights(tmp_path, block, block_experts):
+    m = randomize_affine(
+        create_model("demoe", **TINY, expert_block=block, block_experts=block_experts)
+    )
+    cfg = infer_config(m.state_dict())
+    assert cfg["expert_block"] == block
+    assert cfg["block_experts"] == m.config["block_experts"]
+    rebuilt = demoe.models.build_model(cfg)
+    rebuilt.load_state_dict(m.state_dict(), strict=True)
+    # A bare state_dict (no config.json) loads as the right block, with the same weights.
+    torch.save(m.state_dict(), tmp_path / "bare.pth")
+    loaded = demoe.load_model(tmp_path / "bare.pth")
+    assert loaded.config["expert_block"] == block and same_weights(m, loaded)
+
+
+def test_expert_block_refusals(tmp_path):
+    state = create_model("demoe", **TINY, expert_block="plk").state_dict()
+    # The weights decide: a config naming another block is refused before building it.
+    torch.save(state, tmp_path / "plk.pth")
+    with pytest.raises(CheckpointError, match="expert_block: config 'darkir' vs weights 'plk'"):
+        demoe.load_model(tmp_path / "plk.pth", config={"expert_block": "darkir"})
+    # Names of one block with the shapes of none (channels): no block fits.
+    with pytest.raises(CheckpointError, match="none of the known blocks"):
+        expert_block_of(state, channels=64)
+    foreign = {**state, "experts.0.experts.0.extra.weight": torch.zeros(3)}
+    with pytest.raises(CheckpointError, match="none of the known blocks"):
+        infer_config(foreign)
 
 
 def test_nafnet_original_layout_keys():

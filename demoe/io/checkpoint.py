@@ -13,6 +13,7 @@ Writes (our format): a folder with ``model.safetensors`` and ``config.json``
 
 from __future__ import annotations
 
+import functools
 import json
 import pickle
 import pickletools
@@ -27,6 +28,7 @@ from torch import nn
 
 from demoe.errors import CheckpointError
 from demoe.io.atomic import atomic_path, write_json
+from demoe.models.experts import EXPERT_BLOCKS, make_expert
 from demoe.models.fuse import fuse_by_default
 from demoe.models.registry import build_model, model_to_config
 
@@ -186,7 +188,9 @@ def infer_config(state: StateDict) -> dict[str, Any]:
     """Rebuild constructor arguments from a state_dict's keys and shapes.
 
     ``k_used`` and the MoE ``connection`` leave no trace in the weights: they default
-    to 1 and "sum" (the paper's DeMoE) unless a config says otherwise.
+    to 1 and "sum" (the paper's DeMoE) unless a config says otherwise. A DeMoE's
+    ``expert_block`` (the NAFBlock or an App. F Table 7 block) is the one whose parameter
+    names and shapes are exactly those of the first expert (:func:`expert_block_of`).
     """
     if "intro.weight" not in state:
         raise CheckpointError("not a NAFNet/DeMoE state_dict: no 'intro.weight'")
@@ -210,8 +214,38 @@ def infer_config(state: StateDict) -> dict[str, Any]:
             k_used=1,
             moe_blocks_per_stage=max(blocks // (levels + 1), 1),
             block_experts=_count(state, r"experts\.0\.experts\.(\d+)\."),
+            # The first MoE block follows the bottleneck: width × 2^levels channels.
+            expert_block=expert_block_of(state, int(width) * 2**levels),
         )
     return config
+
+
+def expert_block_of(state: StateDict, channels: int) -> str:
+    """The :data:`~demoe.models.experts.EXPERT_BLOCKS` name of the experts in a DeMoE
+    state_dict: the block whose parameters, built for the first MoE block's ``channels``,
+    have exactly the names and shapes of ``experts.0.experts.0.*``; CheckpointError when
+    no block does."""
+    prefix = "experts.0.experts.0."
+    found = tuple(
+        sorted((k[len(prefix) :], tuple(v.shape)) for k, v in state.items() if k.startswith(prefix))
+    )
+    for name in EXPERT_BLOCKS:
+        if _expert_layout(name, channels) == found:
+            return name
+    raise CheckpointError(
+        f"the experts of this state_dict are none of the known blocks "
+        f"({', '.join(EXPERT_BLOCKS)}) at {channels} channels; the first expert holds "
+        f"{[k for k, _ in found][:6]}"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _expert_layout(name: str, channels: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Sorted (parameter name, shape) of expert block ``name`` at ``channels`` channels,
+    built on the meta device (no memory, no initialisation)."""
+    with torch.device("meta"):
+        block = make_expert(name, channels)
+    return tuple(sorted((k, tuple(v.shape)) for k, v in block.state_dict().items()))
 
 
 def _count(state: StateDict, pattern: str) -> int:
@@ -254,6 +288,7 @@ SHAPE_KEYS: tuple[str, ...] = (
     "enc_blk_nums",
     "dec_blk_nums",
     "num_exp",
+    "expert_block",
 )
 
 
