@@ -2,9 +2,10 @@
 
 Images or folders in (folders recursively, their relative paths kept), restored images
 out under ``--out`` with the same names and the same bit depth as read (8- or 16-bit;
-grey and RGBA inputs are restored as RGB, alpha dropped). The router picks the expert,
-or ``--task`` picks one by hand (paper Table 2, "manual selection"); ``--tlc`` adds the
-test-time local converter (Table 6). Same-size images go through in batches; images too
+grey inputs are restored as RGB). An alpha channel (RGBA, grey + alpha) is not deblurred,
+the models see colour only: the RGB is restored and the alpha is written back unchanged.
+The router picks the expert, or ``--task`` picks one by hand (paper Table 2, "manual
+selection"); ``--tlc`` adds the test-time local converter (Table 6). Same-size images go through in batches; images too
 large for the memory budget are tiled (``demoe.models.tiling``). Nothing is ever written
 over an input or an existing file unless ``--overwrite`` is given; every collision is
 reported before any image is processed.
@@ -78,6 +79,13 @@ def plan_jobs(inputs: Sequence[str | Path], out: str | Path, overwrite: bool = F
 
 def read_any_depth(path: str | Path) -> tuple[np.ndarray, int]:
     """An image as ``3 x H x W`` float32 in [0, 1] and its bit depth (8 or 16)."""
+    chw, depth, _ = read_with_alpha(path)
+    return chw, depth
+
+
+def read_with_alpha(path: str | Path) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """:func:`read_any_depth` and the image's alpha channel (``H x W``, as stored, at the
+    same bit depth), None when it has none."""
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise DataError(f"cannot read image {path}")
@@ -85,20 +93,26 @@ def read_any_depth(path: str | Path) -> tuple[np.ndarray, int]:
     if depth is None:
         raise DataError(f"{path}: unsupported sample type {raw.dtype} (8- or 16-bit only)")
     if raw.ndim == 2:
-        rgb = np.repeat(raw[..., None], 3, axis=2)
-    else:
-        rgb = raw[..., 2::-1] if raw.shape[2] >= 3 else np.repeat(raw[..., :1], 3, axis=2)
+        raw = raw[..., None]
+    channels = raw.shape[2]
+    alpha = raw[..., -1].copy() if channels in (2, 4) else None
+    rgb = raw[..., 2::-1] if channels >= 3 else np.repeat(raw[..., :1], 3, axis=2)
     chw = rgb.transpose(2, 0, 1).astype(np.float32) / DEPTH_MAX[depth]
-    return np.ascontiguousarray(chw), depth
+    return np.ascontiguousarray(chw), depth, alpha
 
 
-def write_depth(path: str | Path, chw: np.ndarray, depth: int) -> None:
-    """Write a ``3 x H x W`` float image in [0, 1] at ``depth`` bits, atomically."""
+def write_depth(
+    path: str | Path, chw: np.ndarray, depth: int, alpha: np.ndarray | None = None
+) -> None:
+    """Write a ``3 x H x W`` float image in [0, 1] at ``depth`` bits, atomically, with
+    ``alpha`` (``H x W`` at that depth) as its fourth channel when given."""
     path = Path(path)
     scale = DEPTH_MAX[depth]
     dtype = np.uint8 if depth == 8 else np.uint16
-    hwc = (np.clip(chw, 0.0, 1.0).transpose(1, 2, 0) * scale + 0.5).astype(dtype)
-    ok, data = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(hwc[..., ::-1]))
+    hwc = (np.clip(chw, 0.0, 1.0).transpose(1, 2, 0) * scale + 0.5).astype(dtype)[..., ::-1]
+    if alpha is not None:
+        hwc = np.concatenate([hwc, alpha.astype(dtype)[..., None]], axis=2)
+    ok, data = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(hwc))
     if not ok:
         raise DataError(f"cannot encode {path} ({depth}-bit {path.suffix})")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,9 +120,13 @@ def write_depth(path: str | Path, chw: np.ndarray, depth: int) -> None:
         Path(tmp).write_bytes(data.tobytes())
 
 
-def _batches(jobs: Sequence[Job], size: int) -> Iterable[list[tuple[Job, np.ndarray, int]]]:
+#: A job, its image (3 x H x W), bit depth and alpha channel (None without one).
+Loaded = tuple[Job, np.ndarray, int, np.ndarray | None]
+
+
+def _batches(jobs: Sequence[Job], size: int) -> Iterable[list[Loaded]]:
     """Consecutive images of equal shape, at most ``size`` at a time, read lazily."""
-    loaded = ((job, *read_any_depth(job.source)) for job in jobs)
+    loaded = ((job, *read_with_alpha(job.source)) for job in jobs)
     for _shape, group in itertools.groupby(loaded, key=lambda item: item[1].shape):
         group = list(group)
         for start in range(0, len(group), size):
@@ -125,18 +143,20 @@ def restore_images(
     progress: bool = True,
 ) -> list[dict[str, object]]:
     """Restore every job's image with ``model``; returns one record per image (source,
-    target, bit depth and, for DeMoE with the router, the chosen expert)."""
+    target, bit depth, whether an alpha channel was carried over and, for DeMoE with the
+    router, the chosen expert)."""
     device = next(model.parameters()).device
     records = []
     with tqdm(total=len(jobs), desc="restore", unit="img", disable=not progress) as bar:
         for batch in _batches(jobs, batch_size):
-            x = torch.from_numpy(np.stack([chw for _, chw, _ in batch])).to(device)
+            x = torch.from_numpy(np.stack([chw for _, chw, _, _ in batch])).to(device)
             with torch.inference_mode():
                 restored, logits = infer(model, x, task, tiling, budget_bytes)
             restored = restored.float().cpu().numpy()
-            for i, (job, _, depth) in enumerate(batch):
-                write_depth(job.target, restored[i], depth)
+            for i, (job, _, depth, alpha) in enumerate(batch):
+                write_depth(job.target, restored[i], depth, alpha)
                 record = {"source": str(job.source), "target": str(job.target), "depth": depth}
+                record["alpha"] = alpha is not None
                 if logits is not None:
                     record["expert"] = TASKS[int(logits[i].argmax())]
                 records.append(record)

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 from conftest import CONFORMANCE
+from PIL import Image
 
 from demoe.cli import main
 from demoe.io.checkpoint import load_model
 from demoe.models.fuse import FusedNAFBlock, fused_copy
 from demoe.models.tlc import apply_tlc
-from demoe.restore import read_any_depth
+from demoe.restore import DEPTH_MAX, read_any_depth, read_with_alpha
 
 CHECKPOINT = CONFORMANCE / "demoe_small_published_layout.pth"
 
@@ -127,3 +128,35 @@ def test_restore_router_tiled_and_tlc(folder, tmp_path, capsys):
         main(["restore", str(tmp_path / "nope.png"), "--model", str(CHECKPOINT), "--out", "x"]) == 2
     )
     assert "not an image or a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("dtype", "grey"), [(np.uint8, False), (np.uint16, False), (np.uint8, True)]
+)
+def test_restore_keeps_the_alpha_channel(tmp_path, dtype, grey):
+    """RGBA (and grey + alpha) in: the RGB is restored, the alpha comes back bit for bit."""
+    rng = np.random.default_rng(1)
+    top = np.iinfo(dtype).max
+    colour = rng.integers(0, top + 1, (36, 44, 1 if grey else 3), dtype=dtype)
+    alpha = rng.integers(0, top + 1, (36, 44), dtype=dtype)
+    alpha[:, :10] = 0  # a fully transparent border, as cut-outs have
+    source = tmp_path / "in" / "cutout.png"
+    if grey:  # PNG grey + alpha through Pillow (OpenCV writes no 2-channel PNG)
+        source.parent.mkdir(parents=True)
+        Image.fromarray(np.dstack([colour[..., 0], alpha]), mode="LA").save(source)
+    else:
+        write_png(source, np.dstack([colour, alpha]))
+    chw, depth, read_alpha = read_with_alpha(source)
+    np.testing.assert_array_equal(read_alpha, alpha)
+    out = tmp_path / "out"
+    args = [str(source), "--model", str(CHECKPOINT), "--out", str(out), "--task", "defocus"]
+    assert main(["restore", *args, "--quiet"]) == 0
+    written = cv2.imread(str(out / "cutout.png"), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == dtype and written.shape == (36, 44, 4)
+    np.testing.assert_array_equal(written[..., 3], alpha)
+    # The colour is the model's output, as for an image without alpha.
+    model = load_model(CHECKPOINT)
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(chw)[None], task="defocus")[0].clamp(0, 1).numpy()
+    got = written[..., 2::-1].transpose(2, 0, 1) / DEPTH_MAX[depth]
+    assert np.abs(got - expected).max() <= 1 / DEPTH_MAX[depth] + 1e-6
