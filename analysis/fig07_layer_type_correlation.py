@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.analysis.plots.cli import add_study_arguments, figure_parser, run, save
 from demoe.analysis.plots.weights import (
     MEASURE_LABELS,
     heatmap_figure,
@@ -28,14 +28,7 @@ from demoe.analysis.plots.weights import (
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = figure_parser(__doc__)
-    parser.add_argument("--models", nargs="+", required=True, help="per-dataset NAFNet files")
-    parser.add_argument(
-        "--seed-controls", nargs="*", default=[], help="nafnet_<dataset>_reseed model files"
-    )
-    parser.add_argument(
-        "--init-control", action="store_true", help="each model vs its initial weights"
-    )
-    parser.add_argument("--params", choices=["weight", "all"], default="weight")
+    add_study_arguments(parser)
     parser.add_argument("--csv", help="also write the cells as a tidy CSV")
     args = parser.parse_args(argv)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.analysis.plots.cli import add_study_arguments, figure_parser, run, save
 from demoe.analysis.plots.labels import model_label, model_name
 from demoe.analysis.plots.weights import (
     MEASURE_LABELS,
@@ -30,10 +30,9 @@ from demoe.io.checkpoint import read_state_dict
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = figure_parser(__doc__)
-    parser.add_argument("--models", nargs="+", required=True, help="per-dataset NAFNet files")
+    add_study_arguments(parser, controls=False)
     parser.add_argument("--other", required=True, help="checkpoint of another task")
     parser.add_argument("--other-label", help="name of the other model (default: its folder)")
-    parser.add_argument("--params", choices=["weight", "all"], default="weight")
     parser.add_argument("--threshold", type=float, default=0.7)
     parser.add_argument("--csv", help="also write per-type means as a tidy CSV")
     args = parser.parse_args(argv)

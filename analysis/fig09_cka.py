@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.analysis.plots.cli import add_study_arguments, figure_parser, run, save
 from demoe.analysis.plots.weights import (
     MEASURE_LABELS,
     control_references,
@@ -29,14 +29,7 @@ from demoe.analysis.plots.weights import (
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = figure_parser(__doc__)
-    parser.add_argument("--models", nargs="+", required=True, help="per-dataset NAFNet files")
-    parser.add_argument(
-        "--seed-controls", nargs="*", default=[], help="nafnet_<dataset>_reseed model files"
-    )
-    parser.add_argument(
-        "--init-control", action="store_true", help="each model vs its initial weights"
-    )
-    parser.add_argument("--params", choices=["weight", "all"], default="weight")
+    add_study_arguments(parser)
     parser.add_argument("--sigma-factor", type=float, default=0.5)
     parser.add_argument("--csv", help="also write per-type means (and the baseline) as CSV")
     args = parser.parse_args(argv)

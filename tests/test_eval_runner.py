@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,22 +37,17 @@ def setup(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _eval(setup: Path, *args: str) -> int:
+    """``demoe eval`` of the fixture's model on its manifest with ``args``."""
+    return main(
+        ["eval", "--model", str(setup / "model"), "--manifest", str(setup / "m.jsonl"), *args]
+    )
+
+
 def test_eval_writes_per_image_metrics_and_router_outputs(setup):
     out, summary = setup / "r.csv", setup / "r.json"
-    rc = main(
-        [
-            "eval",
-            "--model",
-            str(setup / "model"),
-            "--manifest",
-            str(setup / "m.jsonl"),
-            "--out",
-            str(out),
-            "--summary",
-            str(summary),
-            "--save-images",
-            str(setup / "img"),
-        ]
+    rc = _eval(
+        setup, "--out", str(out), "--summary", str(summary), "--save-images", str(setup / "img")
     )
     assert rc == 0
     df = pd.read_csv(out)
@@ -70,23 +66,8 @@ def test_eval_writes_per_image_metrics_and_router_outputs(setup):
 
 def test_forced_expert_and_dataset_filter(setup):
     out = setup / "r.csv"
-    main(
-        [
-            "eval",
-            "--model",
-            str(setup / "model"),
-            "--manifest",
-            str(setup / "m.jsonl"),
-            "--dataset",
-            "dpdd",
-            "--task",
-            "gopro",
-            "--metrics",
-            "psnr",
-            "--out",
-            str(out),
-        ]
-    )
+    options = ["--dataset", "dpdd", "--task", "gopro", "--metrics", "psnr"]
+    assert _eval(setup, *options, "--out", str(out)) == 0
     df = pd.read_csv(out)
     assert list(df["dataset"]) == ["dpdd"] and list(df["expert"]) == ["gopro"]
 
@@ -94,63 +75,27 @@ def test_forced_expert_and_dataset_filter(setup):
 def test_missing_manifest_images_are_listed_before_any_work(setup, capsys):
     (setup / "s1.png").unlink()
     out = setup / "r.csv"
-    args = ["eval", "--model", str(setup / "model"), "--manifest", str(setup / "m.jsonl")]
-    assert main([*args, "--out", str(out)]) == 2
+    assert _eval(setup, "--out", str(out)) == 2
     assert "1 image(s) missing" in capsys.readouterr().err and not out.exists()
 
 
 def test_bad_pairs_are_failed_rows_and_empty_selection_an_error(setup, capsys):
     write_image(setup / "s1.png", np.zeros((10, 10, 3)))  # size mismatch
-    rc = main(
-        [
-            "eval",
-            "--model",
-            str(setup / "model"),
-            "--manifest",
-            str(setup / "m.jsonl"),
-            "--out",
-            str(setup / "r.csv"),
-            "--summary",
-            str(setup / "r.json"),
-        ]
-    )
+    rc = _eval(setup, "--out", str(setup / "r.csv"), "--summary", str(setup / "r.json"))
     assert rc == 0 and "1 of 2 images failed" in capsys.readouterr().out
     df = pd.read_csv(setup / "r.csv")
     assert df["error"].isna().tolist() == [True, False] and "size mismatch" in df["error"][1]
     summary = json.loads((setup / "r.json").read_text())
     assert summary["failed"] == 1 and summary["failures"][0]["image"].endswith("b1.png")
     assert summary["means"]["psnr"] == pytest.approx(df["psnr"][0])  # the scored image only
-    rc = main(
-        [
-            "eval",
-            "--model",
-            str(setup / "model"),
-            "--manifest",
-            str(setup / "m.jsonl"),
-            "--dataset",
-            "lolblur",
-            "--out",
-            str(setup / "r.csv"),
-        ]
-    )
+    rc = _eval(setup, "--dataset", "lolblur", "--out", str(setup / "r.csv"))
     assert rc == 2 and "no test records" in capsys.readouterr().err
 
 
 def _run(setup, name, *extra):
     out = setup / f"{name}.csv"
-    args = ["eval", "--model", str(setup / "model"), "--manifest", str(setup / "m.jsonl")]
-    rc = main(
-        [
-            *args,
-            "--metrics",
-            "psnr",
-            "--out",
-            str(out),
-            "--summary",
-            str(out.with_suffix(".json")),
-            *extra,
-        ]
-    )
+    summary = str(out.with_suffix(".json"))
+    rc = _eval(setup, "--metrics", "psnr", "--out", str(out), "--summary", summary, *extra)
     assert rc == 0
     return pd.read_csv(out)["psnr"], json.loads(out.with_suffix(".json").read_text())
 
