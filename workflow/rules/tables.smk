@@ -1,4 +1,4 @@
-# Results tables (paper Tables 1-3 and 5-9; Fig. 6 right) as CSV + Markdown + LaTeX,
+# Results tables (paper Tables 1-3 and 5-9; Fig. 6 (right)) as CSV + Markdown + LaTeX,
 # in the paper's shape: its rows (config/reported/) beside ours (the evaluations of
 # demoe/eval/plan.py) and, for Tables 1, 5 and 7, the cost table. Needs common.smk, eval.smk
 # and cost.smk.
