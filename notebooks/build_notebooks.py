@@ -657,10 +657,10 @@ NB05 = [
         "md",
         """# 05 · Results tables
 
-What this notebook shows: every table the DAG wrote to `tables/*.csv` — Tables 1, 2, 3,
-5, 6, 8, 9 (AIO deblurring, OOD, task-specific, ablations, TLC, extended OOD,
-Real-LOLBlur), Table 4 (data distribution), the cost table (Fig. 6 right) and the
-training-strategy table (Fig. 6).
+What this notebook shows: every table the DAG wrote to `tables/*.csv` — Tables 1-3,
+5-9 (AIO deblurring, OOD, task-specific, ablations, TLC, expert blocks, extended OOD,
+Real-LOLBlur), Table 4 (data distribution), the cost table (Fig. 6 (left)) and the
+training-strategy table (Fig. 6 (right)).
 
 The results tables are stored in long format (`method, origin, dataset, metric, value,
 note`). Where the paper reports a number for the same method, dataset and metric, the

@@ -188,7 +188,7 @@ def relative_drop(results: Path, reference: Mapping[str, Any], other: Mapping[st
 def margin_over_max(
     results: Path, best: Mapping[str, Any], others: Sequence[Mapping[str, Any]]
 ) -> float:
-    """``best − max(others)``: ≥ 0 when ``best`` is the best (Fig. 6 right)."""
+    """``best − max(others)``: ≥ 0 when ``best`` is the best (Fig. 6 (right))."""
     return _value(results, best) - max(_value(results, o) for o in others)
 
 

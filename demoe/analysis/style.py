@@ -35,7 +35,26 @@ _PALETTE: tuple[str, ...] = (
 if len(DATASETS) > len(_PALETTE):
     raise RuntimeError(f"{len(DATASETS)} datasets but only {len(_PALETTE)} figure colours")
 DATASET_COLORS: dict[str, str] = dict(zip(DATASETS, _PALETTE))  # noqa: B905 - checked above
+#: Filled markers, distinct in shape, so a point is told apart without its colour.
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
+DATASET_MARKERS: dict[str, str] = dict(zip(DATASETS, MARKERS))  # noqa: B905 - checked above
+#: Width of the paper's text column (ICLR template, one column), inches: a figure printed at
+#: this width keeps its text at least ``MIN_FONT_PT`` when sized with :func:`font_pt`.
+COLUMN_WIDTH_IN = 5.5
+MIN_FONT_PT = 7.0
 FORMATS: tuple[str, ...] = ("pdf", "png")
+
+
+def palette_color(i: int) -> str:
+    """The ``i``-th colour of the palette (cycling)."""
+    return _PALETTE[i % len(_PALETTE)]
+
+
+def font_pt(figure_width_in: float, pt: float = MIN_FONT_PT) -> float:
+    """The font size to draw at in a figure ``figure_width_in`` wide so that the text is
+    ``pt`` points when the figure is scaled to the paper's column width (never less than
+    ``pt``: a narrower figure is not enlarged)."""
+    return pt * max(1.0, figure_width_in / COLUMN_WIDTH_IN)
 
 
 def apply_style() -> None:

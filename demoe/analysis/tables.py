@@ -1,4 +1,4 @@
-"""Results tables of the paper (Tables 1, 2, 3, 5, 6, 8, 9; Fig. 6 right), in the paper's shape.
+"""Results tables of the paper (Tables 1, 2, 3, 5, 6, 8, 9; Fig. 6 (right)), in the paper's shape.
 
 A table has the paper's rows in the paper's order. Those rows are the methods of
 ``config/reported/<table>.csv``, in the file's order, as shown by :func:`paper_file`. Each
@@ -110,7 +110,7 @@ COST_TABLES: frozenset[str] = frozenset(
 )
 #: Tables the paper prints as one block per dataset.
 SPLIT_TABLES: frozenset[str] = frozenset({"table3_task_specific", "table8_ood_extended"})
-#: Metrics the paper's table has beyond the plan's (LPIPS in Tables 5, 6 and Fig. 6 right).
+#: Metrics the paper's table has beyond the plan's (LPIPS in Tables 5, 6 and Fig. 6 (right)).
 EXTRA_METRICS: dict[str, tuple[str, ...]] = {
     "table5_ablations": ("lpips",),
     "table6_tlc": ("lpips",),

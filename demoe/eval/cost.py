@@ -174,6 +174,11 @@ REPORTED: dict[str, Reported] = {
         "Width 64 (32 → 64)", "table5_ablations.csv", "Larger channel embedding (32 → 64)"
     ),
     "demoe5": Reported("DeMoE-5", "table3_task_specific.csv", "DeMoE-5"),
+    # Table 7: DeMoE with other expert blocks (the paper's "Expert" column)
+    "demoe_darkir": Reported("DarkIR expert", "table7_expert_blocks.csv", "DarkIR"),
+    "demoe_wavelet": Reported("Wavelet expert", "table7_expert_blocks.csv", "Wavelet Expert"),
+    "demoe_restormer": Reported("Restormer expert", "table7_expert_blocks.csv", "Restormer"),
+    "demoe_plk": Reported("PLK expert", "table7_expert_blocks.csv", "PLK Expert"),
 }
 
 

@@ -30,5 +30,5 @@ rule claims_scoreboard:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/claims_scoreboard.py --claims {input.claims:q} --results {params.results:q} "
+        "python -m analysis.claims_scoreboard --claims {input.claims:q} --results {params.results:q} "
         "--out {params.prefix:q} > {log:q} 2>&1"

@@ -33,7 +33,7 @@ rule cost_table:
         CONDA_ENV
     threads: all_cores
     shell:
-        "python analysis/cost_table.py --models {params.models:q} --size {params.size:q} "
+        "python -m analysis.cost_table --models {params.models:q} --size {params.size:q} "
         "--device {params.device:q} --repeats {params.repeats:q} --warmup {params.warmup:q} "
         "--reported {input.reported:q} --csv {output.csv:q} --md {output.md:q} "
         "> {log:q} 2>&1"

@@ -34,8 +34,9 @@ rule build_aioblur:
         report=f"{DATA_MANIFESTS}/build_report.json",
         mse=f"{DATA_MANIFESTS}/mse_pairs.csv",
     params:
-        root=DATA_ROOT,
-        out=DATA_MANIFESTS,
+        # the synthetic default's folder (the input) or config data.root
+        root=lambda wildcards, input: input[0] if input else DATA_ROOT,
+        out=lambda wildcards, output: os.path.dirname(output.train),
         data=json.dumps(config["data"]),
     log:
         f"{RESULTS}/logs/data/build_aioblur.log",
@@ -57,7 +58,7 @@ rule table4_aioblur_distribution:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/table4_aioblur_distribution.py --report {input.report:q} "
+        "python -m analysis.table4_aioblur_distribution --report {input.report:q} "
         "--csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
 
 
@@ -73,7 +74,7 @@ rule fig10_lolblur_mse:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig10_lolblur_mse.py --report {input.report:q} --mse {input.mse:q} "
+        "python -m analysis.fig10_lolblur_mse --report {input.report:q} --mse {input.mse:q} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 

@@ -13,36 +13,19 @@ from pathlib import Path
 from demoe.analysis.plots.labels import task_specific_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD
 from demoe.train.experiments import SEED_CONTROL_SUFFIX, manifests, model_dir
+from demoe.workflow import available_datasets, clip_options, model_weights
 
 ANALYSIS = config["analysis"]
 FIGURES = f"{RESULTS}/figures"
 FIG_MANIFESTS = manifests(RESULTS)
 # Datasets the manifests hold: all with the synthetic default, else those not dropped.
-FIG_AIO = [d for d in AIO_BLUR if config["data"]["root"] is None or config["data"]["roots"].get(d)]
-FIG_OOD = [
-    d for d in AIO_BLUR_OOD if config["data"]["root"] is None or config["data"]["roots"].get(d)
-]
+FIG_AIO = available_datasets(AIO_BLUR, config["data"])
+FIG_OOD = available_datasets(AIO_BLUR_OOD, config["data"])
 SIMILARITY = ANALYSIS["similarity"]
 TSNE = ANALYSIS["tsne"]
-CLIP = ANALYSIS["clip"]
 QUALITATIVE = ANALYSIS["qualitative"]
-
-
-def fig_model(name):
-    """The weights file of a trained experiment."""
-    return f"{model_dir(RESULTS, name)}/model.safetensors"
-
-
-def clip_options():
-    """CLIP model and weights of Fig. 4 (analysis.clip); the script refuses missing
-    weights unless analysis.clip.allow_random is true."""
-    args = ["--clip-model", CLIP["model"], "--batch-size", str(CLIP["batch_size"])]
-    if CLIP["pretrained"]:
-        args += ["--clip-pretrained", CLIP["pretrained"]]
-    if CLIP["allow_random"]:
-        args.append("--allow-random")
-    return shlex.join(args)
-
+#: The weights file of a trained experiment.
+fig_model = lambda name: model_weights(RESULTS, name)
 
 NAFNETS = [fig_model(f"nafnet_{d}") for d in FIG_AIO]
 # Similarity-study controls (Figs. 2/7/9): the same training from another seed, and the
@@ -84,7 +67,7 @@ rule fig02_layer_correlation:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig02_layer_correlation.py --models {input.models:q} "
+        "python -m analysis.fig02_layer_correlation --models {input.models:q} "
         "--seed-controls {input.controls:q} --init-control "
         "--params {params.params:q} --threshold {params.threshold:q} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
@@ -106,7 +89,7 @@ rule fig07_layer_type_correlation:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig07_layer_type_correlation.py --models {input.models:q} "
+        "python -m analysis.fig07_layer_type_correlation --models {input.models:q} "
         "--seed-controls {input.controls:q} --init-control --csv {output.csv:q} "
         "--params {params.params:q} --pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
@@ -137,7 +120,7 @@ if FIG08_MODEL:
         conda:
             CONDA_ENV
         shell:
-            "python analysis/fig08_other_task_correlation.py --models {input.models:q} "
+            "python -m analysis.fig08_other_task_correlation --models {input.models:q} "
             "--other {input.other:q} {params.label} --params {params.params:q} "
             "--threshold {params.threshold:q} --csv {output.csv:q} "
             "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
@@ -160,7 +143,7 @@ rule fig09_cka:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig09_cka.py --models {input.models:q} --params {params.params:q} "
+        "python -m analysis.fig09_cka --models {input.models:q} --params {params.params:q} "
         "--seed-controls {input.controls:q} --init-control --csv {output.csv:q} "
         "--sigma-factor {params.sigma:q} --pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
@@ -179,7 +162,7 @@ rule fig11_expert_correlation:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig11_expert_correlation.py --model {input.model:q} "
+        "python -m analysis.fig11_expert_correlation --model {input.model:q} "
         "--csv {output.csv:q} --params {params.params:q} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
@@ -192,7 +175,7 @@ rule fig04_dataset_tsne:
         png=report_figure("fig04_dataset_tsne"),
     params:
         datasets=[*FIG_AIO, *FIG_OOD],
-        clip=clip_options(),
+        clip=clip_options(ANALYSIS["clip"]),
         tsne=TSNE_OPTIONS,
         device=ANALYSIS["device"],
     resources:
@@ -203,7 +186,7 @@ rule fig04_dataset_tsne:
         CONDA_ENV
     threads: all_cores
     shell:
-        "python analysis/fig04_dataset_tsne.py --manifests {input.manifests:q} "
+        "python -m analysis.fig04_dataset_tsne --manifests {input.manifests:q} "
         "--datasets {params.datasets:q} {params.clip} {params.tsne} --device {params.device:q} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
@@ -229,7 +212,7 @@ rule fig13_encoder_tsne:
         CONDA_ENV
     threads: all_cores
     shell:
-        "python analysis/fig13_encoder_tsne.py --manifest {input.manifest:q} "
+        "python -m analysis.fig13_encoder_tsne --manifest {input.manifest:q} "
         "--datasets {params.datasets:q} --no-class {input.no_class:q} "
         "--class-loss {input.class_loss:q} --original-arch {input.original_arch:q} "
         "{params.tsne} --device {params.device:q} "
@@ -249,7 +232,7 @@ rule fig12_router_output:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig12_router_output.py --csv {input.csv:q} {params.router} "
+        "python -m analysis.fig12_router_output --csv {input.csv:q} {params.router} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
@@ -266,7 +249,7 @@ rule fig12_router_confusion:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig12_router_confusion.py --csv {input.csv:q} {params.router} "
+        "python -m analysis.fig12_router_confusion --csv {input.csv:q} {params.router} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
@@ -289,7 +272,7 @@ rule fig05_qualitative:
         CONDA_ENV
     threads: all_cores
     shell:
-        "python analysis/fig05_qualitative.py --manifest {input.manifest:q} "
+        "python -m analysis.fig05_qualitative --manifest {input.manifest:q} "
         "--datasets {params.datasets:q} --demoe {input.demoe:q} "
         "--task-specific {input.task_specific:q} {params.options} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
@@ -314,7 +297,7 @@ rule fig14_qualitative_ood:
         CONDA_ENV
     threads: all_cores
     shell:
-        "python analysis/fig14_qualitative_ood.py --manifest {input.manifest:q} "
+        "python -m analysis.fig14_qualitative_ood --manifest {input.manifest:q} "
         "--datasets {params.datasets:q} --demoe {input.demoe:q} "
         "--task-specific {input.task_specific:q} {params.options} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
@@ -331,7 +314,7 @@ rule fig06_cost:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/fig06_cost.py --cost {input.cost:q} "
+        "python -m analysis.fig06_cost --cost {input.cost:q} "
         "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 

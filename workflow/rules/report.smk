@@ -24,5 +24,5 @@ rule report_table:
     conda:
         CONDA_ENV
     shell:
-        "python analysis/report_table.py --md {input:q} --html {output:q} "
+        "python -m analysis.report_table --md {input:q} --html {output:q} "
         "--title {params.title:q} > {log:q} 2>&1"

@@ -12,19 +12,11 @@
 # (not DAG outputs); an interrupted job continues from the latest one (--resume auto).
 # The job's output goes to its log; the trainer's "demoe notice:" lines (a run restarting
 # because its config or data changed) also reach the console.
-import json
 import re
-import shlex
 
-from demoe.tasks import AIO_BLUR, OTHER_TASK
-from demoe.train.config import BOOKKEEPING_KEYS
-from demoe.train.experiments import (
-    EXPERIMENTS,
-    manifests,
-    model_dir,
-    resolve_config,
-    train_store,
-)
+from demoe.tasks import AIO_BLUR
+from demoe.train.experiments import EXPERIMENTS, manifests, model_dir, train_store
+from demoe.workflow import TrainJobs
 
 TRAIN = config["train"]
 # Experiments given fixed weights under `checkpoints:` (common.smk) are imported, not trained.
@@ -33,77 +25,20 @@ TRAIN_EXPERIMENTS = [name for name in EXPERIMENTS if name not in CHECKPOINTS]
 LOLV2_AVAILABLE = config["data"]["root"] is None or bool(config["data"]["roots"].get("lolv2_real"))
 # Seed controls of Figs. 2/7/9: only for the datasets in analysis.similarity.seed_controls.
 SEED_CONTROLS = config["analysis"]["similarity"].get("seed_controls", list(AIO_BLUR))
-
-
-def in_default_dag(name):
-    """Whether `rule all` trains an experiment (Fig. 8's and the control models may be off)."""
-    exp = EXPERIMENTS[name]
-    if set(exp.datasets) & set(OTHER_TASK):
-        return LOLV2_AVAILABLE
-    return exp.seed_offset == 0 or exp.datasets[0] in SEED_CONTROLS
-
-
-TRAIN_MODELS = [
-    f"{model_dir(RESULTS, name)}/model.safetensors"
-    for name in EXPERIMENTS
-    if in_default_dag(name)
-]
 TRAIN_MANIFESTS = manifests(RESULTS)
-
-
-def train_init_model(wildcards):
-    """The model folder an experiment starts from (stage 2, DeMoE*), if any."""
-    source = EXPERIMENTS[wildcards.experiment].init_from
-    if source is None:
-        return []
-    return [f"{model_dir(RESULTS, source)}/{f}" for f in ("model.safetensors", "config.json")]
-
-
-def train_store_index(wildcards):
-    """The decoded store the experiment's crops come from (train.settings.data.store)."""
-    config_ = resolve_config(wildcards.experiment, TRAIN, RESULTS)
-    return [f"{config_.data.store}/index.json"] if config_.data.store else []
-
-
-def train_other_manifest(wildcards):
-    """The manifest of an experiment trained outside AIO-Blur (Fig. 8: LOLv2-real)."""
-    exp = EXPERIMENTS[wildcards.experiment]
-    keys = {exp.manifest, exp.val_manifest} - {"train", "test"}
-    return [TRAIN_MANIFESTS[k] for k in sorted(keys)]
-
-
-def train_settings(wildcards):
-    """The resolved config of an experiment, bookkeeping keys blanked (see train_bookkeeping)."""
-    obj = resolve_config(wildcards.experiment, TRAIN, RESULTS).to_dict()
-    for key in BOOKKEEPING_KEYS:
-        section, name = key.split(".")
-        obj[section][name] = None
-    return json.dumps(obj)
-
-
-def train_bookkeeping(wildcards, output):
-    """``key=value`` overrides of the bookkeeping keys; taking ``output`` keeps this param
-    out of what Snakemake compares to decide reruns."""
-    obj = resolve_config(wildcards.experiment, TRAIN, RESULTS).to_dict()
-    values = []
-    for key in BOOKKEEPING_KEYS:
-        section, name = key.split(".")
-        values.append(f"{key}={json.dumps(obj[section][name])}")
-    return shlex.join(values)
-
-
-def train_launcher():
-    n = TRAIN["nproc_per_node"]
-    return "python" if n == 1 else f"torchrun --standalone --nproc-per-node {n}"
+#: Input and param functions of rule train_model (demoe/workflow.py).
+TRAIN_JOBS = TrainJobs(TRAIN, RESULTS, TRAIN_MANIFESTS, LOLV2_AVAILABLE, SEED_CONTROLS)
+#: The models `rule all` trains (Fig. 8's and the seed controls' may be off).
+TRAIN_MODELS = TRAIN_JOBS.default_models()
 
 
 rule train_model:
     input:
         train=TRAIN_MANIFESTS["train"],
         test=TRAIN_MANIFESTS["test"],
-        init=train_init_model,
-        store=train_store_index,
-        other=train_other_manifest,
+        init=TRAIN_JOBS.init_model,
+        store=TRAIN_JOBS.store_index,
+        other=TRAIN_JOBS.other_manifest,
     output:
         weights=f"{RESULTS}/models/{{experiment}}/model.safetensors",
         model_config=f"{RESULTS}/models/{{experiment}}/config.json",
@@ -112,9 +47,9 @@ rule train_model:
     wildcard_constraints:
         experiment="|".join(TRAIN_EXPERIMENTS),
     params:
-        config=train_settings,
-        bookkeeping=train_bookkeeping,
-        launcher=train_launcher(),
+        config=TRAIN_JOBS.settings,
+        bookkeeping=TRAIN_JOBS.bookkeeping,
+        launcher=TRAIN_JOBS.launcher(),
         omp_threads=lambda wc, threads: max(1, threads // TRAIN["nproc_per_node"]),
     resources:
         gpu=TRAIN["resources"]["gpu"],

@@ -1,9 +1,9 @@
 """Fig. 6 (left): computational cost of the models, ours beside the paper's.
 
 Reads ``results/tables/cost.csv`` (``analysis/cost_table.py``): MACs against parameters,
-one filled point per model as we measure it (labelled with its mean runtime and device),
-and a hollow point of the same colour where the paper reports both numbers (Table 1,
-Table 5, App. F), joined to ours by a dotted line. DeMoE-5 (Sec. 5) is in the table; the
+one filled point per model as we measure it (its mean runtime and device in the legend),
+and a hollow point of the same colour and marker where the paper reports both numbers
+(Tables 1, 5 and 7), joined to ours by a dotted line. DeMoE-5 (Sec. 5) is in the table; the
 paper gives only its parameter count (50.4 M), so it has no reported point.
 """
 
@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from demoe.analysis.style import COLUMN_WIDTH_IN, MARKERS, MIN_FONT_PT, palette_color
 from demoe.errors import DataError
 
 COST_COLUMNS: tuple[str, ...] = ("method", "params_m", "macs_g", "runtime_ms", "size", "device")
@@ -39,40 +40,59 @@ def read_cost(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def cost_figure(table: pd.DataFrame) -> Figure:
-    """MACs against parameters: ours (filled) and the paper's (hollow) per model."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.9))
+    """MACs against parameters: ours (filled) and the paper's (hollow) per model.
+
+    Each model has its own colour and marker; its name and our runtime are in the legend
+    under the axes (not beside the points, where close models would overlap). Sized for
+    the paper's column width.
+    """
+    fig, ax = plt.subplots(figsize=(COLUMN_WIDTH_IN, 4.6))
+    handles = []
     for i, row in enumerate(table.itertuples(index=False)):
-        color = f"C{i % 10}"
-        ax.scatter(row.params_m, row.macs_g, s=60, color=color, label=row.method)
-        ax.annotate(
-            f"{row.runtime_ms:.1f} ms",
-            (row.params_m, row.macs_g),
-            textcoords="offset points",
-            xytext=(6, 4),
-            fontsize=7,
-        )
+        style = {"color": palette_color(i), "marker": MARKERS[i % len(MARKERS)]}
+        ax.scatter(row.params_m, row.macs_g, s=40, edgecolors="white", linewidths=0.4, **style)
         if not (math.isnan(row.reported_params_m) or math.isnan(row.reported_macs_g)):
             reported = (row.reported_params_m, row.reported_macs_g)
-            ax.scatter(*reported, s=90, facecolors="none", edgecolors=color, linewidths=1.2)
-            ax.plot(
-                [row.params_m, reported[0]], [row.macs_g, reported[1]], ":", color=color, lw=0.8
+            ax.scatter(
+                *reported,
+                s=70,
+                facecolors="none",
+                edgecolors=style["color"],
+                marker=style["marker"],
+                linewidths=1.0,
             )
-    ax.set_xlabel("parameters (M)")
-    ax.set_ylabel("MACs (G)")
+            ax.plot(
+                [row.params_m, reported[0]],
+                [row.macs_g, reported[1]],
+                ":",
+                color=style["color"],
+                lw=0.8,
+            )
+        handles.append(
+            Line2D([], [], ls="", ms=6, label=f"{row.method} ({row.runtime_ms:.1f} ms)", **style)
+        )
+    ax.set_xlabel("parameters (M)", fontsize=MIN_FONT_PT + 1)
+    ax.set_ylabel("MACs (G)", fontsize=MIN_FONT_PT + 1)
+    ax.tick_params(labelsize=MIN_FONT_PT)
     sizes = " / ".join(f"{s}×{s}" for s in sorted(set(table["size"])))
     devices = ", ".join(sorted(set(table["device"])))
-    ax.set_title(f"Cost at {sizes} input; ours: mean runtime on {devices}", fontsize=8)
-    ax.margins(0.25)
-    handles, _ = ax.get_legend_handles_labels()
+    ax.set_title(
+        f"Cost at {sizes} input; in brackets our mean runtime on {devices}",
+        fontsize=MIN_FONT_PT + 1,
+    )
+    ax.margins(0.08)
     kinds = [
         Line2D([], [], marker="o", ls="", color="0.3", label="ours (measured)"),
-        Line2D([], [], marker="o", ls="", mfc="none", color="0.3", label="reported (paper)"),
+        Line2D([], [], marker="o", ls="", mfc="none", color="0.3", label="paper (reported)"),
     ]
     ax.legend(
         handles=[*handles, *kinds],
-        fontsize=7,
-        loc="upper left",
-        bbox_to_anchor=(1.02, 1.0),
+        fontsize=MIN_FONT_PT,
+        ncol=2,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
         frameon=False,
+        handletextpad=0.3,
+        columnspacing=1.0,
     )
     return fig

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from demoe.analysis.embedding import tsne_2d
 from demoe.analysis.plots.labels import dataset_label
-from demoe.analysis.style import DATASET_COLORS
+from demoe.analysis.style import COLUMN_WIDTH_IN, DATASET_COLORS, DATASET_MARKERS, MIN_FONT_PT
 from demoe.data.manifest import Record
 from demoe.errors import DataError
 from demoe.tasks import DATASETS
@@ -49,33 +49,54 @@ def tsne_frame(
 
 
 def tsne_figure(panels: Mapping[str, pd.DataFrame], title: str) -> Figure:
-    """One scatter per panel, coloured by dataset (fixed colours, paper display names)."""
+    """One scatter per panel, two panels a row, each dataset with its fixed colour and
+    marker (paper display names); sized for the paper's column width."""
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 1.6, 3.6), squeeze=False)
+    cols = min(n, 2)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(COLUMN_WIDTH_IN, 2.5 * rows + 0.4), squeeze=False)
     present = list(dict.fromkeys(d for frame in panels.values() for d in frame["dataset"]))
     order = [d for d in DATASETS if d in present]
-    for ax, (name, frame) in zip(axes[0], panels.items(), strict=True):
+    labels = [dataset_label(d) for d in order]
+    for ax, (name, frame) in zip(axes.flat, panels.items(), strict=False):
         shown = frame.assign(dataset=frame["dataset"].map(dataset_label))
         sns.scatterplot(
             data=shown,
             x="x",
             y="y",
             hue="dataset",
+            style="dataset",
             ax=ax,
-            s=12,
+            s=22,
             linewidth=0,
-            hue_order=[dataset_label(d) for d in order],
+            hue_order=labels,
+            style_order=labels,
             palette={dataset_label(d): DATASET_COLORS[d] for d in order},
-            legend=ax is axes[0][-1],
+            markers={dataset_label(d): DATASET_MARKERS[d] for d in order},
+            legend=ax is axes.flat[0],
         )
-        ax.set_title(name)
+        ax.set_title(name, fontsize=MIN_FONT_PT + 1)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlabel("")
         ax.set_ylabel("")
-    if axes[0][-1].get_legend() is not None:
-        sns.move_legend(
-            axes[0][-1], "upper left", bbox_to_anchor=(1.02, 1.0), title="dataset", frameon=False
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    legend = axes.flat[0].get_legend()
+    if legend is not None:
+        handles, texts = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+        fig.legend(
+            handles,
+            texts,
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=min(len(labels), 4),
+            fontsize=MIN_FONT_PT,
+            frameon=False,
+            title="dataset",
+            title_fontsize=MIN_FONT_PT + 1,
         )
-    fig.suptitle(title, y=1.0, va="bottom")
+    fig.suptitle(title, y=1.0, va="bottom", fontsize=MIN_FONT_PT + 2)
+    fig.tight_layout()
     return fig

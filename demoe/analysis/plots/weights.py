@@ -44,6 +44,7 @@ from demoe.analysis.similarity import (
     expert_similarity,
     random_filter_baseline,
 )
+from demoe.analysis.style import MIN_FONT_PT, font_pt
 from demoe.errors import CheckpointError
 from demoe.io.atomic import write_text
 from demoe.io.checkpoint import read_state_dict
@@ -170,6 +171,24 @@ def random_weight_reference(
     return sizes.map(cache)
 
 
+def tick_groups(
+    ticks: Sequence[int], labels: Sequence[str], min_gap: float
+) -> tuple[list[int], list[str]]:
+    """Ticks at least ``min_gap`` apart: a tick closer than that to the previous kept one
+    is dropped and its label joins that tick's (one line each, e.g. "up 1" over
+    "decoder 1 block 1"), so neighbouring labels never overlap."""
+    kept: list[int] = []
+    text: list[list[str]] = []
+    for tick, label in zip(ticks, labels, strict=True):
+        # half the previous label's lines and half of this one's: (lines + 1) / 2 heights
+        if kept and tick - kept[-1] < min_gap * (len(text[-1]) + 1) / 2:
+            text[-1].append(str(label))
+        else:
+            kept.append(int(tick))
+            text.append([str(label)])
+    return kept, ["\n".join(lines) for lines in text]
+
+
 def layer_bar_figure(
     summary: pd.DataFrame,
     ylabel: str,
@@ -205,16 +224,25 @@ def layer_bar_figure(
         ax.axhline(threshold, color="red", linestyle="--", linewidth=1.0)
         handles.append(Line2D([], [], color="red", linestyle="--", label=f"{threshold:g}"))
     starts = np.flatnonzero(summary["position"].ne(summary["position"].shift()).to_numpy())
-    ax.set_xticks(starts, summary["position"].iloc[starts], rotation=90, fontsize=6)
+    width = fig.get_figwidth()
+    tick_pt = font_pt(width)
+    # vertical labels need about 1.3 font heights between ticks: closer ones share a label
+    min_gap = 1.3 * tick_pt / 72 / (0.8 * width / (n + 1))
+    ticks, labels = tick_groups(starts, summary["position"].iloc[starts].tolist(), min_gap)
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=tick_pt, linespacing=1.0)
     ax.set_xlim(-1, n)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.tick_params(axis="y", labelsize=font_pt(width))
+    ax.set_ylabel(ylabel, fontsize=font_pt(width, MIN_FONT_PT + 1))
+    ax.set_title(title, fontsize=font_pt(width, MIN_FONT_PT + 1))
+    # the legend goes under the tick labels, whose height depends on the longest one
+    fig.canvas.draw()
+    below = ax.get_tightbbox(fig.canvas.get_renderer()).transformed(ax.transAxes.inverted()).y0
     ax.legend(
         handles=handles,
         ncol=min(len(handles), 4),
-        fontsize=7,
+        fontsize=font_pt(width),
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.32),
+        bbox_to_anchor=(0.5, below - 0.02),
         frameon=False,
     )
     return fig

@@ -1,0 +1,327 @@
+"""The Python side of the Snakemake workflow (``workflow/rules/*.smk``).
+
+The rule files hold rules only (``snakemake --lint``); what they compute at DAG build
+(config checks, input and param functions, option strings) lives here, where it has type
+hints and tests. Functions and classes take what they need (the config sections, the
+results folder, the workflow's rules) as arguments instead of reading Snakemake globals.
+
+Shell commands run ``python -m demoe.cli`` and ``python -m analysis.<script>`` from the
+repository root (Snakemake's working directory), so ``demoe`` and ``analysis`` import from
+the checkout in every environment, the per-rule conda env (``--use-conda``) included; the
+``python`` found on ``PATH`` is the active environment's (see :func:`python_on_path_note`).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from demoe.errors import ConfigError
+from demoe.tasks import OTHER_TASK
+from demoe.train.experiments import EXPERIMENTS, model_dir, resolve_config
+
+# --- set-up checks (common.smk) --------------------------------------------------------
+
+
+def python_on_path_note(use_conda: bool, executable: str = sys.executable) -> str | None:
+    """A warning when the ``python`` that rules run is not the interpreter of Snakemake.
+
+    Without ``--use-conda`` every rule runs the first ``python`` on ``PATH``; Snakemake
+    started as ``.venv/bin/snakemake`` from a shell without the environment activated would
+    run the system's instead (which lacks the pinned stack). ``make`` puts the environment
+    first on ``PATH``; run by hand, activate it (``. .venv/bin/activate``). None when all is
+    well or when the rules run in their conda env.
+    """
+    if use_conda:
+        return None
+    found = shutil.which("python")
+    here = Path(executable).parent
+    if found is not None and Path(found).parent.resolve() == here.resolve():
+        return None
+    return (
+        f"demoe: the rules run `python` from PATH ({found or 'none found'}), not the "
+        f"interpreter of this Snakemake ({executable}); activate its environment "
+        f"(`. {here}/activate`) or put {here} first on PATH."
+    )
+
+
+def fixed_checkpoints(mapping: Mapping[str, str]) -> dict[str, str]:
+    """``checkpoints:`` (experiment -> file of fixed weights) checked, paths made absolute;
+    ConfigError for an unknown experiment or a missing file."""
+    for name, path in mapping.items():
+        if name not in EXPERIMENTS:
+            raise ConfigError(
+                f"checkpoints.{name}: not an experiment of demoe/train/experiments.py "
+                f"({', '.join(EXPERIMENTS)})"
+            )
+        if not Path(path).exists():
+            raise ConfigError(f"checkpoints.{name}: no checkpoint at {path}")
+    return {name: str(Path(path).resolve()) for name, path in mapping.items()}
+
+
+def check_data_roots(data: Mapping[str, Any]) -> None:
+    """ConfigError at DAG build (also with -n) when a required dataset folder is missing.
+
+    The build rule would report it too, but only in its log file; here the message reaches
+    the console and names the config key to fix. Nothing to check for the embedded
+    synthetic default (``data.root`` null), which the DAG writes itself.
+    """
+    if data["root"] is None:
+        return
+    from demoe.data.build import resolve_roots
+
+    missing = [
+        f"data.roots.{name}: {path} is not a folder"
+        for name, path in resolve_roots(data["root"], data["roots"]).items()
+        if name not in data["optional"] and not Path(path).is_dir()
+    ]
+    if missing:
+        raise ConfigError(
+            f"datasets missing under data.root={data['root']} (fix data.root or data.roots.<name>,"
+            " or list the dataset under data.optional): " + "; ".join(missing)
+        )
+
+
+def available_datasets(names: Iterable[str], data: Mapping[str, Any]) -> list[str]:
+    """The datasets of ``names`` the manifests hold: all of them with the synthetic default
+    (``data.root`` null), else those with a root (not dropped as optional)."""
+    return [d for d in names if data["root"] is None or data["roots"].get(d)]
+
+
+# --- resources -------------------------------------------------------------------------
+
+
+def gpu_request(device: str) -> int:
+    """The ``gpu`` resource of a rule running its torch work on ``device`` (a config
+    value): one card for a CUDA device ("cuda", "cuda:1"), none otherwise. Training asks
+    for ``train.resources.gpu`` instead."""
+    return 1 if str(device).split(":")[0] == "cuda" else 0
+
+
+def cores_or_one(workflow: Any) -> int:
+    """The ``--cores`` total, or 1 where none is set (``--report`` and ``--lint`` runs, where
+    ``workflow.cores`` raises)."""
+    from snakemake.exceptions import WorkflowError
+
+    try:
+        return int(workflow.cores)
+    except WorkflowError:
+        return 1
+
+
+# --- report (report.smk, figures.smk) --------------------------------------------------
+
+
+def report_tables(results: str, table_specs: Iterable[str], rules: Iterable[Any]) -> list[str]:
+    """The table pages of ``snakemake --report`` (rule report_table): the results tables of
+    ``table_specs``, cost, Table 4, and the claims scoreboard when one of ``rules`` writes
+    ``<results>/tables/claims.md``."""
+    names = [*table_specs, "cost", "table4_aioblur_distribution"]
+    claims = f"{results}/tables/claims.md"
+    if any(str(f) == claims for rule in rules for f in rule.output):
+        names.append("claims")
+    return [f"{results}/report/tables/{name}.html" for name in names]
+
+
+def report_figure(repo: Path, results: str, name: str) -> Any:
+    """A figure's PNG flagged for the report: its caption (workflow/report/<name>.rst), its
+    paper section, and the caption's title as the label the report lists it by."""
+    from snakemake.io import report
+
+    from demoe.analysis.report_html import caption_title, report_category
+
+    caption = Path(repo) / "workflow" / "report" / f"{name}.rst"
+    return report(
+        f"{results}/figures/{name}.png",
+        caption=str(caption),
+        category=report_category(name),
+        subcategory="Figures",
+        labels={"figure": caption_title(caption.read_text(encoding="utf-8"))},
+    )
+
+
+# --- training (train.smk) --------------------------------------------------------------
+
+
+def model_weights(results: str, name: str) -> str:
+    """The weights file of an experiment's model folder."""
+    return f"{model_dir(results, name)}/model.safetensors"
+
+
+class TrainJobs:
+    """Inputs and params of rule train_model for the ``train:`` profile of the config.
+
+    The methods taking ``wildcards`` are Snakemake input/param functions; each job gets its
+    fully resolved config as a param, so a changed value reruns only the experiments it
+    reaches, while the bookkeeping keys (logging, checkpoint and validation intervals,
+    workers) go through :meth:`bookkeeping`, a param Snakemake does not compare.
+    """
+
+    def __init__(
+        self,
+        train: Mapping[str, Any],
+        results: str,
+        manifests: Mapping[str, str],
+        lolv2_available: bool,
+        seed_controls: Sequence[str],
+    ) -> None:
+        self.train = train
+        self.results = results
+        self.manifests = manifests
+        self.lolv2_available = lolv2_available
+        self.seed_controls = tuple(seed_controls)
+
+    def in_default_dag(self, name: str) -> bool:
+        """Whether `rule all` trains an experiment (Fig. 8's and the control models may be
+        off: no LOLv2-real data, or a dataset left out of the seed controls)."""
+        exp = EXPERIMENTS[name]
+        if set(exp.datasets) & set(OTHER_TASK):
+            return self.lolv2_available
+        return exp.seed_offset == 0 or exp.datasets[0] in self.seed_controls
+
+    def default_models(self) -> list[str]:
+        """The weights files of the experiments `rule all` trains."""
+        return [model_weights(self.results, n) for n in EXPERIMENTS if self.in_default_dag(n)]
+
+    def init_model(self, wildcards: Any) -> list[str]:
+        """The model folder an experiment starts from (stage 2, DeMoE*), if any."""
+        source = EXPERIMENTS[wildcards.experiment].init_from
+        if source is None:
+            return []
+        return [
+            f"{model_dir(self.results, source)}/{f}" for f in ("model.safetensors", "config.json")
+        ]
+
+    def store_index(self, wildcards: Any) -> list[str]:
+        """The decoded store the experiment's crops come from (train.settings.data.store)."""
+        config = resolve_config(wildcards.experiment, self.train, self.results)
+        return [f"{config.data.store}/index.json"] if config.data.store else []
+
+    def other_manifest(self, wildcards: Any) -> list[str]:
+        """The manifests of an experiment trained outside AIO-Blur (Fig. 8: LOLv2-real)."""
+        exp = EXPERIMENTS[wildcards.experiment]
+        keys = {exp.manifest, exp.val_manifest} - {"train", "test"}
+        return [self.manifests[k] for k in sorted(keys)]
+
+    def settings(self, wildcards: Any) -> str:
+        """The resolved config of an experiment as JSON, bookkeeping keys blanked."""
+        from demoe.train.config import BOOKKEEPING_KEYS
+
+        obj = resolve_config(wildcards.experiment, self.train, self.results).to_dict()
+        for key in BOOKKEEPING_KEYS:
+            section, name = key.split(".")
+            obj[section][name] = None
+        return json.dumps(obj)
+
+    def bookkeeping(self, wildcards: Any, output: Any) -> str:
+        """``key=value`` overrides of the bookkeeping keys, shell-quoted; taking ``output``
+        keeps this param out of what Snakemake compares to decide reruns."""
+        from demoe.train.config import BOOKKEEPING_KEYS
+
+        obj = resolve_config(wildcards.experiment, self.train, self.results).to_dict()
+        values = []
+        for key in BOOKKEEPING_KEYS:
+            section, name = key.split(".")
+            values.append(f"{key}={json.dumps(obj[section][name])}")
+        return shlex.join(values)
+
+    def launcher(self) -> str:
+        """``python`` for one process per job, else ``torchrun`` with one per GPU."""
+        n = self.train["nproc_per_node"]
+        return "python" if n == 1 else f"torchrun --standalone --nproc-per-node {n}"
+
+
+# --- results tables (tables.smk) -------------------------------------------------------
+
+
+class TableJobs:
+    """Inputs and options of rule results_table: the evaluations a table shows, the paper's
+    numbers (config/reported/), the cost table, and the protocol notes under it."""
+
+    def __init__(
+        self,
+        table_specs: Mapping[str, Any],
+        datasets: Sequence[str],
+        eval_config: Mapping[str, Any],
+        cost_config: Mapping[str, Any],
+        checkpoints: Mapping[str, str],
+        results: str,
+        reported_dir: Path,
+    ) -> None:
+        self.specs = table_specs
+        self.datasets = list(datasets)
+        self.eval = eval_config
+        self.cost = cost_config
+        self.checkpoints = checkpoints
+        self.results = results
+        self.reported_dir = Path(reported_dir)
+
+    def inputs(self, wildcards: Any) -> dict[str, Any]:
+        """Evaluation summaries, the paper's file (if any) and the cost table (if used)."""
+        from demoe.analysis.tables import paper_file, table_evaluations_shown, uses_cost
+
+        spec = self.specs[wildcards.table]
+        evaluations = table_evaluations_shown(spec, self.specs, self.datasets)
+        inputs: dict[str, Any] = {"summaries": [str(e.path(self.results)) for e in evaluations]}
+        reported = paper_file(self.reported_dir, spec)
+        if reported.is_file():
+            inputs["reported"] = str(reported)
+        if uses_cost(spec):
+            inputs["cost"] = f"{self.results}/tables/cost.csv"
+        return inputs
+
+    def notes(self, spec: Any) -> list[str]:
+        """Protocol notes printed under a table (NIQE model, cost setting, TLC window)."""
+        from demoe.analysis.tables import uses_cost
+
+        notes = []
+        if "niqe" in spec.metrics:
+            notes.append(
+                "NIQE fitted on the AIO-Blur training targets (rule niqe_model), not the "
+                "standard pristine model."
+                if self.eval["niqe_params"] is None
+                else f"NIQE pristine model: {self.eval['niqe_params']}."
+            )
+        if uses_cost(spec):
+            notes.append(
+                f"Computational cost of the paper-scale architectures at {self.cost['size']} px "
+                f"on {self.cost['device']} (rule cost_table)."
+            )
+        if any(r.tlc for r in spec.rows):
+            notes.append(
+                f"TLC window: 1.5 x {self.eval['tlc']['train_size']} px (the training crop)."
+            )
+        return notes
+
+    def options(self, wildcards: Any, input: Any) -> str:
+        """The table script's options, shell-quoted."""
+        spec = self.specs[wildcards.table]
+        args = ["--datasets", *self.datasets, "--tlc-experts", *self.eval["tlc"]["experts"]]
+        # a Snakemake InputFiles is a list of paths: `in` tests the files, keys() the names
+        named = set(input.keys())
+        args += [f"--reported={input.reported}"] if "reported" in named else []
+        args += [f"--cost={input.cost}"] if "cost" in named else []
+        # Rows of experiments with fixed weights (config checkpoints:) name the file.
+        args += [f"--fixed-weights={name}={Path(p).name}" for name, p in self.checkpoints.items()]
+        for note in self.notes(spec):
+            args += ["--note", note]
+        return shlex.join(args)
+
+
+# --- figures (figures.smk) -------------------------------------------------------------
+
+
+def clip_options(clip: Mapping[str, Any]) -> str:
+    """CLIP model and weights of Fig. 4 (``analysis.clip``), shell-quoted; the script
+    refuses missing weights unless ``analysis.clip.allow_random`` is true."""
+    args = ["--clip-model", clip["model"], "--batch-size", str(clip["batch_size"])]
+    if clip["pretrained"]:
+        args += ["--clip-pretrained", clip["pretrained"]]
+    if clip["allow_random"]:
+        args.append("--allow-random")
+    return shlex.join(args)

@@ -1,0 +1,110 @@
+"""demoe/workflow.py: the functions the rule files call at DAG build (issue 15.4)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from demoe.errors import ConfigError
+from demoe.tasks import AIO_BLUR
+from demoe.train.experiments import EXPERIMENTS, SEED_CONTROL_SUFFIX, manifests
+from demoe.workflow import (
+    TrainJobs,
+    available_datasets,
+    clip_options,
+    fixed_checkpoints,
+    gpu_request,
+    python_on_path_note,
+    report_tables,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+RULES = REPO / "workflow" / "rules"
+
+
+def test_rule_files_hold_no_function_definitions():
+    # `snakemake --lint`: "Mixed rules and functions in same snakefile" (eval.smk is being
+    # moved on its own branch)
+    for smk in RULES.glob("*.smk"):
+        if smk.name == "eval.smk":
+            continue
+        assert "def " not in smk.read_text(encoding="utf-8"), smk.name
+
+
+def test_python_on_path_note(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python = bin_dir / "python"
+    python.write_text("#!/bin/sh\n", encoding="utf-8")
+    python.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert python_on_path_note(False, str(python)) is None
+    other = tmp_path / "other" / "python"
+    note = python_on_path_note(False, str(other))
+    assert note is not None and str(python) in note and "activate" in note
+    assert python_on_path_note(True, str(other)) is None  # conda env: its own python
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert "none found" in python_on_path_note(False, str(python))
+
+
+def test_fixed_checkpoints(tmp_path):
+    weights = tmp_path / "w.pth"
+    weights.touch()
+    assert fixed_checkpoints({"demoe": str(weights)}) == {"demoe": str(weights.resolve())}
+    with pytest.raises(ConfigError, match="not an experiment"):
+        fixed_checkpoints({"nope": str(weights)})
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        fixed_checkpoints({"demoe": str(tmp_path / "missing.pth")})
+
+
+def test_gpu_request_and_datasets():
+    assert [gpu_request(d) for d in ("cuda", "cuda:1", "cpu", "mps")] == [1, 1, 0, 0]
+    data = {"root": "/data", "roots": {"gopro": "GoPro", "dpdd": None}}
+    assert available_datasets(["gopro", "dpdd"], data) == ["gopro"]
+    assert available_datasets(["gopro", "dpdd"], {**data, "root": None}) == ["gopro", "dpdd"]
+
+
+def test_clip_options():
+    clip = {"model": "ViT-B-32", "batch_size": 8, "pretrained": "a b.pt", "allow_random": True}
+    args = shlex.split(clip_options(clip))
+    assert args == [
+        "--clip-model",
+        "ViT-B-32",
+        "--batch-size",
+        "8",
+        "--clip-pretrained",
+        "a b.pt",
+        "--allow-random",
+    ]
+
+
+def test_report_tables_lists_claims_only_when_a_rule_writes_it():
+    rule = SimpleNamespace(output=["r/tables/claims.md"])
+    assert report_tables("r", ["table1"], []) == [
+        "r/report/tables/table1.html",
+        "r/report/tables/cost.html",
+        "r/report/tables/table4_aioblur_distribution.html",
+    ]
+    assert report_tables("r", [], [rule])[-1] == "r/report/tables/claims.html"
+
+
+def test_train_jobs_on_the_default_config():
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    jobs = TrainJobs(config["train"], "res", manifests("res"), False, AIO_BLUR[:1])
+    models = jobs.default_models()
+    assert "res/models/nafnet_lolv2_real/model.safetensors" not in models  # no LOLv2 data
+    assert f"res/models/nafnet_{AIO_BLUR[0]}{SEED_CONTROL_SUFFIX}/model.safetensors" in models
+    assert f"res/models/nafnet_{AIO_BLUR[1]}{SEED_CONTROL_SUFFIX}/model.safetensors" not in models
+    assert jobs.launcher() == "python"
+    stage2 = next(n for n, e in EXPERIMENTS.items() if e.init_from)
+    assert jobs.init_model(SimpleNamespace(experiment=stage2))[0].endswith("model.safetensors")
+    # the bookkeeping keys are blanked in the compared param, given in the other one
+    wildcards = SimpleNamespace(experiment="demoe")
+    assert '"log_every": null' in jobs.settings(wildcards)
+    assert any(
+        a.startswith("run.log_every=") for a in shlex.split(jobs.bookkeeping(wildcards, None))
+    )
