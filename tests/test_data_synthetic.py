@@ -16,8 +16,15 @@ from demoe.data.synthetic.kernels import (
     linear_kernel,
     trajectory_kernel,
 )
-from demoe.data.synthetic.sources import dead_leaves
-from demoe.data.synthetic.writer import MARKER, RECIPES, SCALES, generate, synth_aioblur
+from demoe.data.synthetic.sources import SceneStyle, dead_leaves
+from demoe.data.synthetic.writer import (
+    MARKER,
+    RECIPES,
+    SCALES,
+    SCENES,
+    generate,
+    synth_aioblur,
+)
 from demoe.errors import DataError
 from demoe.tasks import BENCHMARK, DATASETS, TASKS
 
@@ -100,6 +107,25 @@ def test_local_motion_mask_covers_the_object_only():
     # Background is sharp up to noise: much closer to the target than inside the mask.
     err = np.abs(pair.blurry - pair.sharp).mean(axis=2)
     assert err[outside].mean() < err[~outside].mean()
+
+
+def test_scene_styles_set_palette_and_leaf_size():
+    rng = np.random.default_rng
+    green = SceneStyle(hue=(0.25, 0.4), saturation=(0.8, 1.0), value=(0.8, 1.0))
+    img = dead_leaves(rng(1), 64, 64, style=green)
+    r, g, b = img.reshape(-1, 3).mean(0)
+    assert g > r + 0.2 and g > b + 0.2
+    flat_big = SceneStyle(r_min_div=8, r_max_div=2, kinds=(1.0, 0.0, 0.0))
+    flat_small = SceneStyle(r_min_div=60, r_max_div=20, kinds=(1.0, 0.0, 0.0))
+    # Larger flat leaves: fewer edges, so neighbouring pixels differ less often.
+    edges = [
+        np.mean(np.abs(np.diff(dead_leaves(rng(2), 96, 96, style=s), axis=1)).sum(-1) > 0)
+        for s in (flat_big, flat_small)
+    ]
+    assert edges[0] < edges[1] / 2
+    assert set(SCENES) == set(RECIPES)
+    assert SCENES["realdof"] == SCENES["dpdd"]  # RealDOF looks like DPDD (the router copes)
+    assert SCENES["rsblur"] != SCENES["realblur_j"]  # RSBlur does not (the router fails)
 
 
 def test_low_light_is_darker_than_its_target():

@@ -121,12 +121,13 @@ def test_small_profile_overrides_do_not_leak_into_paper_profile(published_tree, 
         configs=("config/config.yaml", "config/paper.yaml", site),
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    width64 = [
+    # The small profile's stage1 block (400 steps) must not reach the paper's stage 1.
+    stage1 = [
         line
         for line in run.stdout.splitlines()
-        if "ablation_width64" in line and "demoe.cli train" in line
+        if "baseline_aio_width64" in line and "demoe.cli train" in line
     ]
-    assert width64 and all('"epochs": 400' in line for line in width64)
+    assert stage1 and all('"epochs": 400' in line and '"steps": null' in line for line in stage1)
 
 
 def test_fixed_weights_label_their_table_rows():

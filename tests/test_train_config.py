@@ -127,6 +127,23 @@ def test_per_experiment_profile_overrides():
         resolve_dict("demoe", bad)
 
 
+def test_stage_profile_overrides_and_experiment_precedence():
+    block = {"stage2": {"schedule.steps": 9}, "demoe": {"schedule.steps": 7}}
+    profile = {**PROFILES["config"], "experiments": {"small": block}}
+    assert resolve_dict("demoe", profile)["schedule"]["steps"] == 7  # its own entry wins
+    assert resolve_dict("ablation_residual", profile)["schedule"]["steps"] == 9  # its stage's
+    default = PROFILES["config"]["settings"]["schedule"]["steps"]
+    plain = {**PROFILES["config"], "experiments": {"small": {}}}
+    assert (
+        resolve_dict("baseline_aio", profile)["schedule"]["steps"]
+        == resolve_dict("baseline_aio", plain)["schedule"]["steps"]
+    )
+    assert default is not None
+    typo = {**PROFILES["config"], "experiments": {"small": {"stage3": {"schedule.steps": 1}}}}
+    with pytest.raises(ConfigError, match="stage3"):
+        resolve_dict("demoe", typo)
+
+
 def test_cli_resolves_and_trains(tmp_path, capsys):
     assert main(["train-config", "demoe", "--profile", str(ROOT / "config/config.yaml")]) == 0
     assert "experiment: demoe" in capsys.readouterr().out

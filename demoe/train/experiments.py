@@ -432,23 +432,31 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
     return apply_overrides(obj, dotted)
 
 
-def profile_overrides(profile: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+#: Stages of :class:`Experiment` (``Experiment.stage``); also keys of the profile overrides.
+STAGES: tuple[str, ...] = ("single", "stage1", "stage2", "scratch", "task_specific")
+
+
+def profile_overrides(profile: Mapping[str, Any], name: str) -> dict[str, Any]:
     """Dotted-key overrides of experiment ``name`` in ``profile``: ``experiments[<profile>]``.
 
-    The overrides are keyed by the profile's name (``train.profile``) because Snakemake
-    deep-merges ``--configfile`` files over ``config/config.yaml``: a flat mapping of one
-    profile would leak into the other (e.g. the small profile's ``schedule.steps`` next to
-    the paper's ``schedule.epochs``). A profile only ever reads its own block.
+    A key of that block is an experiment name or a stage name (:data:`STAGES`: every
+    experiment of the stage, so rows compared in one table share a schedule); an
+    experiment's own entry wins over its stage's. The overrides are keyed by the profile's
+    name (``train.profile``) because Snakemake deep-merges ``--configfile`` files over
+    ``config/config.yaml``: a flat mapping of one profile would leak into the other (e.g.
+    the small profile's ``schedule.steps`` next to the paper's ``schedule.epochs``). A
+    profile only ever reads its own block.
     """
     blocks = profile.get("experiments") or {}
     own = blocks.get(profile.get("profile")) or {}
-    unknown = sorted(set(own) - set(EXPERIMENTS))  # a typo must not be ignored
+    unknown = sorted(set(own) - set(EXPERIMENTS) - set(STAGES))  # a typo must not be ignored
     if unknown:
         raise ConfigError(
-            f"train.experiments.{profile.get('profile')}: unknown experiment(s) "
-            f"{', '.join(unknown)}; known: {', '.join(EXPERIMENTS)}"
+            f"train.experiments.{profile.get('profile')}: unknown experiment(s) or stage(s) "
+            f"{', '.join(unknown)}; stages: {', '.join(STAGES)}; experiments: "
+            f"{', '.join(EXPERIMENTS)}"
         )
-    return own.get(name) or {}
+    return {**(own.get(experiment(name).stage) or {}), **(own.get(name) or {})}
 
 
 def resolve_config(name: str, profile: Mapping[str, Any], results: str = "results") -> TrainConfig:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 from demoe.data.build import DEFAULT_ROOTS
 from demoe.data.images import write_image
 from demoe.data.synthetic.generators import GENERATORS, SynthPair
+from demoe.data.synthetic.sources import SceneStyle, dead_leaves
 from demoe.errors import DataError
 from demoe.io.atomic import write_json, write_text
 from demoe.tasks import DATASETS
@@ -85,15 +87,42 @@ SCALES: dict[str, Scale] = {
 }
 
 #: Generator and its parameters per dataset (OOD sets differ from their in-distribution kin).
+#: Blur sizes are fractions of the short side, strong enough at the small scale's
+#: 128-192 px that the five blur types look different in a 64-px training crop: defocus
+#: discs up to ~11 px, camera-shake trajectories of 8-17 px, GoPro frame averages over
+#: 4-12 px of camera travel, local motion of a large object.
 RECIPES: dict[str, tuple[str, dict[str, Any]]] = {
-    "realblur_j": ("camera_shake", {}),
-    "gopro": ("frame_average", {}),
-    "reloblur": ("local_motion", {}),
-    "dpdd": ("defocus", {}),
+    "realblur_j": ("camera_shake", {"length": (0.05, 0.09)}),
+    "gopro": ("frame_average", {"shift": (0.03, 0.06)}),
+    "reloblur": ("local_motion", {"size": (0.25, 0.45)}),
+    "dpdd": ("defocus", {"max_radius": (0.03, 0.06)}),
     "lolblur": ("low_light", {}),
-    "realdof": ("defocus", {"max_radius": (0.03, 0.06), "layers": (1, 2)}),
-    "rsblur": ("camera_shake", {"lights": 6, "jpeg": None, "photons": (200.0, 1500.0)}),
+    "realdof": ("defocus", {"max_radius": (0.04, 0.07), "layers": (1, 2)}),
+    "rsblur": (
+        "camera_shake",
+        {"length": (0.05, 0.09), "lights": 6, "jpeg": None, "photons": (200.0, 1500.0)},
+    ),
     "real_lolblur": ("low_light", {"exposure": (0.02, 0.15)}),
+}
+
+#: Scene statistics per dataset (``sources.SceneStyle``), loosely after the real sets'
+#: content: DPDD/RealDOF outdoor DSLR scenes (large smooth leaves in foliage and earth
+#: hues), RealBlur indoor scenes (warm hues), ReLoBlur moving objects in front of plain
+#: pastel backgrounds, GoPro streets (small, striped, blue-grey), LOLBlur night scenes
+#: (any colour: the darkness sets them apart). RealDOF shares DPDD's scenes, while RSBlur
+#: and Real-LOLBlur have scenes of their own, as the real OOD sets differ from AIO-Blur
+#: (paper Sec. 4.2, Fig. 4).
+SCENES: dict[str, SceneStyle] = {
+    "dpdd": SceneStyle(24, 3, (0.05, 0.38), (0.35, 0.85), (0.25, 0.9), (0.2, 0.7, 0.1)),
+    "realdof": SceneStyle(24, 3, (0.05, 0.38), (0.35, 0.85), (0.25, 0.9), (0.2, 0.7, 0.1)),
+    "realblur_j": SceneStyle(40, 4, (0.9, 1.15), (0.2, 0.7), (0.15, 0.8), (0.5, 0.3, 0.2)),
+    "rsblur": SceneStyle(60, 6, (0.45, 0.75), (0.5, 1.0), (0.3, 1.0), (0.3, 0.2, 0.5)),
+    "reloblur": SceneStyle(30, 4, (0.0, 1.0), (0.0, 0.3), (0.4, 0.95), (0.7, 0.2, 0.1)),
+    "gopro": SceneStyle(
+        60, 6, (0.5, 0.7), (0.05, 0.45), (0.2, 0.95), (0.2, 0.2, 0.6), stripe_freq=(0.6, 2.0)
+    ),
+    "lolblur": SceneStyle(),
+    "real_lolblur": SceneStyle(30, 4, (0.55, 0.85), (0.4, 0.9), (0.3, 1.0)),
 }
 
 SPLIT_IDS = {"train": 0, "test": 1, "val": 2}
@@ -106,10 +135,11 @@ def pair_rng(seed: int, dataset: str, split: str, index: int) -> np.random.Gener
 
 
 def generate(dataset: str, split: str, index: int, size: tuple[int, int], seed: int) -> SynthPair:
-    """Generate pair ``index`` of a dataset split with the dataset's recipe."""
+    """Generate pair ``index`` of a dataset split with the dataset's recipe and scenes."""
     name, params = RECIPES[dataset]
     fn, task = GENERATORS[name]
-    pair = fn(pair_rng(seed, dataset, split, index), size[0], size[1], **params)
+    source = partial(dead_leaves, style=SCENES[dataset])
+    pair = fn(pair_rng(seed, dataset, split, index), size[0], size[1], source, **params)
     assert pair.task == task == DATASETS[dataset].task
     return pair
 
@@ -207,6 +237,11 @@ def _write_realblur_subset(root: Path, scale: Scale, seed: int) -> None:
         write_image(root / f"realblur_{i:04d}.png", pair.blurry)
 
 
+def _lists(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with tuples as lists (as JSON reads them back)."""
+    return {n: list(v) if isinstance(v, tuple) else v for n, v in params.items()}
+
+
 def synth_aioblur(out: str | os.PathLike, scale: str = "small", seed: int = 0) -> dict[str, Any]:
     """Write the synthetic datasets under ``out``; returns the summary also in ``SYNTHETIC.json``."""
     if scale not in SCALES:
@@ -224,13 +259,8 @@ def synth_aioblur(out: str | os.PathLike, scale: str = "small", seed: int = 0) -
         "counts": spec.counts,
         "sizes": {k: list(v) for k, v in spec.sizes.items()},
         "real_lolblur_realblur_subset": spec.real_lolblur_realblur,
-        "recipes": {
-            k: {
-                "generator": g,
-                "params": {n: list(v) if isinstance(v, tuple) else v for n, v in p.items()},
-            }
-            for k, (g, p) in RECIPES.items()
-        },
+        "recipes": {k: {"generator": g, "params": _lists(p)} for k, (g, p) in RECIPES.items()},
+        "scenes": {k: _lists(asdict(v)) for k, v in SCENES.items()},
         "source": "procedural textured dead-leaves (demoe.data.synthetic.sources); "
         "generated, no third-party images, redistributable",
     }
