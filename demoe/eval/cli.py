@@ -81,11 +81,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_eval)
 
     b = sub.add_parser(
-        "eval-plan", help="many `demoe eval` runs of one model in one process (a JSON plan)"
+        "eval-plan",
+        help="many `demoe eval` runs of one model in one process (a JSON plan)",
+        description="Each plan entry writes the files of the same `demoe eval` call; torch and "
+        "the model load once (a TLC entry gets a fresh copy). Every entry's images are checked "
+        "before any work.",
     )
     source = b.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="checkpoint file or folder")
-    source.add_argument("--blurry-input", action="store_true", help="as in `demoe eval`")
+    source.add_argument(
+        "--blurry-input", action="store_true", help="score the degraded inputs (no model)"
+    )
     b.add_argument("--device", default="cpu")
     b.add_argument(
         "--plan",
