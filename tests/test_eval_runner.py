@@ -182,3 +182,102 @@ def test_blurry_input_scores_the_degraded_image_itself(setup, capsys):
     assert "--blurry-input has no model" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # a model and the blurry input: one or the other
         main([*common, "--model", str(setup / "model")])
+
+
+# --- `demoe eval-plan`: many evaluations of one model in one process (issue 13 item 5) ---
+
+
+def _entry(setup, name, *extra):
+    """One plan entry: the `demoe eval` arguments of one evaluation writing ``name``.*."""
+    out = setup / f"{name}.csv"
+    return [
+        "--manifest",
+        str(setup / "m.jsonl"),
+        "--metrics",
+        "psnr",
+        "ssim",
+        *extra,
+        "--out",
+        str(out),
+        "--summary",
+        str(out.with_suffix(".json")),
+    ]
+
+
+def _single(setup, entry, source=("--model",)):
+    """The same evaluation as one `demoe eval` call."""
+    model = [] if source == ("--blurry-input",) else [str(setup / "model")]
+    assert main(["eval", *source, *model, *entry]) == 0
+
+
+def _outputs(setup, name):
+    csv = (setup / f"{name}.csv").read_text()
+    return csv, json.loads((setup / f"{name}.json").read_text())
+
+
+def test_eval_plan_writes_what_single_calls_write_and_tlc_does_not_leak(setup):
+    """A TLC entry (Table 6) between plain ones: each file equals its single call's."""
+    runs = {
+        "plain": (),
+        "tlc": ("--tlc", "all", "--tlc-train-size", "8"),
+        "expert": ("--dataset", "dpdd", "--task", "gopro"),
+        "chosen": ("--task", "gopro", "--tlc", "gopro,dpdd", "--tlc-train-size", "8"),
+        "plain_again": (),
+    }
+    plan = [_entry(setup, f"plan_{name}", *extra) for name, extra in runs.items()]
+    rc = main(["eval-plan", "--model", str(setup / "model"), "--plan", json.dumps(plan)])
+    assert rc == 0
+    for name, extra in runs.items():
+        _single(setup, _entry(setup, f"single_{name}", *extra))
+        (plan_csv, plan_json), (single_csv, single_json) = (
+            _outputs(setup, f"{kind}_{name}") for kind in ("plan", "single")
+        )
+        assert plan_csv == single_csv, name
+        plan_json.pop("model"), single_json.pop("model")
+        assert plan_json == single_json, name
+    plain, tlc = (pd.read_csv(setup / f"plan_{n}.csv")["psnr"] for n in ("plain", "tlc"))
+    assert not np.allclose(plain, tlc)  # TLC did change that entry's restoration
+    assert _outputs(setup, "plan_plain") == _outputs(setup, "plan_plain_again")
+    assert json.loads((setup / "plan_tlc.json").read_text())["model"] == str(setup / "model")
+
+
+def test_eval_plan_reads_a_plan_file_and_scores_the_blurry_input(setup):
+    entries = [_entry(setup, "plan_gopro", "--dataset", "gopro"), _entry(setup, "plan_both")]
+    plan = setup / "plan.json"
+    plan.write_text(json.dumps(entries))
+    assert main(["eval-plan", "--blurry-input", "--plan", str(plan)]) == 0
+    for name, entry in zip(("gopro", "both"), entries, strict=True):
+        _single(setup, _entry(setup, f"single_{name}", *entry[5:-4]), ("--blurry-input",))
+        assert _outputs(setup, f"plan_{name}") == _outputs(setup, f"single_{name}")
+    assert json.loads((setup / "plan_both.json").read_text())["model"] == "blurry_input"
+
+
+def test_eval_plan_failed_image_is_a_row_and_the_other_evaluations_run(setup, capsys):
+    write_image(setup / "s1.png", np.zeros((10, 10, 3)))  # dpdd: size mismatch
+    plan = [_entry(setup, "both"), _entry(setup, "gopro", "--dataset", "gopro")]
+    rc = main(["eval-plan", "--model", str(setup / "model"), "--plan", json.dumps(plan)])
+    assert rc == 0 and "1 of 2 images failed" in capsys.readouterr().out
+    both = json.loads((setup / "both.json").read_text())
+    assert both["failed"] == 1 and "size mismatch" in both["failures"][0]["error"]
+    gopro = json.loads((setup / "gopro.json").read_text())
+    assert gopro["failed"] == 0 and gopro["images"] == 1
+    assert gopro["means"]["psnr"] == pytest.approx(both["means"]["psnr"])  # the same image
+
+
+def test_eval_plan_refuses_bad_plans_before_any_work(setup, capsys):
+    call = ["eval-plan", "--model", str(setup / "model"), "--plan"]
+    good = _entry(setup, "good")
+    # a missing image in any entry: nothing written, as with `demoe eval`
+    (setup / "s1.png").unlink()
+    assert main([*call, json.dumps([_entry(setup, "g", "--dataset", "gopro"), good])]) == 2
+    assert "1 image(s) missing" in capsys.readouterr().err
+    assert not (setup / "g.csv").exists() and not (setup / "good.csv").exists()
+    # the model and the device are the call's, not an entry's
+    assert main([*call, json.dumps([[*good, "--device", "cuda"]])]) == 2
+    assert "belong to the eval-plan call" in capsys.readouterr().err
+    assert main([*call, json.dumps([[*good, "--blurry-input"]])]) == 2
+    assert main([*call, json.dumps([["--out", "x.csv"]])]) == 2  # no --manifest
+    assert "--plan entry 0" in capsys.readouterr().err
+    for bad in ("[]", '[["--out", 3]]', str(setup / "no_such_plan.json")):
+        assert main([*call, bad]) == 2
+    assert not (setup / "good.csv").exists()

@@ -176,8 +176,10 @@ def test_hostile_config_strings_stay_single_arguments(tmp_path):
         config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
         commands += _printed_commands(config_file)
         values += hostile
-    # every rule with a shell command went through the check (fig08 too: its key is set)
+    # every rule with a shell command went through the check (fig08 too: its key is set),
+    # and the evaluation rules eval.smk makes in a loop (`rule:` + `name: evaluate_<experiment>`)
     assert {rule for rule, _ in commands} >= _rules_with_shell() - {"all"}
+    assert {"evaluate_demoe", "evaluate_blurry_input"} <= {rule for rule, _ in commands}
 
     bin_dir, sandbox, argv_log = tmp_path / "bin", tmp_path / "sandbox", tmp_path / "argv"
     bin_dir.mkdir()

@@ -313,7 +313,9 @@ def load_summary(path: str | Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
-        raise DataError(f"evaluation summary not found: {path} (run its `evaluate` job)") from err
+        raise DataError(
+            f"evaluation summary not found: {path} (run its `evaluate_<experiment>` job)"
+        ) from err
     except json.JSONDecodeError as err:
         raise DataError(f"evaluation summary {path} is not valid JSON: {err}") from err
 

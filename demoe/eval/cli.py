@@ -1,5 +1,20 @@
 """``demoe eval``: per-image metrics (and router outputs) of a model on a manifest.
 
+``demoe eval-plan``: many ``demoe eval`` runs of one model in one process (torch and the
+model load once; issue 13 item 5). The plan is a JSON list, one entry per evaluation, each
+entry the arguments of ``demoe eval`` without ``--model``/``--blurry-input``/``--device``
+(those are the call's own), e.g.::
+
+    demoe eval-plan --model results/models/demoe --device cuda --plan \\
+      '[["--manifest", "m.jsonl", "--dataset", "gopro", "--out", "a.csv", "--summary", "a.json"],
+        ["--manifest", "m.jsonl", "--dataset", "gopro", "--tlc", "all", "--out", "b.csv"]]'
+
+Each entry writes exactly the files the same ``demoe eval`` call writes. A TLC entry
+(paper Table 6) gets a freshly loaded model, so TLC never reaches the other entries. Every
+entry's images are checked before any work; an unreadable image is a failed row, as in
+``demoe eval``. The Snakemake rules (``workflow/rules/eval.smk``) run one call per
+experiment, its plan from :mod:`demoe.eval.jobs`.
+
 ``demoe niqe-fit``: a NIQE pristine model from the sharp images of a manifest (the
 embedded default's NIQE for Real-LOLBlur, paper Tables 2 and 9).
 """
@@ -7,7 +22,10 @@ embedded default's NIQE for Real-LOLBlur, paper Tables 2 and 9).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from torch import nn
@@ -62,6 +80,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--summary", help="JSON with means and the reasons for n/a metrics")
     p.set_defaults(func=_eval)
 
+    b = sub.add_parser(
+        "eval-plan",
+        help="many `demoe eval` runs of one model in one process (a JSON plan)",
+        description="Each plan entry writes the files of the same `demoe eval` call; torch and "
+        "the model load once (a TLC entry gets a fresh copy). Every entry's images are checked "
+        "before any work.",
+    )
+    source = b.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="checkpoint file or folder")
+    source.add_argument(
+        "--blurry-input", action="store_true", help="score the degraded inputs (no model)"
+    )
+    b.add_argument("--device", default="cpu")
+    b.add_argument(
+        "--plan",
+        required=True,
+        help="JSON list of `demoe eval` argument lists (without --model, --blurry-input and "
+        "--device), or a file holding it",
+    )
+    b.set_defaults(func=_eval_plan, eval_parser=p)
+
     f = sub.add_parser("niqe-fit", help="fit a NIQE pristine model on a manifest's sharp images")
     f.add_argument("--manifest", required=True, help="JSONL manifest")
     f.add_argument("--split", default="train")
@@ -92,36 +131,118 @@ def _check_files(records: list[Record], manifest: str) -> None:
         raise DataError(f"{manifest}: {len(missing)} image(s) missing: {shown}")
 
 
-def _eval(args: argparse.Namespace) -> int:
+def _selected_records(args: argparse.Namespace) -> list[Record]:
+    """The records one evaluation scores, every image checked to exist (DataError)."""
+    if args.blurry_input and (args.tlc is not None or args.task != "auto"):
+        raise DataError("--blurry-input has no model: --tlc and --task do not apply")
     records = [r for r in read_manifest(args.manifest) if r.split == args.split]
     if args.dataset:
         records = [r for r in records if r.dataset in args.dataset]
     if not records:
         raise DataError(f"no {args.split} records for datasets {args.dataset} in {args.manifest}")
     _check_files(records, args.manifest)
+    return records
+
+
+def _load(args: argparse.Namespace) -> nn.Module:
+    """The model of an evaluation, before TLC: the checkpoint, or the identity for
+    ``--blurry-input``."""
+    return nn.Identity() if args.blurry_input else load_model(args.model, device=args.device)
+
+
+def _with_tlc(model: nn.Module, args: argparse.Namespace) -> nn.Module:
+    """``model`` with the evaluation's TLC (Table 6), changed in place, or as it is."""
+    if args.tlc is None:
+        return model
+    experts = None if args.tlc == TLC_ALL else args.tlc.split(",")
+    return apply_tlc(model, args.tlc_train_size, experts=experts)
+
+
+@contextlib.contextmanager
+def _lpips_env(args: argparse.Namespace) -> Iterator[None]:
+    """The LPIPS weight variables set from the options for one evaluation, then restored
+    (so one entry of a plan never sees another's)."""
+    saved = {env: os.environ.get(env) for env in (LIN_ENV, BACKBONE_ENV)}
     for env, value in ((LIN_ENV, args.lpips_weights), (BACKBONE_ENV, args.alexnet_weights)):
         if value:
             os.environ[env] = value
-    if args.blurry_input and (args.tlc is not None or args.task != "auto"):
-        raise DataError("--blurry-input has no model: --tlc and --task do not apply")
-    model = nn.Identity() if args.blurry_input else load_model(args.model, device=args.device)
-    if args.tlc is not None:
-        experts = None if args.tlc == TLC_ALL else args.tlc.split(",")
-        model = apply_tlc(model, args.tlc_train_size, experts=experts)
-    per_image, reasons = evaluate(
-        model,
-        records,
-        task=args.task,
-        metrics=args.metrics,
-        align=args.align_ecc,
-        metric_paths={
-            "niqe_params": args.niqe_params,
-            "musiq_weights": args.musiq_weights,
-            "nrqm_weights": args.nrqm_weights,
-        },
-        save_dir=args.save_images,
-        device=args.device,
-    )
+    try:
+        yield
+    finally:
+        for env, value in saved.items():
+            if value is None:
+                os.environ.pop(env, None)
+            else:
+                os.environ[env] = value
+
+
+def _eval(args: argparse.Namespace) -> int:
+    records = _selected_records(args)
+    _evaluate_and_write(args, records, _with_tlc(_load(args), args))
+    return 0
+
+
+def _eval_plan(args: argparse.Namespace) -> int:
+    runs = [_plan_entry(args, i, entry) for i, entry in enumerate(_read_plan(args.plan))]
+    selections = [_selected_records(run) for run in runs]  # every entry's images, first
+    base = _load(args)
+    for i, (run, records) in enumerate(zip(runs, selections, strict=True)):
+        print(f"[{i + 1}/{len(runs)}] {run.out}", flush=True)
+        # apply_tlc changes a model in place: a TLC entry gets a fresh load of its own.
+        model = base if run.tlc is None else _with_tlc(_load(run), run)
+        _evaluate_and_write(run, records, model)
+    return 0
+
+
+def _read_plan(plan: str) -> list[list[str]]:
+    """The entries of ``--plan``: JSON text (a list) or the file holding it."""
+    try:
+        text = plan if plan.lstrip().startswith("[") else Path(plan).read_text(encoding="utf-8")
+        entries = json.loads(text)
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataError(f"--plan: not a JSON list nor a file holding one: {err}") from err
+    if not (
+        isinstance(entries, list)
+        and entries
+        and all(isinstance(e, list) and all(isinstance(a, str) for a in e) for e in entries)
+    ):
+        raise DataError("--plan: expected a non-empty JSON list of argument lists (strings)")
+    return entries
+
+
+def _plan_entry(args: argparse.Namespace, index: int, entry: list[str]) -> argparse.Namespace:
+    """One plan entry parsed as ``demoe eval`` arguments, with the call's model and device."""
+    source = ["--blurry-input"] if args.blurry_input else ["--model", args.model]
+    try:
+        run = args.eval_parser.parse_args([*source, "--device", args.device, *entry])
+    except SystemExit as err:  # argparse has printed the reason
+        raise DataError(f"--plan entry {index}: not valid `demoe eval` arguments: {entry}") from err
+    if (run.model, run.blurry_input, run.device) != (args.model, args.blurry_input, args.device):
+        raise DataError(
+            f"--plan entry {index}: --model, --blurry-input and --device belong to the "
+            "eval-plan call, not to an entry"
+        )
+    return run
+
+
+def _evaluate_and_write(args: argparse.Namespace, records: list[Record], model: nn.Module) -> None:
+    """Score ``records`` with ``model`` as ``args`` say; write the per-image CSV and the
+    summary JSON (atomically)."""
+    with _lpips_env(args):
+        per_image, reasons = evaluate(
+            model,
+            records,
+            task=args.task,
+            metrics=args.metrics,
+            align=args.align_ecc,
+            metric_paths={
+                "niqe_params": args.niqe_params,
+                "musiq_weights": args.musiq_weights,
+                "nrqm_weights": args.nrqm_weights,
+            },
+            save_dir=args.save_images,
+            device=args.device,
+        )
     write_text(args.out, per_image.to_csv(index=False))
     failed = failures(per_image)
     summary = {
@@ -143,7 +264,6 @@ def _eval(args: argparse.Namespace) -> int:
     print(summary["means"], summary["unavailable"] or "")
     if failed:
         print(f"{len(failed)} of {len(per_image)} images failed (see {args.out})")
-    return 0
 
 
 def _niqe_model_description(args: argparse.Namespace) -> str | None:

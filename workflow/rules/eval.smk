@@ -1,22 +1,12 @@
-# Evaluation (paper Tables 1-3, 5, 6, 8, 9; Fig. 6 right; router figures): one `demoe eval`
-# per (experiment, dataset, expert, TLC variant) listed by demoe/eval/plan.py, and the NIQE
-# pristine model of the embedded default. Needs common.smk (RESULTS, CONDA_ENV).
-import shlex
-from types import SimpleNamespace
-
-from demoe.eval.plan import (
-    AUTO,
-    BLURRY_INPUT,
-    check_experiments,
-    eval_metrics,
-    needed_evaluations,
-    parse_run,
-    table_specs,
-    tlc_cli_value,
-)
+# Evaluation (paper Tables 1-3, 5, 6, 8, 9; Fig. 6 right; router figures): every evaluation
+# listed by demoe/eval/plan.py, one `demoe eval-plan` job per experiment (torch and the model
+# load once per experiment, not once per evaluation: issue 13 item 5), and the NIQE pristine
+# model of the embedded default. Needs common.smk (RESULTS, CONDA_ENV, gpu_request).
 from demoe.eval.iqa import check_required_files
-from demoe.tasks import AIO_BLUR_OOD, BENCHMARK, DATASETS
-from demoe.train.experiments import manifests, model_dir
+from demoe.eval.jobs import eval_jobs
+from demoe.eval.plan import check_experiments, needed_evaluations, table_specs
+from demoe.tasks import BENCHMARK
+from demoe.train.experiments import manifests
 
 EVAL = config["eval"]
 check_required_files(EVAL)  # eval.require_iqa_files (config/paper.yaml): no silent n/a
@@ -32,62 +22,40 @@ check_experiments(EVALUATIONS)
 EVAL_TARGETS = [str(e.path(RESULTS, ".json")) for e in EVALUATIONS]
 NIQE_FITTED = f"{RESULTS}/data/niqe_params.npz"
 NIQE_PARAMS = EVAL["niqe_params"] or NIQE_FITTED
+#: One job per experiment (demoe/eval/jobs.py), the blurry-input reference row
+#: (`--blurry-input`, issue 14.3) included.
+EVAL_JOBS = eval_jobs(EVALUATIONS)
 
 
-def eval_manifest(wildcards):
-    return EVAL_MANIFESTS["ood" if wildcards.dataset in AIO_BLUR_OOD else "test"]
+# One rule per experiment, named evaluate_<experiment> (evaluate_demoe, evaluate_blurry_input,
+# ...): its outputs are exactly that experiment's evaluation files, so a single evaluation
+# target schedules only its experiment's job, and a changed model reruns only its own job.
+# (One wildcard rule cannot do this: an experiment's set of evaluations is not a pattern.)
+# The plan (one `demoe eval` argument list per evaluation) reaches the shell as one quoted
+# JSON argument.
+for _job in EVAL_JOBS:
 
-
-def eval_niqe(wildcards):
-    return [NIQE_PARAMS] if "niqe" in eval_metrics(wildcards.dataset, EVAL) else []
-
-
-def eval_options(wildcards):
-    """Command-line options of one evaluation (expert, TLC, metrics, protocol, weights)."""
-    expert, tlc = parse_run(wildcards.run)
-    args = ["--task", expert, "--metrics", *eval_metrics(wildcards.dataset, EVAL)]
-    if tlc is not None:
-        args += ["--tlc", tlc_cli_value(tlc), "--tlc-train-size", str(EVAL["tlc"]["train_size"])]
-    if wildcards.dataset in EVAL["align_ecc"]:
-        args.append("--align-ecc")
-    if eval_niqe(wildcards):
-        args += ["--niqe-params", NIQE_PARAMS]
-    for key in ("lpips_weights", "alexnet_weights", "musiq_weights", "nrqm_weights"):
-        if EVAL[key]:
-            args += [f"--{key.replace('_', '-')}", EVAL[key]]
-    if EVAL["save_images"]:
-        args += ["--save-images", f"{RESULTS}/eval/{wildcards.experiment}/"
-                 f"{wildcards.dataset}/{wildcards.run}_images"]
-    return shlex.join(args)
-
-
-rule evaluate:
-    input:
-        weights=f"{RESULTS}/models/{{experiment}}/model.safetensors",
-        model_config=f"{RESULTS}/models/{{experiment}}/config.json",
-        manifest=eval_manifest,
-        niqe=eval_niqe,
-    output:
-        csv=f"{RESULTS}/eval/{{experiment}}/{{dataset}}/{{run}}.csv",
-        summary=f"{RESULTS}/eval/{{experiment}}/{{dataset}}/{{run}}.json",
-    wildcard_constraints:
-        experiment=r"[a-z0-9_]+",
-        dataset="|".join(DATASETS),
-        run=r"[a-z_]+(_tlc-[a-z_+]+)?",
-    params:
-        model=lambda wc: model_dir(RESULTS, wc.experiment),
-        options=eval_options,
-        device=EVAL["device"],
-    resources:
-        gpu=gpu_request(EVAL["device"]),
-    log:
-        f"{RESULTS}/logs/eval/{{experiment}}/{{dataset}}/{{run}}.log",
-    conda:
-        CONDA_ENV
-    shell:
-        "python -m demoe.cli eval --model {params.model:q} --manifest {input.manifest:q} "
-        "--dataset {wildcards.dataset} {params.options} --device {params.device:q} "
-        "--out {output.csv:q} --summary {output.summary:q} > {log:q} 2>&1"
+    rule:
+        name:
+            _job.rule_name
+        input:
+            **_job.inputs(RESULTS, EVAL_MANIFESTS, EVAL, NIQE_PARAMS),
+        output:
+            _job.outputs(RESULTS),
+        params:
+            source=_job.source(RESULTS),
+            plan=_job.plan(RESULTS, EVAL_MANIFESTS, EVAL, NIQE_PARAMS),
+            device=EVAL["device"],
+        resources:
+            gpu=gpu_request(EVAL["device"]),
+            runtime=_job.runtime,
+        log:
+            f"{RESULTS}/logs/eval/{_job.experiment}.log",
+        conda:
+            CONDA_ENV
+        shell:
+            "python -m demoe.cli eval-plan {params.source} --device {params.device:q} "
+            "--plan {params.plan:q} > {log:q} 2>&1"
 
 
 rule niqe_model:
@@ -104,40 +72,3 @@ rule niqe_model:
     shell:
         "python -m demoe.cli niqe-fit --manifest {input.manifest:q} --split train "
                 "--max-images {params.images:q} --out {output:q} > {log:q} 2>&1"
-
-
-# --- Blurry-input reference row (issue 14.3; Tables 1, 2, 3, 8, 9) -----------------------
-# The degraded image scored as it is (no model), with the options of any evaluation (metrics,
-# RealBlur alignment, NIQE model); its evaluations come from the plan like the others'.
-ruleorder: evaluate_blurry_input > evaluate
-
-
-def blurry_input_options(wildcards):
-    """eval_options of the blurry-input evaluations (no experiment wildcard)."""
-    return eval_options(
-        SimpleNamespace(experiment=BLURRY_INPUT, dataset=wildcards.dataset, run=wildcards.run)
-    )
-
-
-rule evaluate_blurry_input:
-    input:
-        manifest=eval_manifest,
-        niqe=eval_niqe,
-    output:
-        csv=f"{RESULTS}/eval/{BLURRY_INPUT}/{{dataset}}/{{run}}.csv",
-        summary=f"{RESULTS}/eval/{BLURRY_INPUT}/{{dataset}}/{{run}}.json",
-    wildcard_constraints:
-        dataset="|".join(DATASETS),
-        run=AUTO,
-    params:
-        options=blurry_input_options,
-    resources:
-        gpu=gpu_request(EVAL["device"]),
-    log:
-        f"{RESULTS}/logs/eval/{BLURRY_INPUT}/{{dataset}}/{{run}}.log",
-    conda:
-        CONDA_ENV
-    shell:
-        "python -m demoe.cli eval --blurry-input --manifest {input.manifest:q} "
-        "--dataset {wildcards.dataset:q} {params.options} "
-        "--out {output.csv:q} --summary {output.summary:q} > {log:q} 2>&1"
