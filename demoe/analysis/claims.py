@@ -192,6 +192,14 @@ def margin_over_max(
     return _value(results, best) - max(_value(results, o) for o in others)
 
 
+def min_margin(
+    results: Path, reference: Mapping[str, Any], others: Sequence[Mapping[str, Any]]
+) -> float:
+    """``min(others) − reference``: ≥ t when every one of ``others`` beats ``reference`` by
+    at least t (every restoration model against the blurry input, issue 14)."""
+    return min(_value(results, o) for o in others) - _value(results, reference)
+
+
 def _figure_scores(results: Path, figure: str) -> pd.DataFrame:
     path = _need(results / "figures" / f"{figure}.csv")
     frame = pd.read_csv(path)
@@ -307,6 +315,9 @@ STATISTICS: dict[str, Statistic] = {
     ),
     "margin_over_max": Statistic(
         margin_over_max, lambda r, best, others: _nested_inputs(r, best, *others)
+    ),
+    "min_margin": Statistic(
+        min_margin, lambda r, reference, others: _nested_inputs(r, reference, *others)
     ),
     "layer_type_score": Statistic(layer_type_score, _figure_inputs),
     "score_agreement": Statistic(score_agreement, _agreement_inputs),
