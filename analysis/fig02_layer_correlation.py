@@ -1,11 +1,13 @@
 """Fig. 2: per-filter Pearson correlation per layer between the per-dataset NAFNets.
 
-Paper Sec. 3.1 (Eq. 3–4): bars are the mean over every pair of the given models
-(10 pairs for the five AIO-Blur NAFNets), whiskers the min and max over pairs, the red
-line the 0.7 threshold. Controls (ours): dots, each model against the same training from
-another seed (``--seed-controls``); crosses, each model against its own initialisation
-(``--init-control``). Bars near the crosses mean the correlation is inherited from the
-initialisation rather than learned.
+Paper Sec. 3.1 (Eq. 3–4): one small panel per pair of the given models (10 pairs for the
+five AIO-Blur NAFNets), as the paper draws it; each bar is one layer's correlation, in
+network order (encoder, middle, decoder), coloured by layer type; the red line is the
+0.7 threshold. Controls (ours), in each panel for the pair's two models: dots, the mean
+of each model against the same training from another seed (``--seed-controls``);
+crosses, the mean of each model against its own initialisation (``--init-control``).
+Bars near the crosses mean the correlation is inherited from the initialisation rather
+than learned.
 """
 
 from __future__ import annotations
@@ -14,13 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from demoe.analysis.plots.cli import add_study_arguments, figure_parser, run, save
-from demoe.analysis.plots.weights import (
-    MEASURE_LABELS,
-    control_references,
-    layer_bar_figure,
-    layer_summary,
-    similarity_study,
-)
+from demoe.analysis.plots.weights import MEASURE_LABELS, pair_grid_figure, similarity_study
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -33,15 +29,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.models, args.seed_controls, args.init_control, "pearson", args.params
     )
     n_pairs = study["pairs"]["pair"].nunique()
-    title = f"Layer-wise weight correlation, mean over {n_pairs} pairs of per-dataset NAFNets"
-    fig = layer_bar_figure(
-        layer_summary(study["pairs"]),
-        MEASURE_LABELS["pearson"],
-        title,
-        args.threshold,
-        control_references(study),
-    )
-    save(fig, args)
+    title = f"Layer-wise weight correlation between per-dataset NAFNets ({n_pairs} pairs)"
+    save(pair_grid_figure(study, MEASURE_LABELS["pearson"], title, args.threshold), args)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Fig. 5: qualitative results on AIO-Blur.
 
-One row per AIO-Blur test set (its ``--index``-th test image): blurry input, the
-dataset's task-specific NAFNet (``nafnet_<dataset>``), DeMoE with the router (top-1
-expert), sharp ground truth; the same central crop for every column.
+Per AIO-Blur test set (its ``--index``-th test image): blurry input, the dataset's
+task-specific NAFNet (``nafnet_<dataset>``), DeMoE with the router (top-1 expert), sharp
+ground truth, the same central crop for every column with a box around the region where
+the input differs most from the ground truth; under them that region enlarged, and each
+image's PSNR against its ground truth (whole image, 8-bit output). Column width, 7 pt.
 """
 
 import sys

@@ -1,9 +1,11 @@
 """Fig. 14: qualitative results on AIO-Blur-OOD (unseen datasets).
 
-One row per OOD test set (its ``--index``-th test image): blurry input, the NAFNet of
-the AIO-Blur dataset with the same task (RealDOF → DPDD, RSBlur → RealBlur-J,
-Real-LOLBlur → LOLBlur), DeMoE with the router (top-1 expert), and the sharp ground
-truth ("no ground truth" for unpaired sets such as Real-LOLBlur); same central crop.
+Per OOD test set (its ``--index``-th test image): blurry input, the NAFNet of the
+AIO-Blur dataset with the same task (RealDOF → DPDD, RSBlur → RealBlur-J, Real-LOLBlur →
+LOLBlur), DeMoE with the router (top-1 expert), and the sharp ground truth ("no ground
+truth" for unpaired sets such as Real-LOLBlur); same central crop, a box around the
+zoomed region; under them that region enlarged and each image's PSNR against its ground
+truth ("n/a" without one). As Fig. 5 (``demoe.analysis.plots.qualitative``).
 """
 
 import sys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import warnings
 from pathlib import Path
 
@@ -12,26 +13,39 @@ import pandas as pd
 import pytest
 import torch
 from conftest import randomize_affine
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 from PIL import Image
 
 from demoe.analysis.features import encoder_features, random_init_model
 from demoe.analysis.plots.cli import run
 from demoe.analysis.plots.embeddings import sample_records
 from demoe.analysis.plots.labels import model_label, task_specific_model
-from demoe.analysis.plots.qualitative import center_crop
+from demoe.analysis.plots.qualitative import (
+    QualitativeRow,
+    center_crop,
+    image_psnr,
+    qualitative_figure,
+    zoom_box,
+    zoomed,
+)
 from demoe.analysis.plots.router import mean_router_probs, read_router_eval, router_confusion
 from demoe.analysis.plots.weights import (
     expert_matrices,
     expert_type_scores,
+    heatmap_figure,
     initial_state_dict,
     layer_summary,
     network_order,
+    network_stages,
+    pair_grid_figure,
     pairwise_layer_scores,
     random_weight_reference,
     similarity_study,
     type_matrix,
 )
 from demoe.analysis.similarity import block_position, compare_state_dicts
+from demoe.analysis.style import COLUMN_WIDTH_IN, DPI, MIN_FONT_PT, SAVE_PAD_IN
 from demoe.data.manifest import Record, write_manifest
 from demoe.errors import CheckpointError, DataError
 from demoe.io.checkpoint import save_model
@@ -268,6 +282,112 @@ def test_small_helpers() -> None:
         sample_records(records, ["c"], 3)
 
 
+def test_zoom_box_finds_the_largest_error() -> None:
+    error = np.zeros((30, 60))
+    error[20:28, 41:55] = 1.0  # the hot spot, larger than the 10 x 20 window
+    top, left, h, w = zoom_box(error)
+    assert (h, w) == (10, 20)
+    assert error[top : top + h, left : left + w].sum() == 8 * 14  # covers all of it
+    assert zoom_box(np.zeros((9, 9))) == (0, 0, 3, 3)  # ties: the first window
+    image = np.arange(30 * 60 * 3).reshape(30, 60, 3)
+    assert zoomed(image, (2, 5, 4, 6)).shape == (4, 6, 3)
+
+
+def test_image_psnr_is_the_evaluation_psnr_of_8_bit_images() -> None:
+    sharp = np.full((8, 8, 3), 100, dtype=np.uint8)
+    image = sharp.copy()
+    image[0, 0, 0] = 110  # MSE = 10^2 / (8 * 8 * 3) in 8-bit units
+    expected = 10 * math.log10(255**2 / (100 / 192))
+    assert image_psnr(image, sharp) == pytest.approx(expected, abs=1e-3)
+    assert math.isnan(image_psnr(image, None))
+
+
+def test_network_stages_group_the_forward_pass() -> None:
+    positions = ["intro", "encoder 1 block 1", "down 1", "middle block 1", "up 1", "ending"]
+    assert network_stages(positions) == [("encoder", 0, 2), ("middle", 3, 3), ("decoder", 4, 5)]
+
+
+def _assert_legible(fig: Figure) -> None:
+    """Every visible text of ``fig`` is at least MIN_FONT_PT once the saved (tight)
+    figure is printed at the paper's column width."""
+    fig.canvas.draw()
+    width = fig.get_tightbbox(fig.canvas.get_renderer()).width + 2 * SAVE_PAD_IN  # as saved
+    scale = min(1.0, COLUMN_WIDTH_IN / width)
+    texts = [
+        t
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and (t.axes is None or t.axes.get_visible())
+    ]
+    small = [(t.get_text(), t.get_fontsize() * scale) for t in texts]
+    small = [(text, pt) for text, pt in small if pt < MIN_FONT_PT - 1e-6]
+    assert not small, f"text under {MIN_FONT_PT} pt at {COLUMN_WIDTH_IN} in: {small[:5]}"
+
+
+def test_fig02_draws_one_panel_per_pair_with_its_controls(artifacts) -> None:
+    m = artifacts["models"]
+    paths = [m / f"nafnet_{d}" / "model.safetensors" for d in AIO_BLUR[:3]]
+    control = [m / f"nafnet_{AIO_BLUR[0]}_reseed" / "model.safetensors"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = similarity_study(paths, control, with_init=True)
+    fig = pair_grid_figure(study, "r", "Fig. 2", threshold=0.7)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    pairs = list(dict.fromkeys(study["pairs"]["pair"]))
+    assert [ax.get_title() for ax in panels] == pairs  # 3 pairs of 3 models, one panel each
+    n_layers = study["pairs"].groupby("pair").size().iloc[0]
+    for ax, pair in zip(panels, pairs, strict=True):
+        assert len(ax.patches) == n_layers  # one bar per layer
+        markers = [line.get_marker() for line in ax.get_lines()]
+        table = study["pairs"][study["pairs"]["pair"] == pair]
+        has_seed = f"nafnet_{AIO_BLUR[0]}" in {*table["model_a"], *table["model_b"]}
+        assert markers.count("o") == int(has_seed)  # the seed control only where it belongs
+        assert markers.count("x") == 1  # every model has its initialisation control
+        assert any(list(line.get_ydata()) == [0.7, 0.7] for line in ax.get_lines())
+    for ax in panels[1:]:  # the lowest panel of each column (the last cell is empty)
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_visible()]
+        assert labels == ["encoder", "middle", "decoder"]
+    _assert_legible(fig)
+
+
+def test_heatmap_is_legible_at_column_width() -> None:
+    rows = [f"RealBlur-J – RealBlur-J (other seed) {i}" for i in range(20)]
+    matrix = pd.DataFrame(
+        np.linspace(-0.1, 1, 80).reshape(20, 4), index=rows, columns=["a", "b", "c", "d"]
+    )
+    matrix.iloc[3, 2] = np.nan
+    fig = heatmap_figure(matrix, "Weight correlation by layer type (controls below)", "r", [10])
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "n/a" in texts and "1.00" in texts
+    _assert_legible(fig)
+
+
+def _row(dataset: str, paired: bool, seed: int) -> QualitativeRow:
+    rng = np.random.default_rng(seed)
+    crops = [rng.integers(0, 256, (30, 45, 3), dtype=np.uint8) for _ in range(4)]
+    psnr = {"blurry": 20.0, "task_specific": 25.5, "demoe": 26.25}
+    return QualitativeRow(
+        dataset=dataset,
+        blurry=crops[0],
+        task_specific=crops[1],
+        demoe=crops[2],
+        sharp=crops[3] if paired else None,
+        task_specific_name="nafnet_lolblur",
+        box=(3, 6, 10, 15),
+        psnr=psnr if paired else dict.fromkeys(psnr, math.nan),
+    )
+
+
+def test_qualitative_figure_zooms_and_names_psnr() -> None:
+    fig = qualitative_figure([_row("gopro", True, 0), _row("real_lolblur", False, 1)], "Fig. 14")
+    labels = [ax.get_xlabel() for ax in fig.axes]
+    assert labels.count("n/a") == 2 and "n/a\nnafnet_lolblur" in labels
+    assert {"20.00 dB", "25.50 dB\nnafnet_lolblur", "26.25 dB"} <= set(labels)
+    shapes = [ax.images[0].get_array().shape[:2] for ax in fig.axes if ax.images]
+    assert shapes.count((30, 45)) == 4 + 3 and shapes.count((10, 15)) == 4 + 3  # no sharp: 3
+    assert sum(len(ax.patches) for ax in fig.axes) == 2 * 7  # the box on every full crop
+    _assert_legible(fig)
+
+
 # ---------------------------------------------------------------- fake DAG artifacts
 
 
@@ -448,6 +568,14 @@ FIGURES = (
     "fig14_qualitative_ood",
     "fig06_cost",
 )
+#: Figures drawn at the paper's column width (issue 15.5).
+COLUMN_FIGURES = (
+    "fig02_layer_correlation",
+    "fig07_layer_type_correlation",
+    "fig11_expert_correlation",
+    "fig05_qualitative",
+    "fig14_qualitative_ood",
+)
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -457,6 +585,9 @@ def test_figure_script_writes_a_non_blank_png(artifacts, tmp_path, name) -> None
         warnings.simplefilter("ignore")
         assert run(_script(name).main, args) == 0
     _check_png(tmp_path / f"{name}.png")
+    if name in COLUMN_FIGURES:  # drawn at the column width: the PNG is no wider
+        pixels = Image.open(tmp_path / f"{name}.png").size[0]
+        assert pixels <= COLUMN_WIDTH_IN * DPI + 2, f"{name} is {pixels / DPI:.2f} in wide"
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,11 @@ DATASET_MARKERS: dict[str, str] = dict(zip(DATASETS, MARKERS))  # noqa: B905 - c
 #: this width keeps its text at least ``MIN_FONT_PT`` when sized with :func:`font_pt`.
 COLUMN_WIDTH_IN = 5.5
 MIN_FONT_PT = 7.0
+#: Margin :func:`save_figure` leaves around a figure's tight bounding box, inches.
+SAVE_PAD_IN = 0.1
+#: Width to draw a column-wide figure at (constrained layout): with the margins, its saved
+#: file is ``COLUMN_WIDTH_IN`` wide, so its text prints at the size it is drawn.
+COLUMN_FIGURE_WIDTH_IN = COLUMN_WIDTH_IN - 2 * SAVE_PAD_IN
 FORMATS: tuple[str, ...] = ("pdf", "png")
 
 
@@ -77,6 +82,13 @@ def save_figure(fig: Figure, *paths: str | os.PathLike) -> list[Path]:
             fmt = target.suffix.lstrip(".").lower()
             metadata = {"CreationDate": None} if fmt == "pdf" else None
             with atomic_path(target) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=DPI, bbox_inches="tight", metadata=metadata)
+                fig.savefig(
+                    tmp,
+                    format=fmt,
+                    dpi=DPI,
+                    bbox_inches="tight",
+                    pad_inches=SAVE_PAD_IN,
+                    metadata=metadata,
+                )
             written.append(target)
     return written

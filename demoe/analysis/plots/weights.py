@@ -1,7 +1,8 @@
 """Weight-similarity figures (paper Sec. 3.1 "Deblurring Similarity Analysis", App. A, D).
 
 * Fig. 2: per-filter Pearson correlation (Eq. 3–4) of every layer, between NAFNets
-  trained on different blur datasets; bars per layer, the red line at 0.7.
+  trained on different blur datasets; one panel per dataset pair, bars per layer, the
+  red line at 0.7.
 * Fig. 7: the same scores averaged per dataset pair and layer type.
 * Fig. 8: correlation with a NAFNet trained for low-light enhancement (LOLv2-real).
 * Fig. 9: per-filter RBF CKA (Eq. 4–6) per layer, beside its value for unrelated random
@@ -44,7 +45,7 @@ from demoe.analysis.similarity import (
     expert_similarity,
     random_filter_baseline,
 )
-from demoe.analysis.style import MIN_FONT_PT, font_pt
+from demoe.analysis.style import COLUMN_FIGURE_WIDTH_IN, MIN_FONT_PT, font_pt
 from demoe.errors import CheckpointError
 from demoe.io.atomic import write_text
 from demoe.io.checkpoint import read_state_dict
@@ -248,12 +249,144 @@ def layer_bar_figure(
     return fig
 
 
+#: The three stages of a NAFNet along the forward pass, by the first word of a layer's
+#: :func:`demoe.analysis.similarity.block_position` (the intro conv opens the encoder,
+#: the ending conv closes the decoder).
+_STAGES: dict[str, str] = {
+    "intro": "encoder",
+    "encoder": "encoder",
+    "down": "encoder",
+    "middle": "middle",
+    "MoE": "decoder",
+    "up": "decoder",
+    "decoder": "decoder",
+    "ending": "decoder",
+}
+
+
+def network_stages(positions: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Consecutive runs of layers in one stage (encoder, middle, decoder) as
+    ``(stage, first, last)`` indices into ``positions`` (layers in network order)."""
+    spans: list[tuple[str, int, int]] = []
+    for i, position in enumerate(positions):
+        stage = _STAGES.get(str(position).split(" ")[0], str(position))
+        if spans and spans[-1][0] == stage:
+            spans[-1] = (stage, spans[-1][1], i)
+        else:
+            spans.append((stage, i, i))
+    return spans
+
+
+def pair_references(
+    study: Mapping[str, pd.DataFrame], model_a: str, model_b: str
+) -> dict[str, tuple[str, pd.Series]]:
+    """:func:`control_references` of one pair's two models only (Fig. 2's panel of the
+    pair ``model_a`` – ``model_b``): per layer, the mean of their controls."""
+    own = {
+        kind: table[table["model_a"].isin([model_a, model_b])]
+        for kind, table in study.items()
+        if kind != "pairs"
+    }
+    return control_references(own)
+
+
+def pair_grid_figure(
+    study: Mapping[str, pd.DataFrame],
+    ylabel: str,
+    title: str,
+    threshold: float | None = None,
+    columns: int = 2,
+) -> Figure:
+    """Fig. 2 as the paper draws it: one small panel per pair of ``study["pairs"]``
+    (a :func:`similarity_study`), sized for the paper's column width.
+
+    Each panel: the pair's score of every layer in network order (bars coloured by layer
+    type), the ``threshold`` line, and the controls of the pair's two models
+    (:func:`pair_references`, drawn as in :data:`REFERENCE_STYLES`); the x axis marks the
+    encoder, middle and decoder. One legend under the grid.
+    """
+    scores = study["pairs"]
+    pairs = list(dict.fromkeys(scores["pair"]))
+    cols = min(columns, len(pairs))
+    rows = -(-len(pairs) // cols)
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(COLUMN_FIGURE_WIDTH_IN, 0.6 + 1.05 * rows),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+    )
+    values = [s["score"] for s in study.values()]
+    low = min(0.0, float(np.nanmin(pd.concat(values).to_numpy())))
+    kinds_drawn: dict[str, tuple[str, dict]] = {}
+    types_drawn: set[str] = set()
+    for ax, pair in zip(axes.flat, pairs, strict=False):
+        table = scores[scores["pair"] == pair].sort_values("order")
+        x = np.arange(len(table))
+        types_drawn.update(table["layer_type"])
+        ax.bar(
+            x,
+            table["score"].to_numpy(),
+            width=0.85,
+            linewidth=0,  # an edge would cover bars this thin
+            color=[LAYER_TYPE_COLORS[t] for t in table["layer_type"]],
+        )
+        first = table.iloc[0]
+        references = pair_references(study, first["model_a"], first["model_b"])
+        for label, (kind, series) in references.items():
+            style = {**REFERENCE_STYLES[kind], "markersize": 1.6, "markeredgewidth": 0.5}
+            ax.plot(x, series.reindex(table["layer"]).to_numpy(), **style)
+            kinds_drawn[label] = (kind, style)
+        if threshold is not None:
+            ax.axhline(threshold, color="red", linestyle="--", linewidth=0.8)
+        spans = network_stages(table["position"].tolist())
+        for _, start, _ in spans[1:]:
+            ax.axvline(start - 0.5, color="0.55", linewidth=0.6)
+        ax.set_xticks([(a + b) / 2 for _, a, b in spans], [s for s, _, _ in spans])
+        ax.tick_params(labelsize=MIN_FONT_PT, length=2, pad=1.5)
+        ax.grid(axis="x", visible=False)
+        ax.set_xlim(-1, len(table))
+        ax.set_ylim(low - 0.05, 1.05)
+        ax.set_title(pair, fontsize=MIN_FONT_PT, pad=2)
+    for k in range(len(pairs), rows * cols):  # an empty last cell: label the panel above it
+        axes.flat[k].set_visible(False)
+        axes.flat[k - cols].tick_params(axis="x", labelbottom=True)
+    handles: list = [
+        Patch(color=LAYER_TYPE_COLORS[t], label=t) for t in LAYER_TYPES if t in types_drawn
+    ]
+    for label, (_, style) in kinds_drawn.items():
+        handles.append(Line2D([], [], label=label, **{**style, "markersize": 4}))
+    if threshold is not None:
+        handles.append(Line2D([], [], color="red", linestyle="--", label=f"{threshold:g}"))
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncol=4,
+        fontsize=MIN_FONT_PT,
+        frameon=False,
+        columnspacing=1.0,
+        handlelength=1.5,
+    )
+    fig.supylabel(ylabel, fontsize=MIN_FONT_PT)
+    fig.suptitle(title, fontsize=MIN_FONT_PT + 1)
+    return fig
+
+
 def heatmap_figure(
     matrix: pd.DataFrame, title: str, cbar_label: str, separators: Sequence[int] = ()
 ) -> Figure:
     """One annotated heatmap (Fig. 7: pairs × layer types); a white line above each
-    row index in ``separators`` (e.g. where the control rows start)."""
-    fig, ax = plt.subplots(figsize=(2.4 + 1.1 * matrix.shape[1], 1.0 + 0.4 * matrix.shape[0]))
+    row index in ``separators`` (e.g. where the control rows start).
+
+    Sized for the paper's column width with every text at least ``MIN_FONT_PT``: the
+    saved figure is the column wide and its constrained layout keeps the row labels
+    inside it. Empty cells (a measure undefined for every layer of the type) read "n/a".
+    """
+    fig, ax = plt.subplots(
+        figsize=(COLUMN_FIGURE_WIDTH_IN, 0.7 + 0.22 * matrix.shape[0]), layout="constrained"
+    )
     vmin = min(0.0, float(np.nanmin(matrix.to_numpy())))
     sns.heatmap(
         matrix,
@@ -263,13 +396,23 @@ def heatmap_figure(
         vmin=vmin,
         vmax=1.0,
         cmap="viridis",
-        cbar_kws={"label": cbar_label},
+        annot_kws={"fontsize": MIN_FONT_PT},
+        cbar_kws={"label": cbar_label, "pad": 0.02},
     )
+    for r, c in zip(*np.nonzero(matrix.isna().to_numpy()), strict=True):
+        ax.text(
+            c + 0.5, r + 0.5, "n/a", ha="center", va="center", fontsize=MIN_FONT_PT, color="0.4"
+        )
     for row in separators:
-        ax.axhline(row, color="white", linewidth=3)
+        ax.axhline(row, color="white", linewidth=2.5)
+    ax.grid(False)
+    ax.tick_params(labelsize=MIN_FONT_PT, length=0, pad=2)
+    colorbar = ax.collections[0].colorbar
+    colorbar.ax.tick_params(labelsize=MIN_FONT_PT)
+    colorbar.set_label(cbar_label, fontsize=MIN_FONT_PT)
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.set_title(title)
+    fig.suptitle(title, fontsize=MIN_FONT_PT + 1)
     return fig
 
 
@@ -445,5 +588,5 @@ def control_references(study: Mapping[str, pd.DataFrame]) -> dict[str, tuple[str
     return {
         labels[kind]: (kind, study[kind].groupby("layer")["score"].mean())
         for kind in ("seed", "init")
-        if kind in study
+        if kind in study and len(study[kind])
     }
