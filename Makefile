@@ -57,7 +57,8 @@ RESULTS ?= results
 gallery:
 	mkdir -p docs/gallery
 	cp $(RESULTS)/figures/*.png docs/gallery/
-	cp $(RESULTS)/tables/table1_aio_deblurring.md $(RESULTS)/tables/table4_aioblur_distribution.md docs/gallery/
+	cp $(RESULTS)/tables/table1_aio_deblurring.md $(RESULTS)/tables/table4_aioblur_distribution.md \
+		$(RESULTS)/tables/claims.md docs/gallery/
 
 # ruff on the Python code, `snakemake --lint` on the workflow (default config): rule files
 # hold rules only, their functions are in demoe/workflow.py.
