@@ -149,6 +149,10 @@ def test_pickled_code_is_refused_not_executed(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="weights_only"):
         demoe.load_model(path)
     assert "executed" not in capsys.readouterr().out
+    torch.save({"params": Evil()}, path)  # the zip archive of torch.save
+    with pytest.raises(CheckpointError, match="needs pickled code"):
+        demoe.load_model(path)
+    assert "executed" not in capsys.readouterr().out
 
 
 def test_mismatched_architecture_names_missing_unexpected_and_shapes(tmp_path, model):

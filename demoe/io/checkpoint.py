@@ -18,6 +18,7 @@ import json
 import pickle
 import pickletools
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -104,19 +105,26 @@ def _read_pickle(path: Path) -> StateDict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "GLOBAL" not in str(exc) and not _parses_as_pickle(path):
+        # Random bytes can spell a GLOBAL opcode too: only a well-formed pickle that the
+        # weights-only loader refuses "needs pickled code".
+        if _parses_as_pickle(path):
             raise CheckpointError(
-                f"not a checkpoint: {path} is a damaged or foreign pickle ({_last_line(exc)})"
+                f"refused {path}: it needs pickled code to load, which is never executed "
+                f"(weights_only=True; {_last_line(exc)}); re-save its state_dict or convert "
+                "it to safetensors"
             ) from exc
-        raise CheckpointError(
-            f"refused {path}: it needs pickled code to load, which is never executed "
-            f"(weights_only=True; {_last_line(exc)}); re-save its state_dict or convert it "
-            "to safetensors"
-        ) from exc
+        raise _damaged(path, exc) from exc
     except (RuntimeError, EOFError, OSError) as exc:
         reason = _last_line(exc) or "it ends before the data does (truncated)"
         raise CheckpointError(f"unreadable checkpoint {path}: {reason}") from exc
+    except Exception as exc:  # damaged bytes: the unpickler fails with any error type
+        raise _damaged(path, exc) from exc
     return _strip_prefixes(_unwrap(obj, path))
+
+
+def _damaged(path: Path, exc: BaseException) -> CheckpointError:
+    reason = _last_line(exc) or type(exc).__name__
+    return CheckpointError(f"not a checkpoint: {path} is a damaged or foreign pickle ({reason})")
 
 
 #: ``torch.save`` writes a zip archive; older files (and ``pickle.dump``) a pickle,
@@ -141,10 +149,18 @@ def _check_pickle_header(path: Path) -> None:
 
 
 def _parses_as_pickle(path: Path) -> bool:
-    """True if ``path`` opens with a well-formed pickle (read opcode by opcode with
-    :func:`pickletools.genops`, nothing is executed): then the weights-only loader
-    refused its content, rather than random or damaged bytes."""
+    """True if ``path`` holds a well-formed pickle (read opcode by opcode with
+    :func:`pickletools.genops`, nothing is executed): the plain pickle of an old-style file,
+    or the ``data.pkl`` of a ``torch.save`` zip archive. Then the weights-only loader refused
+    its content, rather than random or damaged bytes."""
     try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+                with archive.open(name) as fh:
+                    for _ in pickletools.genops(fh):
+                        pass
+            return True
         with open(path, "rb") as fh:
             for _ in pickletools.genops(fh):
                 pass
