@@ -135,6 +135,15 @@ class RunSection:
     log_every: int
     max_bad_steps: int  # consecutive non-finite losses before training stops
     progress: bool
+    # Seed of the initial weights; None = ``seed``, which also seeds the data order,
+    # crops and flips. A seed control under a shared initialisation keeps its model's
+    # initial weights and changes only the data seed (demoe.train.experiments).
+    init_seed: int | None = None
+
+    @property
+    def weights_seed(self) -> int:
+        """The seed the initial weights are drawn from."""
+        return self.seed if self.init_seed is None else self.init_seed
 
 
 @dataclass

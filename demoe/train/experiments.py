@@ -44,7 +44,7 @@ import inspect
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -119,7 +119,8 @@ def _nafnet_seed_control(dataset: str) -> Experiment:
         name=f"nafnet_{dataset}{SEED_CONTROL_SUFFIX}",
         description=(
             f"Seed control of nafnet_{dataset}: the same training on "
-            f"{DATASETS[dataset].display} from run.seed + {SEED_CONTROL_OFFSET} "
+            f"{DATASETS[dataset].display} with run.seed + {SEED_CONTROL_OFFSET} (data order, "
+            "crops, flips; the initial weights too unless train.per_dataset_init is shared) "
             "(Figs. 2/7/9 controls)"
         ),
         preset="nafnet",
@@ -142,6 +143,21 @@ def experiment_seed(exp: Experiment, profile: Mapping[str, Any]) -> int:
     if mode == "independent" and exp.stage == "single":
         seed += 1 + list(DATASETS).index(exp.datasets[0])
     return seed
+
+
+def experiment_init_seed(exp: Experiment, profile: Mapping[str, Any]) -> int | None:
+    """run.init_seed of ``exp``: None (the initial weights come from run.seed) except for
+    a seed control under ``train.per_dataset_init: shared``, which starts from the initial
+    weights of the model it controls and changes only the data seed (order, crops, flips).
+
+    With a shared initialisation every per-dataset NAFNet starts from the same weights, so
+    the control that separates "trained on another dataset" from "trained again" is the same
+    start on the same dataset with other data draws; a control from other initial weights
+    would only show that unrelated initialisations do not correlate filter by filter. With
+    ``independent`` the control draws its own initial weights too."""
+    if exp.seed_offset == 0 or profile.get("per_dataset_init", "shared") != "shared":
+        return None
+    return experiment_seed(replace(exp, seed_offset=0), profile)
 
 
 def _nafnet_other_task(dataset: str) -> Experiment:
@@ -428,6 +444,7 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         "extra": {"stage": exp.stage, "init_from": exp.init_from},
     }
     obj["run"]["seed"] = experiment_seed(exp, profile)
+    obj["run"]["init_seed"] = experiment_init_seed(exp, profile)
     dotted = [f"{k}={_yaml_value(v)}" for k, v in profile_overrides(profile, name).items()]
     return apply_overrides(obj, dotted)
 

@@ -210,7 +210,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
             torch.backends.cudnn.benchmark = True
-        _seed_everything(config.run.seed)  # identical initial weights on every rank
+        _seed_everything(config.run.weights_seed)  # identical initial weights on every rank
         self.model = build_training_model(config).to(self.device)
         self.memory_format = (
             torch.channels_last if config.run.channels_last else torch.contiguous_format

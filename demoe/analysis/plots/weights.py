@@ -496,8 +496,9 @@ def initial_state_dict(model_path: str | os.PathLike) -> dict[str, torch.Tensor]
     """The weights a trained model started from, rebuilt from its training config.
 
     ``model_path`` is ``<results>/models/<name>/model.safetensors``; the folder's
-    ``resolved_config.yaml`` gives the architecture and ``run.seed``. The trainer seeds
-    the RNGs with ``run.seed`` and then builds the model (``demoe.train.loop``), so the
+    ``resolved_config.yaml`` gives the architecture and the seed of the initial weights
+    (``run.init_seed``, else ``run.seed``). The trainer seeds the RNGs with it and then
+    builds the model (``demoe.train.loop``), so the
     same two steps give the same initial weights (the global RNG state is restored).
     """
     config_file = Path(model_path).parent / "resolved_config.yaml"
@@ -508,7 +509,7 @@ def initial_state_dict(model_path: str | os.PathLike) -> dict[str, torch.Tensor]
         )
     config = load_config(config_file)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.run.seed)
+        torch.manual_seed(config.run.weights_seed)
         model = build_training_model(config)
     return model.state_dict()
 
