@@ -252,6 +252,32 @@ def defocus(
     )
 
 
+def _lit_scene(
+    rng: np.random.Generator, height: int, width: int, source: Source, lights: tuple[int, int]
+) -> np.ndarray:
+    """A linear-light scene with a few (``lights`` range) saturating light sources."""
+    lin = srgb_to_linear(source(rng, height, width))
+    return _light_sources(rng, lin, int(rng.integers(lights[0], lights[1] + 1)))
+
+
+def _dark_capture(
+    rng: np.random.Generator,
+    lin: np.ndarray,
+    exposure: Range,
+    photons: Range,
+    read_sigma: Range,
+    gamma: Range,
+    kernel: np.ndarray | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Under-expose ``lin`` by ``exposure``, blur it by ``kernel`` if given, add
+    Poisson-Gaussian noise, then apply the sRGB curve and a shadow-crushing power ``gamma``."""
+    exp_ = _u(rng, exposure)
+    scene = lin * exp_ if kernel is None else convolve(lin * exp_, kernel)
+    noisy = poisson_gaussian(scene, rng, _u(rng, photons), _u(rng, read_sigma))
+    g = _u(rng, gamma)
+    return linear_to_srgb(noisy) ** g, {"exposure": round(exp_, 4), "gamma": round(g, 3)}
+
+
 def low_light(
     rng: np.random.Generator,
     height: int,
@@ -272,15 +298,10 @@ def low_light(
     at ``photons`` electrons per unit, then mapped by the sRGB curve and a
     shadow-crushing power ``gamma``.
     """
-    lin = srgb_to_linear(source(rng, height, width))
-    lin = _light_sources(rng, lin, int(rng.integers(lights[0], lights[1] + 1)))
+    lin = _lit_scene(rng, height, width, source, lights)
     kernel = trajectory_kernel(rng, _u(rng, length) * min(height, width))
-    exp_ = _u(rng, exposure)
-    dark = convolve(lin * exp_, kernel)
-    noisy = poisson_gaussian(dark, rng, _u(rng, photons), _u(rng, read_sigma))
-    g = _u(rng, gamma)
-    blurry = linear_to_srgb(noisy) ** g
-    params = {"exposure": round(exp_, 4), "gamma": round(g, 3), "kernel_size": kernel.shape[0]}
+    blurry, params = _dark_capture(rng, lin, exposure, photons, read_sigma, gamma, kernel)
+    params["kernel_size"] = kernel.shape[0]
     return SynthPair(blurry, linear_to_srgb(lin), "low_light", kernel=kernel, params=params)
 
 
@@ -302,13 +323,8 @@ def low_light_enhancement(
     curve and a shadow-crushing power ``gamma``; the target is the well-exposed scene.
     Not a blur task: ``task`` is None.
     """
-    lin = srgb_to_linear(source(rng, height, width))
-    lin = _light_sources(rng, lin, int(rng.integers(lights[0], lights[1] + 1)))
-    exp_ = _u(rng, exposure)
-    noisy = poisson_gaussian(lin * exp_, rng, _u(rng, photons), _u(rng, read_sigma))
-    g = _u(rng, gamma)
-    dark = linear_to_srgb(noisy) ** g
-    params = {"exposure": round(exp_, 4), "gamma": round(g, 3)}
+    lin = _lit_scene(rng, height, width, source, lights)
+    dark, params = _dark_capture(rng, lin, exposure, photons, read_sigma, gamma)
     return SynthPair(dark, linear_to_srgb(lin), None, params=params)
 
 
