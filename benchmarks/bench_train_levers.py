@@ -94,14 +94,16 @@ def samples_per_s(step: Callable[[dict], float], data: list[dict], warmup: int) 
 
 
 def curve_gap(model: torch.nn.Module, setup: Setup, args: argparse.Namespace) -> float:
-    """Largest relative gap between the fp32 and the ``setup`` loss curves (20-step means)."""
+    """Largest relative gap between the fp32 and the ``setup`` loss curves (20-step means,
+    or the mean of all steps when there are fewer)."""
     data = batches(args.curve, args)
+    window = min(20, len(data))
     base = Setup(setup.stage, setup.device, frozenset())
     curves = []
     for s in (base, setup):
         step = make_step(model, s)
         losses = torch.tensor([step(b) for b in data])
-        curves.append(losses.unfold(0, 20, 1).mean(1))
+        curves.append(losses.unfold(0, window, 1).mean(1))
     return float(((curves[1] - curves[0]).abs() / curves[0]).max())
 
 
