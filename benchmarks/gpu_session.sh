@@ -21,6 +21,7 @@ OUT="${OUT:-benchmarks/gpu_out}"
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 PY="${PYTHON:-python3}"
+STEPS=(env test_gpu bench_gpu levers_1 levers_2)
 
 if [[ "${SMOKE:-0}" == 1 ]]; then
   BENCH=(--device cpu --size 32 --crop 32 --batch 2 --repeats 1 --warmup 0 --train-repeats 1)
@@ -54,12 +55,12 @@ if torch.cuda.is_available():
     bench_gpu) run_step bench_gpu 120 "$PY" benchmarks/bench_gpu.py "${BENCH[@]}" ;;
     levers_1) run_step levers_1 180 "$PY" benchmarks/bench_train_levers.py --stage 1 "${LEVERS[@]}" "${CURVE[@]}" ;;
     levers_2) run_step levers_2 110 "$PY" benchmarks/bench_train_levers.py --stage 2 "${LEVERS[@]}" ;;
-    *) echo "gpu_session.sh: unknown step '$1' (env, test_gpu, bench_gpu, levers_1, levers_2)" >&2
+    *) echo "gpu_session.sh: unknown step '$1' (${STEPS[*]})" >&2
       return 2 ;;
   esac
 }
 
-(($# > 0)) || set -- env test_gpu bench_gpu levers_1 levers_2
+(($# > 0)) || set -- "${STEPS[@]}"
 printf 'step\texit\tseconds\n' >"$OUT/steps.tsv"
 failed=0
 for name in "$@"; do
