@@ -25,13 +25,70 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import pytest
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Type, default
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 GENERATOR = NOTEBOOKS / "build_notebooks.py"
 KERNEL_NAME = "python3"
+
+
+#: How long one poll of the shell channel may wait before it looks again (seconds).
+SHELL_POLL_SLICE = 1.0
+
+
+class _SlicedShellChannel(AsyncZMQSocketChannel):
+    """A shell channel whose wait for a reply looks at the socket at least every
+    ``SHELL_POLL_SLICE`` seconds.
+
+    nbclient waits for a cell's ``execute_reply`` with one poll of the shell socket as long
+    as the cell timeout. Its stand-in for an ipywidgets ``Output`` widget (the ``choose``
+    helper's drawing area) meanwhile *sends* state updates on that same socket from its
+    IOPub task, and such a send can swallow the wake-up of the poll already waiting
+    (jupyter/nbclient#312): the reply sits in the socket and the poll returns only at
+    the timeout. That cost notebooks 02 and 05 a full timeout (300 s) in some runs. Short
+    polls pick the reply up within a slice; the overall timeout is unchanged.
+    """
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = SHELL_POLL_SLICE if deadline is None else deadline - time.monotonic()
+            try:
+                return await super().get_msg(timeout=max(0.0, min(SHELL_POLL_SLICE, left)))
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+
+class _SlicedShellClient(AsyncKernelClient):
+    shell_channel_class = Type(_SlicedShellChannel)
+
+
+class _SlicedShellKernelManager(AsyncKernelManager):
+    @default("client_factory")
+    def _client_factory_default(self) -> type:
+        return _SlicedShellClient
+
+
+def notebook_client(nb: nbformat.NotebookNode, timeout: int, **kwargs):
+    """An nbclient ``NotebookClient`` for ``nb`` on the ``python3`` kernel of
+    ``_environment``, whose shell polls cannot stall (``_SlicedShellChannel``)."""
+    from nbclient import NotebookClient
+
+    return NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=KERNEL_NAME,
+        kernel_manager_class=_SlicedShellKernelManager,
+        **kwargs,
+    )
 
 
 def notebook_paths() -> list[Path]:
@@ -80,7 +137,6 @@ def execute_notebooks(
 
     Returns the wall time of each notebook in seconds.
     """
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     results_dir = Path(results_dir)
@@ -91,12 +147,7 @@ def execute_notebooks(
     with _environment(results_dir):
         for path in paths:
             nb = nbformat.read(path, as_version=4)
-            client = NotebookClient(
-                nb,
-                timeout=timeout,
-                kernel_name=KERNEL_NAME,
-                resources={"metadata": {"path": str(NOTEBOOKS)}},
-            )
+            client = notebook_client(nb, timeout, resources={"metadata": {"path": str(NOTEBOOKS)}})
             start = time.perf_counter()
             try:
                 client.execute()
@@ -168,7 +219,6 @@ def test_code_cells_compile() -> None:
 def test_choose_draws_the_default_headless_and_fails_loudly(tmp_path: Path) -> None:
     """The widget helper (issue 15.3): the default is drawn without a front end, and an
     error in the drawing fails the cell instead of vanishing into the Output widget."""
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from nbformat.v4 import new_code_cell, new_notebook
 
@@ -178,7 +228,7 @@ def test_choose_draws_the_default_headless_and_fails_loudly(tmp_path: Path) -> N
         nb = new_notebook(cells=[new_code_cell(choose + source)])
         nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "language": "python"}
         with _environment(tmp_path):
-            NotebookClient(nb, timeout=60, kernel_name=KERNEL_NAME).execute()
+            notebook_client(nb, timeout=60).execute()
         return nb
 
     nb = run(
@@ -190,3 +240,34 @@ def test_choose_draws_the_default_headless_and_fails_loudly(tmp_path: Path) -> N
     assert "drawn ('a', 'c') pearson" in json.dumps(nb.metadata["widgets"])
     with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
         run("choose(lambda x: 1 / x, x=([0, 1], 0))")
+
+
+def test_shell_reply_wait_looks_again_every_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stall of jupyter/nbclient#312: a reply waiting in the shell socket whose wake-up
+    was lost is found by the next short poll, not at the cell timeout; a reply that never
+    comes still raises ``Empty`` once the whole timeout has passed."""
+    import asyncio
+
+    monkeypatch.setattr(sys.modules[__name__], "SHELL_POLL_SLICE", 0.02)
+    waits: list[float | None] = []
+    ready_after = {"polls": 3}
+
+    async def poll_once(self, timeout=None):  # one poll of the socket, as jupyter_client's
+        assert timeout is not None and timeout <= 0.02, f"one poll waits {timeout} s"
+        waits.append(timeout)
+        await asyncio.sleep(timeout)
+        if len(waits) > ready_after["polls"]:
+            return {"msg_type": "execute_reply"}
+        raise Empty
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", poll_once)
+    channel = object.__new__(_SlicedShellChannel)  # no socket: the poll above stands in
+
+    assert asyncio.run(channel.get_msg(timeout=300)) == {"msg_type": "execute_reply"}
+    assert len(waits) == 4, waits
+
+    waits.clear()
+    ready_after["polls"] = 10**6
+    with pytest.raises(Empty):
+        asyncio.run(channel.get_msg(timeout=0.1))
+    assert len(waits) > 1, waits  # it looked again until the whole timeout had passed
