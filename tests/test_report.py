@@ -43,6 +43,17 @@ def test_markdown_table_page_renders_the_table_and_notes():
         markdown_table_page("just prose\n", "x")
 
 
+def test_long_text_cells_wrap_and_numbers_do_not():
+    """The scoreboard's claims wrap, so its verdict column stays on screen."""
+    claim = "The router classifies the blur of the AIO-Blur test sets well. (Sec. 3.2)"
+    page = markdown_table_page(
+        f"| Claim | This run | Verdict |\n|:--|--:|:--|\n| {claim} | 0.9393 | holds |\n", "t"
+    )
+    assert re.search(r'<td class="prose"[^>]*>The router', page)
+    assert re.search(r"<td(?! class)[^>]*>0.9393</td>", page)
+    assert re.search(r"<td(?! class)[^>]*>holds</td>", page)
+
+
 def test_every_figure_and_table_has_a_paper_section_and_title():
     specs = table_specs(["synth_global_motion"])
     for name in [*_figures(), *_tables()]:

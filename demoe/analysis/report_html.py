@@ -59,7 +59,12 @@ th, td { border: 1px solid #bbb; padding: 3px 6px; }
 th { background: #eee; position: sticky; top: 0; }
 tr:nth-child(even) td { background: #f7f7f7; }
 td { white-space: nowrap; }
+td.prose { white-space: normal; min-width: 16em; max-width: 36em; }
 """
+
+#: Cells with more characters than this are prose (a claim, a test, a note) and wrap, so a
+#: table's last columns (the scoreboard's verdict) stay on screen; numbers never wrap.
+PROSE_CELL_CHARS = 40
 
 
 def report_category(name: str) -> str:
@@ -87,11 +92,22 @@ def table_title(name: str, specs: Mapping[str, TableSpec]) -> str:
     raise ValueError(f"{name}: not a results table")
 
 
+def _mark_prose_cells(body: str) -> str:
+    """Give the long cells of ``body`` (Markdown's HTML) the wrapping class ``prose``."""
+
+    def mark(match: re.Match) -> str:
+        attrs, content = match.groups()
+        long = len(html.unescape(re.sub(r"<[^>]+>", "", content))) > PROSE_CELL_CHARS
+        return f'<td class="prose"{attrs}>{content}</td>' if long else match.group(0)
+
+    return re.sub(r"<td([^>]*)>(.*?)</td>", mark, body, flags=re.DOTALL)
+
+
 def markdown_table_page(text: str, title: str) -> str:
     """The HTML page of a Markdown document made of pipe tables, headings and notes."""
     if "|" not in text:
         raise ValueError(f"{title}: no Markdown table in the input")
-    body = markdown.markdown(text, extensions=["tables"], output_format="html")
+    body = _mark_prose_cells(markdown.markdown(text, extensions=["tables"], output_format="html"))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
