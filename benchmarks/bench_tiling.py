@@ -84,13 +84,16 @@ def main() -> None:
     )
     args = parser.parse_args()
     width, height = args.size
-    shapes = {"whole": (height, width, None), "tiled": (height, width, args.tile)}
-    shapes["one tile"] = (args.tile, args.tile, None)
+    shapes = {
+        "whole": (height, width, None),
+        "tiled": (height, width, args.tile),
+        "one tile": (args.tile, args.tile, None),
+    }
     rows = {mode: measure(*shapes[mode], args.device) for mode in args.modes}
     print("| image | mode | peak MiB | process peak MiB | s |\n|---|---|---|---|---|")
     for mode, (peak, process, seconds) in rows.items():
-        h, w, tile = shapes[mode]
-        label = f"{mode} {tile or args.tile}" if mode != "whole" else mode
+        h, w, _ = shapes[mode]
+        label = mode if mode == "whole" else f"{mode} {args.tile}"
         print(f"| {w}×{h} | {label} | {peak:.0f} | {process:.0f} | {seconds:.1f} |")
     if {"whole", "one tile"} <= rows.keys():
         big = 6000 * 4000

@@ -16,6 +16,7 @@ kernelspec named ``python3`` is written to a temporary directory put first on
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -246,8 +247,6 @@ def test_shell_reply_wait_looks_again_every_slice(monkeypatch: pytest.MonkeyPatc
     """The stall of jupyter/nbclient#312: a reply waiting in the shell socket whose wake-up
     was lost is found by the next short poll, not at the cell timeout; a reply that never
     comes still raises ``Empty`` once the whole timeout has passed."""
-    import asyncio
-
     monkeypatch.setattr(sys.modules[__name__], "SHELL_POLL_SLICE", 0.02)
     waits: list[float | None] = []
     ready_after = {"polls": 3}
