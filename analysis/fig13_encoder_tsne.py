@@ -24,7 +24,7 @@ from demoe.analysis.features import encoder_features, random_init_model
 from demoe.analysis.plots.cli import figure_parser, run, save
 from demoe.analysis.plots.embeddings import sample_records, tsne_figure, tsne_frame
 from demoe.data.manifest import read_manifest
-from demoe.io.checkpoint import load_model
+from demoe.models.checkpoint import load_model
 
 
 def main(argv: Sequence[str] | None = None) -> None:

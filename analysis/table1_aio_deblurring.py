@@ -1,6 +1,6 @@
 """Table 1: all-in-one deblurring on the five AIO-Blur test sets, with cost.
 
-Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the rendering from
 ``demoe.analysis.tables``; ``--help`` for the options.
 """
 

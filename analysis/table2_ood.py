@@ -1,6 +1,6 @@
 """Table 2: OOD sets (RealDOF, RSBlur, Real-LOLBlur), router vs. manual expert.
 
-Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the rendering from
 ``demoe.analysis.tables``; ``--help`` for the options.
 """
 

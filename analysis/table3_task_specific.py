@@ -1,6 +1,6 @@
 """Table 3: DeMoE vs. DeMoE* (per-dataset fine-tuning) and task-specific models.
 
-Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the rendering from
 ``demoe.analysis.tables``; ``--help`` for the options.
 """
 

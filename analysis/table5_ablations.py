@@ -1,6 +1,6 @@
 """Table 5: architecture ablations (residual/attention connection, width, blocks).
 
-Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the rendering from
 ``demoe.analysis.tables``; ``--help`` for the options.
 """
 

@@ -1,6 +1,6 @@
 """Fig. 6 (right) as a table: training strategies on AIO-Blur.
 
-Thin wrapper: the rows come from ``demoe.eval.plan``, the rendering from
+Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the rendering from
 ``demoe.analysis.tables``; ``--help`` for the options.
 """
 

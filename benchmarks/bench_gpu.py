@@ -25,9 +25,9 @@ import time
 import torch
 from train_step import adamw, random_batches, sync, train_step
 
+from demoe.experiments.catalogue import STAGE2_FROZEN
 from demoe.models import create_model
 from demoe.models.fuse import fuse_by_default
-from demoe.train.experiments import STAGE2_FROZEN
 from demoe.train.stages import freeze, set_train_mode
 
 PAPER_MS = {"demoe_k1": 13.1, "nafnet_baseline": 8.0}  # Sec. 4.1, RTX 4090

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import torch
 from train_step import adamw, random_batches, train_step
 
+from demoe.experiments.catalogue import STAGE2_FROZEN
 from demoe.models.registry import build_model, model_config
-from demoe.train.experiments import STAGE2_FROZEN
 from demoe.train.stages import freeze
 
 LEVERS = ("channels_last", "fused_adamw", "bf16", "compile")

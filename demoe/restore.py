@@ -27,7 +27,7 @@ from tqdm import tqdm
 from demoe.data.images import is_image
 from demoe.errors import DataError
 from demoe.io.atomic import atomic_path
-from demoe.io.checkpoint import load_model
+from demoe.models.checkpoint import load_model
 from demoe.models.demoe import DeMoE
 from demoe.models.tiling import Tiling, infer
 from demoe.models.tlc import apply_tlc

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from demoe import paths
 from demoe.errors import ConfigError
+from demoe.experiments.catalogue import EXPERIMENTS, resolve_config
 from demoe.tasks import OTHER_TASK
-from demoe.train.experiments import EXPERIMENTS, model_dir, resolve_config
 
 # --- set-up checks (common.smk) --------------------------------------------------------
 
@@ -56,7 +57,7 @@ def fixed_checkpoints(mapping: Mapping[str, str]) -> dict[str, str]:
     for name, path in mapping.items():
         if name not in EXPERIMENTS:
             raise ConfigError(
-                f"checkpoints.{name}: not an experiment of demoe/train/experiments.py "
+                f"checkpoints.{name}: not an experiment of demoe/experiments/catalogue.py "
                 f"({', '.join(EXPERIMENTS)})"
             )
         if not Path(path).exists():
@@ -122,10 +123,10 @@ def report_tables(results: str, table_specs: Iterable[str], rules: Iterable[Any]
     ``table_specs``, cost, Table 4, and the claims scoreboard when one of ``rules`` writes
     ``<results>/tables/claims.md``."""
     names = [*table_specs, "cost", "table4_aioblur_distribution"]
-    claims = f"{results}/tables/claims.md"
+    claims = paths.table(results, "claims", "md")
     if any(str(f) == claims for rule in rules for f in rule.output):
         names.append("claims")
-    return [f"{results}/report/tables/{name}.html" for name in names]
+    return [paths.report_table(results, name) for name in names]
 
 
 def report_figure(repo: Path, results: str, name: str) -> Any:
@@ -146,11 +147,6 @@ def report_figure(repo: Path, results: str, name: str) -> Any:
 
 
 # --- training (train.smk) --------------------------------------------------------------
-
-
-def model_weights(results: str, name: str) -> str:
-    """The weights file of an experiment's model folder."""
-    return f"{model_dir(results, name)}/model.safetensors"
 
 
 class TrainJobs:
@@ -186,7 +182,7 @@ class TrainJobs:
 
     def default_models(self) -> list[str]:
         """The weights files of the experiments `rule all` trains."""
-        return [model_weights(self.results, n) for n in EXPERIMENTS if self.in_default_dag(n)]
+        return [paths.model_file(self.results, n) for n in EXPERIMENTS if self.in_default_dag(n)]
 
     def init_model(self, wildcards: Any) -> list[str]:
         """The model folder an experiment starts from (stage 2, DeMoE*), if any."""
@@ -194,7 +190,8 @@ class TrainJobs:
         if source is None:
             return []
         return [
-            f"{model_dir(self.results, source)}/{f}" for f in ("model.safetensors", "config.json")
+            paths.model_file(self.results, source, f)
+            for f in (paths.WEIGHTS_FILE, paths.CONFIG_FILE)
         ]
 
     def store_index(self, wildcards: Any) -> list[str]:
@@ -272,7 +269,7 @@ class TableJobs:
         if reported.is_file():
             inputs["reported"] = str(reported)
         if uses_cost(spec):
-            inputs["cost"] = f"{self.results}/tables/cost.csv"
+            inputs["cost"] = paths.table(self.results, "cost")
         return inputs
 
     def notes(self, spec: Any) -> list[str]:

@@ -48,7 +48,7 @@ from demoe.analysis.similarity import block_position, compare_state_dicts
 from demoe.analysis.style import COLUMN_WIDTH_IN, DPI, MIN_FONT_PT, SAVE_PAD_IN
 from demoe.data.manifest import Record, write_manifest
 from demoe.errors import CheckpointError, DataError
-from demoe.io.checkpoint import save_model
+from demoe.models.checkpoint import save_model
 from demoe.models.registry import create_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, DATASETS, TASKS
 from demoe.train.config import write_config

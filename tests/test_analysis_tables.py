@@ -27,9 +27,14 @@ from demoe.analysis.tables import (
     write_table,
 )
 from demoe.errors import ConfigError, DataError
-from demoe.eval.plan import BLURRY_INPUT, BLURRY_INPUT_ROW, needed_evaluations, table_specs
+from demoe.experiments.catalogue import EXPERIMENTS
+from demoe.experiments.paper_tables import (
+    BLURRY_INPUT,
+    BLURRY_INPUT_ROW,
+    needed_evaluations,
+    table_specs,
+)
 from demoe.tasks import AIO_BLUR
-from demoe.train.experiments import EXPERIMENTS
 
 LPIPS_REASON = "LPIPS needs local weights: set DEMOE_LPIPS_WEIGHTS"
 REPORTED_DIR = Path(__file__).resolve().parents[1] / "config" / "reported"

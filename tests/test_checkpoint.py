@@ -12,8 +12,9 @@ from safetensors.torch import save_file
 
 import demoe
 from demoe.errors import CheckpointError
-from demoe.io.checkpoint import expert_block_of, infer_config, read_checkpoint
+from demoe.io.checkpoint import read_checkpoint
 from demoe.models import DeMoE, NAFNet, create_model
+from demoe.models.checkpoint import expert_block_of, infer_config
 from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 
 

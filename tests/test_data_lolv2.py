@@ -13,8 +13,8 @@ from demoe.data.manifest import read_manifest
 from demoe.data.synthetic.generators import low_light_enhancement
 from demoe.data.synthetic.lolv2 import LOLV2_SCALES, synth_lolv2
 from demoe.errors import DataError
+from demoe.experiments.catalogue import EXPERIMENTS, manifests, resolve_dict
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK, DATASETS, OTHER_TASK
-from demoe.train.experiments import EXPERIMENTS, manifests, resolve_dict
 
 PROFILE = {
     "settings": {s: {"seed": 0} if s == "run" else {} for s in ("data", "schedule", "optim", "run")}

@@ -103,7 +103,7 @@ def test_store_errors_name_the_problem(toy, tmp_path):
 
 
 def test_training_from_the_store_gives_the_same_weights(tmp_path):
-    from demoe.io.checkpoint import load_model
+    from demoe.models.checkpoint import load_model
     from demoe.train.loop import config_identity, train
     from demoe.train.toy import toy_config
 

@@ -1,4 +1,4 @@
-"""One evaluation job per experiment (demoe/eval/jobs.py, workflow/rules/eval.smk; issue 13
+"""One evaluation job per experiment (demoe/experiments/eval_jobs.py, workflow/rules/eval.smk; issue 13
 item 5): the jobs cover the plan exactly, their `demoe eval-plan` arguments are those of
 `demoe eval`, and the DAG schedules one job per experiment, only the needed one for a
 single evaluation target."""
@@ -16,16 +16,16 @@ import pytest
 import yaml
 
 from demoe.cli import build_parser
-from demoe.eval.jobs import (
+from demoe.experiments.catalogue import manifests
+from demoe.experiments.eval_jobs import (
     MIN_RUNTIME_MIN,
     RUNTIME_PER_EVALUATION_MIN,
     EvalJob,
     eval_arguments,
     eval_jobs,
 )
-from demoe.eval.plan import BLURRY_INPUT, Evaluation, needed_evaluations, table_specs
+from demoe.experiments.paper_tables import BLURRY_INPUT, Evaluation, needed_evaluations, table_specs
 from demoe.tasks import BENCHMARK
-from demoe.train.experiments import manifests
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = "res"

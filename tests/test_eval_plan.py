@@ -1,4 +1,4 @@
-"""The evaluation plan (demoe/eval/plan.py): which `demoe eval` runs each table needs."""
+"""The evaluation plan (demoe/experiments/paper_tables.py): which `demoe eval` runs each table needs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from demoe.errors import ConfigError
-from demoe.eval.plan import (
+from demoe.experiments.catalogue import EXPERIMENTS
+from demoe.experiments.paper_tables import (
     BLURRY_INPUT,
     Evaluation,
     check_experiments,
@@ -20,7 +21,6 @@ from demoe.eval.plan import (
     tlc_cli_value,
 )
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK, DATASETS, TASKS
-from demoe.train.experiments import EXPERIMENTS
 
 EXPECTED_TABLES = {
     "table1_aio_deblurring",
@@ -47,7 +47,7 @@ def test_every_results_table_is_planned(specs):
 
 def test_every_planned_experiment_is_trained(specs):
     evals = needed_evaluations(specs.values())
-    check_experiments(evals)  # raises if a name is not in demoe.train.experiments
+    check_experiments(evals)  # raises if a name is not in demoe.experiments.catalogue
     assert {e.experiment for e in evals} <= set(EXPERIMENTS) | {BLURRY_INPUT}
     with pytest.raises(ConfigError, match="not_trained"):
         check_experiments([Evaluation("not_trained", "dpdd", "auto")])
@@ -124,7 +124,7 @@ def test_eval_paths_and_metrics_per_dataset():
 
 
 def test_task_specific_demoe_star_uses_its_own_expert_not_the_router():
-    from demoe.eval.plan import table_evaluations, table_specs
+    from demoe.experiments.paper_tables import table_evaluations, table_specs
     from demoe.tasks import AIO_BLUR, DATASETS
 
     spec = table_specs()["table3_task_specific"]

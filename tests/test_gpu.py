@@ -16,8 +16,8 @@ from conftest import CONFORMANCE
 
 from demoe.data.manifest import read_manifest
 from demoe.eval.runner import evaluate
-from demoe.io.checkpoint import load_model
 from demoe.models import create_model
+from demoe.models.checkpoint import load_model
 from demoe.train.toy import write_toy_aioblur
 
 pytestmark = [

@@ -14,7 +14,7 @@ from conftest import randomize_affine
 import demoe
 from demoe.analysis.tables import DIFFERENCE, build_table
 from demoe.eval.cost import count_macs, count_params
-from demoe.eval.plan import table_evaluations, table_specs
+from demoe.experiments.paper_tables import table_evaluations, table_specs
 from demoe.models.experts import EXPERT_BLOCKS, TABLE7_EXPERT_BLOCKS, make_expert
 from demoe.models.experts.darkir import AmplitudeMLP
 from demoe.models.experts.restormer import default_heads

@@ -18,10 +18,10 @@ from conftest import REPO, run_snakemake
 from demoe.data.build import DEFAULT_ROOTS
 from demoe.data.synthetic.lolv2 import synth_lolv2
 from demoe.data.synthetic.writer import synth_aioblur
-from demoe.eval.jobs import eval_jobs
-from demoe.eval.plan import BLURRY_INPUT, needed_evaluations, table_specs
+from demoe.experiments.catalogue import EXPERIMENTS
+from demoe.experiments.eval_jobs import eval_jobs
+from demoe.experiments.paper_tables import BLURRY_INPUT, needed_evaluations, table_specs
 from demoe.tasks import DATASETS
-from demoe.train.experiments import EXPERIMENTS
 
 PUBLISHED = REPO / "tests" / "data" / "conformance" / "demoe_small_published_layout.pth"
 pytestmark = pytest.mark.slow
@@ -91,7 +91,7 @@ def test_paper_config_dry_run_lists_every_job(published_tree, tmp_path):
     }
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M))
     assert int(stats["train_model"]) == len(trained)
-    # One evaluation job per experiment (demoe/eval/jobs.py), the blurry input's included.
+    # One evaluation job per experiment (demoe/experiments/eval_jobs.py), the blurry input's included.
     jobs = eval_jobs(evals)
     assert {r: int(n) for r, n in stats.items() if r.startswith("evaluate")} == {
         j.rule_name: 1 for j in jobs

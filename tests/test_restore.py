@@ -10,7 +10,7 @@ from conftest import CONFORMANCE
 from PIL import Image
 
 from demoe.cli import main
-from demoe.io.checkpoint import load_model
+from demoe.models.checkpoint import load_model
 from demoe.models.fuse import FusedNAFBlock, fused_copy
 from demoe.models.tlc import apply_tlc
 from demoe.restore import DEPTH_MAX, read_any_depth, read_with_alpha

@@ -15,13 +15,14 @@ import torch
 import yaml
 from conftest import run_snakemake
 
+from demoe.cli.train import resolve_cli_config
 from demoe.errors import CheckpointError, ConfigError
-from demoe.io.checkpoint import load_model, read_checkpoint, save_model
+from demoe.experiments.catalogue import resolve_config
+from demoe.io.checkpoint import read_checkpoint
+from demoe.models.checkpoint import load_model, save_model
 from demoe.models.registry import create_model
 from demoe.train import checkpoints as ckpt
-from demoe.train.cli import resolve_cli_config
 from demoe.train.config import BOOKKEEPING_KEYS, from_dict
-from demoe.train.experiments import resolve_config
 from demoe.train.loop import Trainer, TrainingDiverged
 from demoe.train.toy import toy_config, write_toy_aioblur
 
@@ -45,7 +46,7 @@ def test_config_claiming_other_sizes_is_refused_before_building(tmp_path, monkey
     folder = save_model(create_model("nafnet", width=4), tmp_path / "m")
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "width": 4096}))
-    import demoe.io.checkpoint as checkpoint
+    import demoe.models.checkpoint as checkpoint
 
     def no_build(_):
         raise AssertionError("a model was built from a config that contradicts the weights")

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from demoe.io.atomic import atomic_path, is_temporary, sweep_stale_temps, write_text
-from demoe.io.checkpoint import load_model, save_model
+from demoe.models.checkpoint import load_model, save_model
 from demoe.models.registry import create_model
 from demoe.train import checkpoints as ckpt
 from demoe.train.loop import Trainer

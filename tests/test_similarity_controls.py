@@ -11,15 +11,15 @@ import yaml
 
 from demoe.analysis.plots.weights import initial_state_dict
 from demoe.errors import ConfigError
-from demoe.tasks import AIO_BLUR, DATASETS
-from demoe.train.config import write_config
-from demoe.train.experiments import (
+from demoe.experiments.catalogue import (
     EXPERIMENTS,
     SEED_CONTROL_OFFSET,
     SEED_CONTROL_SUFFIX,
     experiment_seed,
     resolve_config,
 )
+from demoe.tasks import AIO_BLUR, DATASETS
+from demoe.train.config import write_config
 
 
 def _profile(seed: int = 7, init: str | None = None) -> dict:

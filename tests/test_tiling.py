@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from conftest import CONFORMANCE, randomize_affine
 
-from demoe.io.checkpoint import load_model
 from demoe.models import create_model
+from demoe.models.checkpoint import load_model
 from demoe.models.fuse import fuse_by_default
 from demoe.models.tiling import (
     Tiling,

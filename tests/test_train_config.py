@@ -9,11 +9,11 @@ import yaml
 
 from demoe.cli import main
 from demoe.errors import ConfigError
+from demoe.experiments.catalogue import EXPERIMENTS, init_chain, resolve_config, resolve_dict
 from demoe.models.nafnet import nafnet_from_expert
 from demoe.models.registry import build_model, model_config
 from demoe.tasks import AIO_BLUR
 from demoe.train.config import apply_overrides, from_dict, load_config, write_config
-from demoe.train.experiments import EXPERIMENTS, init_chain, resolve_config, resolve_dict
 from demoe.train.toy import toy_config, write_toy_aioblur
 
 ROOT = Path(__file__).parents[1]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from demoe.errors import ConfigError
-from demoe.io.checkpoint import load_model
+from demoe.models.checkpoint import load_model
 from demoe.models.demoe import DeMoE
 from demoe.train import checkpoints as ckpt
 from demoe.train.config import load_config

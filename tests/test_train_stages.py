@@ -7,9 +7,9 @@ import torch
 from conftest import randomize_affine
 
 from demoe.errors import ConfigError
-from demoe.io.checkpoint import save_model
+from demoe.experiments.catalogue import ALL_BUT_EXPERTS, STAGE2_FROZEN
 from demoe.models import create_model
-from demoe.train.experiments import ALL_BUT_EXPERTS, STAGE2_FROZEN
+from demoe.models.checkpoint import save_model
 from demoe.train.loop import Trainer
 from demoe.train.stages import expand_baseline, freeze, set_train_mode
 from demoe.train.toy import TINY_MODEL, toy_config, write_toy_aioblur

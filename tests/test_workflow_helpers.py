@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from demoe.errors import ConfigError
+from demoe.experiments.catalogue import EXPERIMENTS, SEED_CONTROL_SUFFIX, manifests
 from demoe.tasks import AIO_BLUR
-from demoe.train.experiments import EXPERIMENTS, SEED_CONTROL_SUFFIX, manifests
 from demoe.workflow import (
     TrainJobs,
     available_datasets,

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from demoe import paths
 from demoe.errors import ConfigError, DataError, DemoeError
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, DATASETS
 
@@ -116,7 +117,9 @@ def _datasets(datasets: Datasets) -> tuple[str, ...]:
 def _summary_path(results: Path, experiment: str, dataset: str, run: str) -> Path:
     """``eval/{experiment}/{dataset}/{run}.json``; ``{dataset}``/``{task}`` are filled in."""
     fill = {"dataset": dataset, "task": DATASETS[dataset].task}
-    return results / "eval" / experiment.format(**fill) / dataset / f"{run.format(**fill)}.json"
+    return Path(
+        paths.eval_file(results, experiment.format(**fill), dataset, run.format(**fill), ".json")
+    )
 
 
 # --- statistics -------------------------------------------------------------------------
@@ -201,7 +204,7 @@ def min_margin(
 
 
 def _figure_scores(results: Path, figure: str) -> pd.DataFrame:
-    path = _need(results / "figures" / f"{figure}.csv")
+    path = _need(Path(paths.figure(results, figure, "csv")))
     frame = pd.read_csv(path)
     missing = {"kind", "pair", "layer_type", "score"} - set(frame.columns)
     if missing:
@@ -247,7 +250,7 @@ def layer_type_score(
 
 
 def _figure_inputs(results: Path, figure: str, **_: Any) -> list[Path]:
-    return [results / "figures" / f"{figure}.csv"]
+    return [Path(paths.figure(results, figure, "csv"))]
 
 
 def score_agreement(results: Path, figure: str, reference: str, kind: str = "pairs") -> float:
@@ -262,11 +265,11 @@ def score_agreement(results: Path, figure: str, reference: str, kind: str = "pai
 
 
 def _agreement_inputs(results: Path, figure: str, reference: str, **_: Any) -> list[Path]:
-    return [results / "figures" / f"{f}.csv" for f in (figure, reference)]
+    return [Path(paths.figure(results, f, "csv")) for f in (figure, reference)]
 
 
 def _router_csv(results: Path, experiment: str, dataset: str) -> Path:
-    return results / "eval" / experiment / dataset / "auto.csv"
+    return Path(paths.eval_file(results, experiment, dataset, "auto", ".csv"))
 
 
 def router_accuracy(
@@ -294,7 +297,7 @@ def _router_inputs(
 
 def cost_ratio(results: Path, model: str, reference: str, metric: str = "runtime_ms") -> float:
     """``model``'s cost over ``reference``'s in ``tables/cost.csv`` (Sec. 5, Table 1)."""
-    path = _need(results / "tables" / "cost.csv")
+    path = _need(Path(paths.table(results, "cost")))
     cost = pd.read_csv(path).set_index("model")
     for name in (model, reference):
         if name not in cost.index:
@@ -303,7 +306,7 @@ def cost_ratio(results: Path, model: str, reference: str, metric: str = "runtime
 
 
 def _cost_inputs(results: Path, **_: Any) -> list[Path]:
-    return [results / "tables" / "cost.csv"]
+    return [Path(paths.table(results, "cost"))]
 
 
 #: The statistics a claim may name (``statistic:`` in config/claims.yaml).

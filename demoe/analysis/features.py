@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from demoe.data.images import read_image
 from demoe.errors import DataError
-from demoe.io.checkpoint import infer_config, read_checkpoint
+from demoe.io.checkpoint import read_checkpoint
+from demoe.models.checkpoint import infer_config
 from demoe.models.registry import build_model
 
 
@@ -27,7 +28,7 @@ def random_init_model(path: str | os.PathLike, seed: int = 0) -> nn.Module:
     """The architecture of the checkpoint at ``path`` with fresh random weights (eval mode).
 
     The config is the one stored with the checkpoint, else inferred from its shapes
-    (as :func:`demoe.io.checkpoint.load_model` does); the weights come from ``seed``.
+    (as :func:`demoe.models.checkpoint.load_model` does); the weights come from ``seed``.
     """
     state, stored = read_checkpoint(Path(path))
     torch.manual_seed(seed)

@@ -11,7 +11,7 @@ row is shown in up to three forms:
   that could not be computed is NaN, shown as "n/a" with its reason, and never as 0.
 * ``reproduced − reported``: the difference, wherever both exist.
 
-Rows of the evaluation plan (:mod:`demoe.eval.plan`) that reproduce no paper row of the table
+Rows of the evaluation plan (:mod:`demoe.experiments.paper_tables`) that reproduce no paper row of the table
 come after the paper's rows, under their own labels. Rows that reproduce a paper row of
 another table are shown there instead.
 
@@ -35,7 +35,8 @@ from pathlib import Path
 import pandas as pd
 
 from demoe.errors import ConfigError, DataError, DemoeError
-from demoe.eval.plan import (
+from demoe.experiments.catalogue import TRAINING_STRATEGIES
+from demoe.experiments.paper_tables import (
     AUTO,
     BLURRY_INPUT,
     BLURRY_INPUT_ROW,
@@ -51,7 +52,6 @@ from demoe.eval.plan import (
 )
 from demoe.io.atomic import write_text
 from demoe.tasks import DATASETS
-from demoe.train.experiments import TRAINING_STRATEGIES
 
 REPRODUCED = "reproduced"
 DIFFERENCE = "reproduced − reported"

@@ -1,10 +1,9 @@
-"""Training (paper Sec. 3.3): the trainer, configs, the two stages and every experiment.
+"""Training (paper Sec. 3.4): the trainer, its configs and the two stages.
 
-``demoe.train.loop.train(config)`` runs one :class:`~demoe.train.config.TrainConfig`;
-``demoe.train.experiments.EXPERIMENTS`` names every model the paper trains.
+``demoe.train.loop.train(config)`` runs one :class:`~demoe.train.config.TrainConfig`; the
+models the paper trains are named in :mod:`demoe.experiments`.
 """
 
 from demoe.train.config import TrainConfig, from_dict, load_config
-from demoe.train.experiments import EXPERIMENTS, Experiment, resolve_config
 
-__all__ = ["EXPERIMENTS", "Experiment", "TrainConfig", "from_dict", "load_config", "resolve_config"]
+__all__ = ["TrainConfig", "from_dict", "load_config"]

@@ -137,7 +137,7 @@ class RunSection:
     progress: bool
     # Seed of the initial weights; None = ``seed``, which also seeds the data order,
     # crops and flips. A seed control under a shared initialisation keeps its model's
-    # initial weights and changes only the data seed (demoe.train.experiments).
+    # initial weights and changes only the data seed (demoe.experiments.catalogue).
     init_seed: int | None = None
 
     @property

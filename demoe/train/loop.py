@@ -47,7 +47,8 @@ from demoe.data.store import DecodedStore
 from demoe.errors import ConfigError, DataError, DemoeError
 from demoe.eval.metrics import psnr
 from demoe.io.atomic import sweep_stale_temps, write_jsonl
-from demoe.io.checkpoint import save_model, weight_files
+from demoe.io.checkpoint import weight_files
+from demoe.models.checkpoint import save_model
 from demoe.models.demoe import DeMoE
 from demoe.models.registry import build_model, model_config
 from demoe.tasks import TASKS

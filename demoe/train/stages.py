@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from demoe.errors import CheckpointError, ConfigError
-from demoe.io.checkpoint import StateDict, check_state_dict, load_model, read_state_dict
+from demoe.io.checkpoint import StateDict, read_state_dict
+from demoe.models.checkpoint import check_state_dict, load_model
 from demoe.models.demoe import DeMoE
 from demoe.models.experts import DEFAULT_EXPERT_BLOCK
 from demoe.models.nafnet import nafnet_from_expert

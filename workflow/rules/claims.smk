@@ -1,16 +1,15 @@
-# Claims scoreboard (issue 14): each claim of config/claims.yaml tested on this run's
+# Claims scoreboard: each claim of config/claims.yaml tested on this run's
 # artifacts (evaluation summaries, router outputs, figure CSVs, cost table) as
-# <results>/tables/claims.{csv,md}. Needs common.smk, eval.smk, figures.smk and cost.smk.
+# <results>/tables/claims.{csv,md}. Reads common.smk's globals and the figure registry.
 from demoe.analysis.claims import claim_inputs, load_claims
 
 CLAIMS_FILE = REPO / "config" / "claims.yaml"
 #: The artifacts this DAG makes that a claim may read; a claim needing another one is
 #: "not measurable here" on the scoreboard rather than a missing input.
 CLAIM_ARTIFACTS = {
-    *EVAL_TARGETS,
-    *(t.removesuffix(".json") + ".csv" for t in EVAL_TARGETS),
+    *(str(e.path(RESULTS, suffix)) for e in EVALUATIONS for suffix in (".json", ".csv")),
     *FIGURE_TARGETS,
-    f"{RESULTS}/tables/cost.csv",
+    *rules.cost_table.output.csv,
 }
 CLAIM_INPUTS = [p for p in claim_inputs(load_claims(CLAIMS_FILE), RESULTS) if p in CLAIM_ARTIFACTS]
 
@@ -20,13 +19,13 @@ rule claims_scoreboard:
         claims=str(CLAIMS_FILE),
         artifacts=CLAIM_INPUTS,
     output:
-        csv=f"{RESULTS}/tables/claims.csv",
-        md=f"{RESULTS}/tables/claims.md",
+        csv=paths.table(RESULTS, "claims", "csv"),
+        md=paths.table(RESULTS, "claims", "md"),
     params:
         results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.csv)),
         prefix=lambda wildcards, output: output.csv.removesuffix(".csv"),
     log:
-        f"{RESULTS}/logs/tables/claims.log",
+        paths.log(RESULTS, "tables", "claims"),
     conda:
         CONDA_ENV
     shell:

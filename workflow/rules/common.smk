@@ -1,5 +1,8 @@
-# Shared set-up: config validation, paths, fixed checkpoints, data roots, and the helpers
-# every rule file uses. The functions live in demoe/workflow.py (rule files hold rules only).
+# Shared set-up: config validation, the facts of this run every rule file reads (results
+# folder, fixed checkpoints, datasets present, manifests, the tables and their
+# evaluations) and the helpers every rule file uses. Rule files read only these globals
+# and each other's outputs through `rules.<name>.output`; the functions live in
+# demoe/workflow.py (rule files hold rules only) and every path in demoe/paths.py.
 # Rules run `python -m demoe.cli` / `python -m analysis.<script>` from the repository root,
 # with the `python` of the active environment (the .venv that make puts on PATH, or the
 # rule's conda env with --use-conda).
@@ -9,8 +12,14 @@ from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
+from demoe import paths
 from demoe.analysis.report_html import report_category, table_title
+from demoe.eval.iqa import check_required_files
+from demoe.experiments.catalogue import manifests
+from demoe.experiments.paper_tables import check_experiments, needed_evaluations, table_specs
+from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK
 from demoe.workflow import (
+    available_datasets,
     check_data_roots,
     cores_or_one,
     fixed_checkpoints,
@@ -35,6 +44,23 @@ if PYTHON_NOTE:
 #: Experiments with fixed weights (not trained): rule import_checkpoint of train.smk.
 CHECKPOINTS = fixed_checkpoints(config.get("checkpoints") or {})
 check_data_roots(config["data"])
+#: The manifests of data.smk, by key (demoe/paths.py).
+MANIFESTS = manifests(RESULTS)
+# Datasets the manifests hold: all with the synthetic default, else those not dropped.
+AIO_DATASETS = available_datasets(AIO_BLUR, config["data"])
+OOD_DATASETS = available_datasets(AIO_BLUR_OOD, config["data"])
+EVAL_DATASETS = available_datasets(BENCHMARK, config["data"])
+# Fig. 8's LOLv2-real NAFNet: trained when its data is there (always in the synthetic default).
+LOLV2_AVAILABLE = config["data"]["root"] is None or bool(config["data"]["roots"].get("lolv2_real"))
+# Seed controls of Figs. 2/7/9: only for the datasets in analysis.similarity.seed_controls.
+SEED_CONTROLS = config["analysis"]["similarity"].get("seed_controls", list(AIO_BLUR))
+
+EVAL = config["eval"]
+check_required_files(EVAL)  # eval.require_iqa_files (config/paper.yaml): no silent n/a
+#: The results tables (demoe/experiments/paper_tables.py) and every evaluation they read.
+TABLE_SPECS = table_specs(EVAL["tlc"]["experts"])
+EVALUATIONS = needed_evaluations(TABLE_SPECS.values(), EVAL_DATASETS)
+check_experiments(EVALUATIONS)
 
 # Threads of the rules that use every core (`threads: workflow.cores` fails where no
 # --cores is given, as in `snakemake --report` and `--lint`).

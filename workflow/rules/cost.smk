@@ -17,8 +17,8 @@ rule cost_table:
     input:
         reported=COST_REPORTED_FILES,
     output:
-        csv=f"{RESULTS}/tables/cost.csv",
-        md=f"{RESULTS}/tables/cost.md",
+        csv=paths.table(RESULTS, "cost", "csv"),
+        md=paths.table(RESULTS, "cost", "md"),
     params:
         models=config["cost"]["models"],
         size=config["cost"]["size"],
@@ -28,7 +28,7 @@ rule cost_table:
     resources:
         gpu=gpu_request(config["cost"]["device"]),
     log:
-        f"{RESULTS}/logs/cost_table.log",
+        paths.log(RESULTS, "tables", "cost"),
     conda:
         CONDA_ENV
     threads: all_cores

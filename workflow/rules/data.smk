@@ -4,8 +4,7 @@
 import json
 import os
 
-DATA_SYNTHETIC = f"{RESULTS}/data/synthetic"
-DATA_MANIFESTS = f"{RESULTS}/data/manifests"
+DATA_SYNTHETIC = paths.data(RESULTS, "synthetic")
 DATA_ROOT = config["data"]["root"] or DATA_SYNTHETIC
 
 
@@ -16,7 +15,7 @@ rule synth_aioblur:
         scale=config["data"]["synthetic"]["scale"],
         seed=config["data"]["synthetic"]["seed"],
     log:
-        f"{RESULTS}/logs/data/synth_aioblur.log",
+        paths.log(RESULTS, "data", "synth_aioblur"),
     conda:
         CONDA_ENV
     shell:
@@ -28,18 +27,18 @@ rule build_aioblur:
     input:
         DATA_SYNTHETIC if config["data"]["root"] is None else [],
     output:
-        train=f"{DATA_MANIFESTS}/aioblur_train.jsonl",
-        test=f"{DATA_MANIFESTS}/aioblur_test.jsonl",
-        ood=f"{DATA_MANIFESTS}/aioblur_ood.jsonl",
-        report=f"{DATA_MANIFESTS}/build_report.json",
-        mse=f"{DATA_MANIFESTS}/mse_pairs.csv",
+        train=MANIFESTS["train"],
+        test=MANIFESTS["test"],
+        ood=MANIFESTS["ood"],
+        report=paths.data(RESULTS, "manifests", "build_report.json"),
+        mse=paths.data(RESULTS, "manifests", "mse_pairs.csv"),
     params:
         # the synthetic default's folder (the input) or config data.root
         root=lambda wildcards, input: input[0] if input else DATA_ROOT,
         out=lambda wildcards, output: os.path.dirname(output.train),
         data=json.dumps(config["data"]),
     log:
-        f"{RESULTS}/logs/data/build_aioblur.log",
+        paths.log(RESULTS, "data", "build_aioblur"),
     conda:
         CONDA_ENV
     shell:
@@ -51,10 +50,10 @@ rule table4_aioblur_distribution:
     input:
         report=rules.build_aioblur.output.report,
     output:
-        csv=f"{RESULTS}/tables/table4_aioblur_distribution.csv",
-        md=f"{RESULTS}/tables/table4_aioblur_distribution.md",
+        csv=paths.table(RESULTS, "table4_aioblur_distribution", "csv"),
+        md=paths.table(RESULTS, "table4_aioblur_distribution", "md"),
     log:
-        f"{RESULTS}/logs/data/table4_aioblur_distribution.log",
+        paths.log(RESULTS, "data", "table4_aioblur_distribution"),
     conda:
         CONDA_ENV
     shell:
@@ -70,7 +69,7 @@ rule fig10_lolblur_mse:
         pdf=f"{RESULTS}/figures/fig10_lolblur_mse.pdf",
         png=report_figure("fig10_lolblur_mse"),
     log:
-        f"{RESULTS}/logs/data/fig10_lolblur_mse.log",
+        paths.log(RESULTS, "data", "fig10_lolblur_mse"),
     conda:
         CONDA_ENV
     shell:
@@ -80,7 +79,7 @@ rule fig10_lolblur_mse:
 
 # Fig. 8 (App. A): LOLv2-real, the other task's training set (not part of AIO-Blur).
 # With data.root null a synthetic stand-in (low light, no blur) is written first.
-DATA_SYNTHETIC_LOLV2 = f"{RESULTS}/data/synthetic_lolv2"
+DATA_SYNTHETIC_LOLV2 = paths.data(RESULTS, "synthetic_lolv2")
 LOLV2_ROOT = (
     f"{DATA_SYNTHETIC_LOLV2}/LOLv2"
     if config["data"]["root"] is None
@@ -95,7 +94,7 @@ rule synth_lolv2:
         scale=config["data"]["synthetic"]["scale"],
         seed=config["data"]["synthetic"]["seed"],
     log:
-        f"{RESULTS}/logs/data/synth_lolv2.log",
+        paths.log(RESULTS, "data", "synth_lolv2"),
     conda:
         CONDA_ENV
     shell:
@@ -107,12 +106,12 @@ rule build_lolv2:
     input:
         DATA_SYNTHETIC_LOLV2 if config["data"]["root"] is None else [],
     output:
-        f"{DATA_MANIFESTS}/lolv2_real.jsonl",
+        MANIFESTS["lolv2_real"],
     params:
         root=LOLV2_ROOT,
         data=json.dumps(config["data"]),
     log:
-        f"{RESULTS}/logs/data/build_lolv2.log",
+        paths.log(RESULTS, "data", "build_lolv2"),
     conda:
         CONDA_ENV
     shell:

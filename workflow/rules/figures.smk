@@ -11,21 +11,20 @@ import shlex
 from pathlib import Path
 
 from demoe.analysis.plots.labels import task_specific_model
-from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD
-from demoe.train.experiments import SEED_CONTROL_SUFFIX, manifests, model_dir
-from demoe.workflow import available_datasets, clip_options, model_weights
+from demoe.experiments.catalogue import SEED_CONTROL_SUFFIX
+from demoe.workflow import clip_options
 
 ANALYSIS = config["analysis"]
 FIGURES = f"{RESULTS}/figures"
-FIG_MANIFESTS = manifests(RESULTS)
+FIG_MANIFESTS = MANIFESTS
 # Datasets the manifests hold: all with the synthetic default, else those not dropped.
-FIG_AIO = available_datasets(AIO_BLUR, config["data"])
-FIG_OOD = available_datasets(AIO_BLUR_OOD, config["data"])
+FIG_AIO = AIO_DATASETS
+FIG_OOD = OOD_DATASETS
 SIMILARITY = ANALYSIS["similarity"]
 TSNE = ANALYSIS["tsne"]
 QUALITATIVE = ANALYSIS["qualitative"]
 #: The weights file of a trained experiment.
-fig_model = lambda name: model_weights(RESULTS, name)
+fig_model = lambda name: paths.model_file(RESULTS, name)
 
 NAFNETS = [fig_model(f"nafnet_{d}") for d in FIG_AIO]
 # Similarity-study controls (Figs. 2/7/9): the same training from another seed, and the
@@ -33,8 +32,10 @@ NAFNETS = [fig_model(f"nafnet_{d}") for d in FIG_AIO]
 NAFNET_SEED_CONTROLS = [
     fig_model(f"nafnet_{d}{SEED_CONTROL_SUFFIX}") for d in FIG_AIO if d in SEED_CONTROLS
 ]
-NAFNET_CONFIGS = [f"{model_dir(RESULTS, f'nafnet_{d}')}/resolved_config.yaml" for d in FIG_AIO]
-DEMOE_AUTO = {d: f"{RESULTS}/eval/demoe/{d}/auto.csv" for d in (*FIG_AIO, *FIG_OOD)}
+NAFNET_CONFIGS = [
+    paths.model_file(RESULTS, f"nafnet_{d}", paths.RESOLVED_CONFIG_FILE) for d in FIG_AIO
+]
+DEMOE_AUTO = {d: paths.eval_file(RESULTS, "demoe", d, "auto", ".csv") for d in (*FIG_AIO, *FIG_OOD)}
 TSNE_OPTIONS = (
     f"--max-per-dataset {TSNE['max_images_per_dataset']} "
     f"--perplexity {TSNE['perplexity']} --seed {TSNE['seed']}"

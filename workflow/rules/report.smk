@@ -1,15 +1,15 @@
-# `snakemake --report results/report.html` (issue 15.2): every figure (PNG, from the figure
+# `snakemake --report results/report.html`: every figure (PNG, from the figure
 # rules' report() outputs) and every results table (the HTML pages of rule report_table)
 # under the paper section it belongs to, with the paper's figure/table number in its caption.
-# Needs common.smk (RESULTS, CONDA_ENV, report_tables) and eval.smk (TABLE_SPECS); the
+# Reads common.smk's globals (RESULTS, CONDA_ENV, TABLE_SPECS); the
 # sections and titles are in demoe/analysis/report_html.py.
 
 rule report_table:
     input:
-        f"{RESULTS}/tables/{{name}}.md",
+        paths.table(RESULTS, "{name}", "md"),
     output:
         report(
-            f"{RESULTS}/report/tables/{{name}}.html",
+            paths.report_table(RESULTS, "{name}"),
             caption="../report/table.rst",
             category=lambda wildcards: report_category(wildcards.name),
             subcategory="Tables",
@@ -20,7 +20,7 @@ rule report_table:
     params:
         title=lambda wildcards: table_title(wildcards.name, TABLE_SPECS),
     log:
-        f"{RESULTS}/logs/report/{{name}}.log",
+        paths.log(RESULTS, "report", "{name}"),
     conda:
         CONDA_ENV
     shell:

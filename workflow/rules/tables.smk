@@ -1,12 +1,12 @@
 # Results tables (paper Tables 1-3 and 5-9; Fig. 6 (right)) as CSV + Markdown + LaTeX,
 # in the paper's shape: its rows (config/reported/) beside ours (the evaluations of
-# demoe/eval/plan.py) and, for Tables 1, 5 and 7, the cost table. Needs common.smk, eval.smk
+# demoe/experiments/paper_tables.py) and, for Tables 1, 5 and 7, the cost table. Needs common.smk, eval.smk
 # and cost.smk.
 from demoe.workflow import TableJobs
 
 TABLE_FORMATS = ("csv", "md", "tex")
 #: Every results table file (for `rule all`).
-TABLE_TARGETS = [f"{RESULTS}/tables/{name}.{ext}" for name in TABLE_SPECS for ext in TABLE_FORMATS]
+TABLE_TARGETS = [paths.table(RESULTS, name, ext) for name in TABLE_SPECS for ext in TABLE_FORMATS]
 #: Input and param functions of rule results_table (demoe/workflow.py).
 TABLE_JOBS = TableJobs(
     TABLE_SPECS,
@@ -23,9 +23,9 @@ rule results_table:
     input:
         unpack(TABLE_JOBS.inputs),
     output:
-        csv=f"{RESULTS}/tables/{{table}}.csv",
-        md=f"{RESULTS}/tables/{{table}}.md",
-        tex=f"{RESULTS}/tables/{{table}}.tex",
+        csv=paths.table(RESULTS, "{table}", "csv"),
+        md=paths.table(RESULTS, "{table}", "md"),
+        tex=paths.table(RESULTS, "{table}", "tex"),
     wildcard_constraints:
         table="|".join(TABLE_SPECS),
     params:
@@ -33,7 +33,7 @@ rule results_table:
         options=TABLE_JOBS.options,
         prefix=lambda wildcards, output: output.csv.removesuffix(".csv"),
     log:
-        f"{RESULTS}/logs/tables/{{table}}.log",
+        paths.log(RESULTS, "tables", "{table}"),
     conda:
         CONDA_ENV
     shell:

@@ -1,5 +1,5 @@
 # Training (paper Sec. 3.3, 4.1): every model the paper trains, one job per experiment of
-# demoe/train/experiments.py (the single source of the list). Needs common.smk (RESULTS,
+# demoe/experiments/catalogue.py (the single source of the list). Needs common.smk (RESULTS,
 # CONDA_ENV) and the manifests of data.smk (rule build_aioblur).
 #
 # The profile is config["train"] (config/config.yaml: small CPU profile; config/paper.yaml:
@@ -14,36 +14,30 @@
 # because its config or data changed) also reach the console.
 import re
 
-from demoe.tasks import AIO_BLUR
-from demoe.train.experiments import EXPERIMENTS, manifests, model_dir, train_store
+from demoe.experiments.catalogue import EXPERIMENTS
 from demoe.workflow import TrainJobs
 
 TRAIN = config["train"]
 # Experiments given fixed weights under `checkpoints:` (common.smk) are imported, not trained.
 TRAIN_EXPERIMENTS = [name for name in EXPERIMENTS if name not in CHECKPOINTS]
-# Fig. 8's LOLv2-real NAFNet: trained when its data is there (always in the synthetic default).
-LOLV2_AVAILABLE = config["data"]["root"] is None or bool(config["data"]["roots"].get("lolv2_real"))
-# Seed controls of Figs. 2/7/9: only for the datasets in analysis.similarity.seed_controls.
-SEED_CONTROLS = config["analysis"]["similarity"].get("seed_controls", list(AIO_BLUR))
-TRAIN_MANIFESTS = manifests(RESULTS)
 #: Input and param functions of rule train_model (demoe/workflow.py).
-TRAIN_JOBS = TrainJobs(TRAIN, RESULTS, TRAIN_MANIFESTS, LOLV2_AVAILABLE, SEED_CONTROLS)
+TRAIN_JOBS = TrainJobs(TRAIN, RESULTS, MANIFESTS, LOLV2_AVAILABLE, SEED_CONTROLS)
 #: The models `rule all` trains (Fig. 8's and the seed controls' may be off).
 TRAIN_MODELS = TRAIN_JOBS.default_models()
 
 
 rule train_model:
     input:
-        train=TRAIN_MANIFESTS["train"],
-        test=TRAIN_MANIFESTS["test"],
+        train=MANIFESTS["train"],
+        test=MANIFESTS["test"],
         init=TRAIN_JOBS.init_model,
         store=TRAIN_JOBS.store_index,
         other=TRAIN_JOBS.other_manifest,
     output:
-        weights=f"{RESULTS}/models/{{experiment}}/model.safetensors",
-        model_config=f"{RESULTS}/models/{{experiment}}/config.json",
-        train_log=f"{RESULTS}/models/{{experiment}}/train_log.jsonl",
-        resolved=f"{RESULTS}/models/{{experiment}}/resolved_config.yaml",
+        weights=paths.model_file(RESULTS, "{experiment}"),
+        model_config=paths.model_file(RESULTS, "{experiment}", paths.CONFIG_FILE),
+        train_log=paths.model_file(RESULTS, "{experiment}", paths.TRAIN_LOG_FILE),
+        resolved=paths.model_file(RESULTS, "{experiment}", paths.RESOLVED_CONFIG_FILE),
     wildcard_constraints:
         experiment="|".join(TRAIN_EXPERIMENTS),
     params:
@@ -58,9 +52,9 @@ rule train_model:
         mem_mb=TRAIN["resources"]["mem_mb"],
     threads: TRAIN["resources"]["threads"]
     log:
-        f"{RESULTS}/logs/train/{{experiment}}.log",
+        paths.log(RESULTS, "train", "{experiment}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{experiment}}.tsv"
+        paths.benchmark(RESULTS, "train", "{experiment}")
     conda:
         CONDA_ENV
     shell:
@@ -68,20 +62,20 @@ rule train_model:
         "{params.bookkeeping} --resume auto 2>&1 | tee {log:q} | {{ grep --line-buffered '^demoe notice: ' >&2 || true; }}"
 
 
-# Issue 13: the training images decoded once (demoe.data.store), so a training crop is a
+# The training images decoded once (demoe.data.store), so a training crop is a
 # memory-mapped read instead of two whole-image decodes; same batches as the files.
 rule prepare_train_store:
     input:
-        lambda wc: TRAIN_MANIFESTS[wc.manifest],
+        lambda wc: MANIFESTS[wc.manifest],
     output:
-        f"{RESULTS}/data/store/{{manifest}}/index.json",
+        f"{paths.train_store(RESULTS, '{manifest}')}/index.json",
     wildcard_constraints:
-        manifest="|".join(TRAIN_MANIFESTS),
+        manifest="|".join(MANIFESTS),
     params:
-        out=lambda wc: train_store(RESULTS, wc.manifest),
+        out=lambda wc: paths.train_store(RESULTS, wc.manifest),
     threads: 8  # decoding processes (Snakemake caps this at --cores)
     log:
-        f"{RESULTS}/logs/data/prepare_train_store_{{manifest}}.log",
+        paths.log(RESULTS, "data", "prepare_train_store_{manifest}"),
     conda:
         CONDA_ENV
     shell:
@@ -97,14 +91,14 @@ if CHECKPOINTS:
         input:
             checkpoint=lambda wc: CHECKPOINTS[wc.experiment],
         output:
-            weights=f"{RESULTS}/models/{{experiment}}/model.safetensors",
-            model_config=f"{RESULTS}/models/{{experiment}}/config.json",
+            weights=paths.model_file(RESULTS, "{experiment}"),
+            model_config=paths.model_file(RESULTS, "{experiment}", paths.CONFIG_FILE),
         wildcard_constraints:
             experiment="|".join(map(re.escape, CHECKPOINTS)),
         params:
-            out=lambda wc: model_dir(RESULTS, wc.experiment),
+            out=lambda wc: paths.model_dir(RESULTS, wc.experiment),
         log:
-            f"{RESULTS}/logs/train/{{experiment}}_import.log",
+            paths.log(RESULTS, "train", "{experiment}_import"),
         conda:
             CONDA_ENV
         shell:

@@ -40,7 +40,7 @@ from demoe.data.manifest import Record, read_manifest
 from demoe.errors import DataError
 from demoe.eval.metrics import psnr
 from demoe.eval.runner import restore
-from demoe.io.checkpoint import load_model
+from demoe.models.checkpoint import load_model
 
 #: Column titles (two lines each, to fit a quarter of the column width at 7 pt).
 COLUMNS: tuple[str, ...] = (

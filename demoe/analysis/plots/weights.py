@@ -47,10 +47,10 @@ from demoe.analysis.similarity import (
 )
 from demoe.analysis.style import COLUMN_FIGURE_WIDTH_IN, MIN_FONT_PT, font_pt
 from demoe.errors import CheckpointError
+from demoe.experiments.catalogue import SEED_CONTROL_SUFFIX
 from demoe.io.atomic import write_text
 from demoe.io.checkpoint import read_state_dict
 from demoe.train.config import load_config
-from demoe.train.experiments import SEED_CONTROL_SUFFIX
 from demoe.train.loop import build_training_model
 
 LAYER_TYPE_COLORS: dict[str, tuple[float, float, float]] = dict(

@@ -13,7 +13,7 @@ Each entry writes exactly the files the same ``demoe eval`` call writes. A TLC e
 (paper Table 6) gets a freshly loaded model, so TLC never reaches the other entries. Every
 entry's images are checked before any work; an unreadable image is a failed row, as in
 ``demoe eval``. The Snakemake rules (``workflow/rules/eval.smk``) run one call per
-experiment, its plan from :mod:`demoe.eval.jobs`.
+experiment, its plan from :mod:`demoe.experiments.eval_jobs`.
 
 ``demoe niqe-fit``: a NIQE pristine model from the sharp images of a manifest (the
 embedded default's NIQE for Real-LOLBlur, paper Tables 2 and 9).
@@ -36,10 +36,10 @@ from demoe.errors import DataError
 from demoe.eval.common import MetricUnavailable
 from demoe.eval.lpips import BACKBONE_ENV, LIN_ENV
 from demoe.eval.niqe import fit_niqe_model, load_niqe_model
-from demoe.eval.plan import BLURRY_INPUT, TLC_ALL
 from demoe.eval.runner import evaluate, failures, summarize
+from demoe.experiments.paper_tables import BLURRY_INPUT, TLC_ALL
 from demoe.io.atomic import write_json, write_text
-from demoe.io.checkpoint import load_model
+from demoe.models.checkpoint import load_model
 from demoe.models.tlc import apply_tlc
 from demoe.tasks import resolve_task
 

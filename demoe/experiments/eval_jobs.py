@@ -1,6 +1,6 @@
 """Evaluation jobs: every evaluation of one experiment in one ``demoe eval-plan`` call.
 
-The evaluations come from :func:`demoe.eval.plan.needed_evaluations` (the single source of
+The evaluations come from :func:`demoe.experiments.paper_tables.needed_evaluations` (the single source of
 truth for what the paper's Tables 1-3, 5-9, Fig. 6 right and the router figures read);
 :func:`eval_jobs` groups them by experiment, and ``workflow/rules/eval.smk`` makes one
 Snakemake rule per :class:`EvalJob`, whose outputs are exactly that experiment's
@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from demoe.eval.plan import BLURRY_INPUT, Evaluation, eval_metrics, tlc_cli_value
+from demoe import paths
+from demoe.experiments.paper_tables import BLURRY_INPUT, Evaluation, eval_metrics, tlc_cli_value
 from demoe.tasks import AIO_BLUR_OOD
-from demoe.train.experiments import model_dir
 
 #: Per-evaluation wall-time budget of a job (minutes; the `runtime` resource that cluster
 #: executors such as profiles/slurm turn into a time limit), and the least a job asks for
@@ -33,7 +33,7 @@ WEIGHT_KEYS = ("lpips_weights", "alexnet_weights", "musiq_weights", "nrqm_weight
 
 def eval_manifest(dataset: str, manifests: Mapping[str, str]) -> str:
     """The manifest holding ``dataset``'s test records: the OOD one or the AIO-Blur test one
-    (``manifests``: :func:`demoe.train.experiments.manifests`)."""
+    (``manifests``: :func:`demoe.experiments.catalogue.manifests`)."""
     return manifests["ood" if dataset in AIO_BLUR_OOD else "test"]
 
 
@@ -102,8 +102,10 @@ class EvalJob:
         NIQE model where an evaluation scores NIQE."""
         inputs: dict[str, str | list[str]] = {}
         if self.experiment != BLURRY_INPUT:
-            folder = model_dir(results, self.experiment)
-            inputs |= {"weights": f"{folder}/model.safetensors", "config": f"{folder}/config.json"}
+            inputs |= {
+                "weights": paths.model_file(results, self.experiment),
+                "config": paths.model_file(results, self.experiment, paths.CONFIG_FILE),
+            }
         datasets = [e.dataset for e in self.evaluations]
         inputs["manifests"] = list(dict.fromkeys(eval_manifest(d, manifests) for d in datasets))
         if any(needs_niqe(d, eval_cfg) for d in datasets):
@@ -114,7 +116,7 @@ class EvalJob:
         """The ``demoe eval-plan`` model arguments, shell-quoted."""
         if self.experiment == BLURRY_INPUT:
             return "--blurry-input"
-        return shlex.join(["--model", model_dir(results, self.experiment)])
+        return shlex.join(["--model", paths.model_dir(results, self.experiment)])
 
     def plan(
         self,

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from demoe import paths
 from demoe.errors import ConfigError
 from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 from demoe.models.registry import ARCHITECTURES, TABLE5_VARIANTS, model_config
@@ -376,26 +377,15 @@ def _constructor_defaults(arch: str) -> dict[str, Any]:
 
 
 def manifests(results: str) -> dict[str, str]:
-    """Where the data rules write the manifests: ``build_aioblur`` the AIO-Blur ones,
+    """The manifests the data rules write, by key: ``build_aioblur`` the AIO-Blur ones,
     ``build_lolv2`` one per other-task dataset (Fig. 8)."""
-    base = f"{results}/data/manifests"
     return {
-        "train": f"{base}/aioblur_train.jsonl",
-        "test": f"{base}/aioblur_test.jsonl",
-        "ood": f"{base}/aioblur_ood.jsonl",
+        "train": paths.manifest(results, "aioblur_train"),
+        "test": paths.manifest(results, "aioblur_test"),
+        "ood": paths.manifest(results, "aioblur_ood"),
         # Fig. 8's other task (train + test records; rule build_lolv2, data.smk)
-        **{d: f"{base}/{d}.jsonl" for d in OTHER_TASK},
+        **{d: paths.manifest(results, d) for d in OTHER_TASK},
     }
-
-
-def train_store(results: str, manifest: str = "train") -> str:
-    """Where the rule ``prepare_train_store`` writes the decoded training images of the
-    manifest ``manifest`` (a key of :func:`manifests`)."""
-    return f"{results}/data/store/{manifest}"
-
-
-def model_dir(results: str, name: str) -> str:
-    return f"{results}/models/{name}"
 
 
 def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results") -> dict[str, Any]:
@@ -412,7 +402,7 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
     obj: dict[str, Any] = {
         "experiment": name,
         "description": exp.description,
-        "output": model_dir(results, name),
+        "output": paths.model_dir(results, name),
         "checkpoint_dir": f"{results}/checkpoints/{name}",
         "model": {
             "preset": preset,
@@ -422,7 +412,7 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
             "task": exp.task,
         },
         "init": {
-            "source": model_dir(results, exp.init_from) if exp.init_from else None,
+            "source": paths.model_dir(results, exp.init_from) if exp.init_from else None,
             "mode": exp.init_mode,
             "expert": exp.init_expert,
         },
@@ -435,7 +425,9 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         "loss": {"lambda_cls": exp.lambda_cls},
         "data": {
             **dict(settings["data"]),
-            "store": train_store(results, exp.manifest) if settings["data"].get("store") else None,
+            "store": paths.train_store(results, exp.manifest)
+            if settings["data"].get("store")
+            else None,
             "train_manifest": files[exp.manifest],
             "val_manifest": files[exp.val_manifest],
             "datasets": list(exp.datasets),

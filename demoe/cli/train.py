@@ -6,7 +6,7 @@
 
 CONFIG is a resolved config file (``demoe train-config`` writes one), a resolved config
 as an inline JSON object (what the DAG passes), or an experiment name from
-``demoe.train.experiments.EXPERIMENTS`` resolved with the ``train:`` section of ``--profile``.
+``demoe.experiments.catalogue.EXPERIMENTS`` resolved with the ``train:`` section of ``--profile``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from demoe.errors import ConfigError
+from demoe.experiments.catalogue import EXPERIMENTS, resolve_dict
 from demoe.train.config import (
     TrainConfig,
     apply_overrides,
@@ -28,7 +29,6 @@ from demoe.train.config import (
     load_config,
     write_config,
 )
-from demoe.train.experiments import EXPERIMENTS, resolve_dict
 
 
 def register(sub: argparse._SubParsersAction) -> None:

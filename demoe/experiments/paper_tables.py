@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from demoe import paths
 from demoe.errors import ConfigError
+from demoe.experiments.catalogue import EXPERIMENTS, TRAINING_STRATEGIES, table7_experiment
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK, DATASETS, TASKS, resolve_task
-from demoe.train.experiments import EXPERIMENTS, TRAINING_STRATEGIES, table7_experiment
 
 AUTO = "auto"
 #: Expert mode of a row resolved per dataset: the expert of the dataset's own task.
@@ -37,7 +38,7 @@ STAR_PREFIX = "demoe_star_"
 #: (8-bit rounding, RealBlur alignment where configured). No model is trained for it.
 BLURRY_INPUT = "blurry_input"
 BLURRY_INPUT_ROW = "Blurry input (no restoration)"
-#: Fig. 6 (right) strategies (keys of ``demoe.train.experiments.TRAINING_STRATEGIES``).
+#: Fig. 6 (right) strategies (keys of ``demoe.experiments.catalogue.TRAINING_STRATEGIES``).
 FIG6_LABELS: dict[str, str] = {
     "scratch": "From scratch, end-to-end",
     "router_noise": "Noise in the router",
@@ -107,7 +108,7 @@ class Evaluation:
         return run_name(self.expert, self.tlc)
 
     def path(self, results: str | Path, suffix: str = ".json") -> Path:
-        return Path(results) / "eval" / self.experiment / self.dataset / f"{self.run}{suffix}"
+        return Path(paths.eval_file(results, self.experiment, self.dataset, self.run, suffix))
 
 
 def run_name(expert: str, tlc: str | None = None) -> str:
@@ -386,12 +387,12 @@ def needed_evaluations(
 
 
 def check_experiments(evaluations: Iterable[Evaluation]) -> None:
-    """ConfigError naming evaluated experiments that ``demoe.train.experiments`` lacks
+    """ConfigError naming evaluated experiments that ``demoe.experiments.catalogue`` lacks
     (:data:`BLURRY_INPUT` needs no training)."""
     missing = sorted({e.experiment for e in evaluations} - set(EXPERIMENTS) - {BLURRY_INPUT})
     if missing:
         raise ConfigError(
-            f"the evaluation plan uses experiments not in demoe.train.experiments: {missing}"
+            f"the evaluation plan uses experiments not in demoe.experiments.catalogue: {missing}"
         )
 
 

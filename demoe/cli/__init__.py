@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from demoe.errors import DemoeError
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "demoe.models.cli",
-    "demoe.train.cli",
-    "demoe.data.cli",
-    "demoe.eval.cli",
+    "demoe.cli.models",
+    "demoe.cli.train",
+    "demoe.cli.data",
+    "demoe.cli.eval",
     "demoe.restore",
 )
 
@@ -39,7 +39,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DemoeError, ValueError, FileNotFoundError) as exc:
         print(f"demoe {args.command}: error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

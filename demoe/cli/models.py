@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from demoe.eval.cost import count_params, preset_cost
-from demoe.io.checkpoint import load_model, save_model
+from demoe.models.checkpoint import load_model, save_model
 from demoe.models.registry import PRESETS, model_to_config
 
 
