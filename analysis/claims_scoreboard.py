@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from demoe.analysis.claims import load_claims, render_markdown, scoreboard
-from demoe.errors import DemoeError
+from demoe.errors import run_reporting_errors
 from demoe.io.atomic import write_text
 
 
@@ -22,11 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", required=True, help="results folder of the run")
     parser.add_argument("--out", required=True, help="output prefix (.csv, .md)")
     args = parser.parse_args(argv)
-    try:
-        board = scoreboard(load_claims(args.claims), args.results)
-    except DemoeError as err:
-        print(f"{Path(sys.argv[0]).name}: error: {err}", file=sys.stderr)
-        return 2
+    board = scoreboard(load_claims(args.claims), args.results)
     markdown = render_markdown(board)
     write_text(f"{args.out}.csv", board.to_csv(index=False, float_format="%.6g"))
     write_text(f"{args.out}.md", markdown)
@@ -35,4 +31,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_reporting_errors(Path(sys.argv[0]).name, main))

@@ -11,7 +11,10 @@ compare directly; the ``device`` column says which.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
+from demoe.errors import run_reporting_errors
 from demoe.eval.cost import cost_table
 from demoe.io.atomic import write_text
 
@@ -38,4 +41,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors(Path(sys.argv[0]).name, main))

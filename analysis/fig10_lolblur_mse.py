@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from demoe.errors import DataError, run_reporting_errors
 from demoe.io.atomic import atomic_path  # noqa: E402
 
 
@@ -67,7 +69,7 @@ def main() -> None:
     entry = report["datasets"][args.dataset]
     summary = entry.get("balance", {}).get("mse")
     if summary is None:
-        raise SystemExit(f"{args.dataset} was not subsampled by the MSE rule: no Fig. 10 data")
+        raise DataError(f"{args.dataset} was not subsampled by the MSE rule: no Fig. 10 data")
     mse = pd.read_csv(args.mse)
     sns.set_theme(style="whitegrid")
     fig = draw(mse[mse["dataset"] == args.dataset], summary, entry["display"])
@@ -78,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors(Path(sys.argv[0]).name, main))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from demoe.analysis.report_html import markdown_table_page
+from demoe.errors import run_reporting_errors
 from demoe.io.atomic import write_text
 
 
@@ -19,4 +21,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors(Path(sys.argv[0]).name, main))

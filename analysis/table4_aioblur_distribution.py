@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
 
+from demoe.errors import run_reporting_errors
 from demoe.io.atomic import write_text
 from demoe.tasks import AIO_BLUR_OOD
 
@@ -75,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors(Path(sys.argv[0]).name, main))

@@ -4,7 +4,9 @@ Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the renderi
 ``demoe.analysis.tables``; ``--help`` for the options.
 """
 
+import sys
+
 from demoe.analysis.tables import main
 
 if __name__ == "__main__":
-    main("table9_real_lolblur")
+    sys.exit(main("table9_real_lolblur"))

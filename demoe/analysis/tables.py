@@ -27,14 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from demoe.errors import ConfigError, DataError, DemoeError
+from demoe.errors import ConfigError, DataError, run_reporting_errors
 from demoe.experiments.catalogue import TRAINING_STRATEGIES
 from demoe.experiments.paper_tables import (
     AUTO,
@@ -698,8 +697,13 @@ def write_table(
     return paths
 
 
-def main(name: str, argv: Sequence[str] | None = None) -> None:
-    """Command line of the ``analysis/table*.py`` scripts: build and write table ``name``."""
+def main(name: str, argv: Sequence[str] | None = None) -> int:
+    """Command line of the ``analysis/table*.py`` scripts: build and write table ``name``;
+    bad input is one line on stderr and status 2 (:func:`demoe.errors.run_reporting_errors`)."""
+    return run_reporting_errors(name, lambda: _write_table_command(name, argv))
+
+
+def _write_table_command(name: str, argv: Sequence[str] | None) -> None:
     parser = argparse.ArgumentParser(description=f"results table {name}")
     parser.add_argument("--results", required=True, help="results folder (eval summaries)")
     parser.add_argument("--reported", help="config/reported/<table>.csv (used when it exists)")
@@ -719,12 +723,7 @@ def main(name: str, argv: Sequence[str] | None = None) -> None:
     fixed = dict(item.split("=", 1) for item in args.fixed_weights)
     specs = table_specs(args.tlc_experts, fixed)
     spec = specs[name]
-    try:
-        long, aligned = build_table(
-            spec, args.results, args.reported, args.cost, args.datasets, specs
-        )
-    except DemoeError as err:
-        sys.exit(f"{name}: error: {err}")
+    long, aligned = build_table(spec, args.results, args.reported, args.cost, args.datasets, specs)
     rows = shown_rows(spec, specs, args.datasets)
     for path in write_table(args.out, long, spec, aligned, args.note, rows):
         print(path)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 
-from demoe.errors import DemoeError
+from demoe.errors import run_reporting_errors
 
 COMMAND_MODULES: tuple[str, ...] = (
     "demoe.cli.models",
@@ -34,8 +33,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (DemoeError, ValueError, FileNotFoundError) as exc:
-        print(f"demoe {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    return run_reporting_errors(f"demoe {args.command}", lambda: args.func(args))

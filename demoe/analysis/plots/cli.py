@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from demoe.analysis.style import apply_style, save_figure  # noqa: E402
-from demoe.errors import DemoeError  # noqa: E402
+from demoe.errors import run_reporting_errors  # noqa: E402
 
 
 def figure_parser(doc: str | None) -> argparse.ArgumentParser:
@@ -49,9 +49,4 @@ def save(fig: Figure, args: argparse.Namespace) -> None:
 def run(main: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None = None) -> int:
     """Apply the figure style and run ``main``; bad input is one line on stderr, status 2."""
     apply_style()
-    try:
-        main(argv)
-    except (DemoeError, ValueError, FileNotFoundError) as exc:
-        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_reporting_errors(Path(sys.argv[0]).name, lambda: main(argv))
