@@ -48,9 +48,17 @@ report: setup
 	$(SNAKEMAKE) --configfile $(CONFIG) --report results/report.html
 
 # The exploration notebooks in Jupyter Lab, reading the run's results folder
-# (RESULTS=results; `make notebooks RESULTS=/path/to/results` for another run).
+# (RESULTS=results; `make notebooks RESULTS=/path/to/results` for another run). Each is a
+# jupytext percent file, notebooks/NN_*.py: jupytext's Jupyter extension opens it as a
+# notebook and saves it back as the same .py, without outputs (no .ipynb). The overrides.d
+# file makes a double click on a .py open it so in this venv's Jupyter Lab (a default your
+# own Jupyter Lab settings override); root needs --allow-root.
+JUPYTEXT_VIEWER := $(VENV)/share/jupyter/lab/settings/overrides.d/demoe-jupytext.json
 notebooks: setup
-	DEMOE_RESULTS="$(abspath $(RESULTS))" $(BIN)/jupyter lab notebooks/
+	mkdir -p $(dir $(JUPYTEXT_VIEWER))
+	echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $(JUPYTEXT_VIEWER)
+	DEMOE_RESULTS="$(abspath $(RESULTS))" $(BIN)/jupyter lab \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/
 
 # The README gallery: the PNG figures of a finished default run (RESULTS=results).
 RESULTS ?= results

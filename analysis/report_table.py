@@ -1,4 +1,4 @@
-"""Write a results table's Markdown as an HTML page for `snakemake --report` (issue 15.2)."""
+"""Write a results table's Markdown as an HTML page for `snakemake --report`."""
 
 from __future__ import annotations
 

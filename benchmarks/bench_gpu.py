@@ -1,4 +1,4 @@
-"""GPU benchmarks of the paper-size models (issue 11 item 5); prints one JSON per row.
+"""GPU benchmarks of the paper-size models; prints one JSON per row.
 
 * ``forward``: DeMoE k=1 (router choosing, top-1) and the NAFNet baseline of the same
   size, batch 1 at 256², eval, fused channels_last path (what ``demoe.load_model``

@@ -5,7 +5,7 @@ Writes a small fake AIO-Blur tree at the published image sizes (synthetic pairs 
 draws 384 x 384 training crops (paper App. C) with :class:`PairedDataset` in one process
 (= one loader core):
 
-* ``files``: the loader decoding both images of a pair for every crop (before issue 13);
+* ``files``: the loader decoding both images of a pair for every crop (before the decoded store);
 * ``store``: crops memory-mapped from the decoded store (:mod:`demoe.data.store`), with
   the store's files in the page cache (``warm``) and evicted first (``cold``).
 

@@ -1,4 +1,4 @@
-"""Peak memory of whole-image vs tiled inference with the paper-size DeMoE (issue 12 item 5).
+"""Peak memory of whole-image vs tiled inference with the paper-size DeMoE.
 
 Each row runs in a fresh process: the peak RSS rise over the RSS after the model and the
 input image are built (CPU), or ``max_memory_allocated`` (CUDA), for one eval-mode forward

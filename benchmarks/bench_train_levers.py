@@ -1,4 +1,4 @@
-"""The training step lever by lever (issue 13): which speed-ups pay, and do they change the loss?
+"""The training step lever by lever: which speed-ups pay, and do they change the loss?
 
 One training step of stage 1 (``demoe_baseline``: one expert, L1 + 0.001·CE, everything
 trains) or stage 2 (``demoe``: five experts mixed softly as in Eq. 2, encoder, router and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of issues 11 and 13 as one prepared device call, for a session that is
+# The GPU tests and benchmarks as one prepared device call, for a session that is
 # lent a GPU machine (no network there; its own PyTorch; the project runs from the tree):
 #
 #   bash benchmarks/gpu_session.sh                      # every step below, ≤ 560 s in all

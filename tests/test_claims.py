@@ -1,4 +1,4 @@
-"""Claims scoreboard (issue 14): statistics from artifacts made here, verdicts, bad files."""
+"""Claims scoreboard: statistics from artifacts made here, verdicts, bad files."""
 
 from __future__ import annotations
 

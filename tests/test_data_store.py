@@ -1,4 +1,4 @@
-"""The decoded training store (issue 13): same batches as the image files, incremental
+"""The decoded training store: same batches as the image files, incremental
 rebuilds, clear errors."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The GPU path (issue 11 item 5): run on a CUDA machine with `pytest -m gpu`.
+"""The GPU path: run on a CUDA machine with `pytest -m gpu`.
 
 Skipped without CUDA. Checks bf16 autocast training against fp32, DDP with NCCL on
 one GPU, GPU evaluation against CPU evaluation and the fused channels_last inference

@@ -1,4 +1,4 @@
-"""requirements/lock.txt installs on Linux x86-64/aarch64 and macOS arm64 (issue 15.1).
+"""requirements/lock.txt installs on Linux x86-64/aarch64 and macOS arm64.
 
 The per-platform checks ask uv (pinned in dev.in) to resolve the lock, pin by pin, for
 each target platform against PyPI: a pin with no wheel or sdist for that platform (the

@@ -1,4 +1,9 @@
-"""The exploration notebooks of ``notebooks/``: stored clean, generated, and executable.
+"""The exploration notebooks of ``notebooks/``: jupytext percent files, clean and executable.
+
+Each notebook is a ``.py`` file in jupytext's percent format (``# %%`` starts a code cell,
+``# %% [markdown]`` a Markdown cell written as comments), the only source: Jupyter Lab opens
+it as a notebook through jupytext and saves it back without outputs; no ``.ipynb`` is kept
+in git. The tests read them with ``jupytext.read``.
 
 ``execute_notebooks(results_dir)`` runs every notebook with nbclient against a DAG
 results folder (``DEMOE_RESULTS``) and fails on the first cell error; the end-to-end
@@ -16,10 +21,11 @@ kernelspec named ``python3`` is written to a temporary directory put first on
 
 from __future__ import annotations
 
+import ast
 import asyncio
-import importlib.util
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from queue import Empty
 
+import jupytext
 import nbformat
 import pytest
 from jupyter_client.asynchronous import AsyncKernelClient
@@ -36,8 +43,19 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Type, default
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-GENERATOR = NOTEBOOKS / "build_notebooks.py"
+NAMES = [
+    "01_data_mse_subsampling.py",
+    "02_weight_similarity.py",
+    "03_tsne_maps.py",
+    "04_router_experts.py",
+    "05_results_tables.py",
+]
+#: The text format of the notebooks: jupytext's percent format for Python scripts.
+FORMAT = "py:percent"
 KERNEL_NAME = "python3"
+KERNELSPEC = {"name": KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python"}
+#: The one cell metadata key kept: jupytext's blank lines after a cell, where not its default.
+LAYOUT_METADATA = {"lines_to_next_cell"}
 
 
 #: How long one poll of the shell channel may wait before it looks again (seconds).
@@ -93,14 +111,35 @@ def notebook_client(nb: nbformat.NotebookNode, timeout: int, **kwargs):
 
 
 def notebook_paths() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("*.ipynb"))
+    """Every notebook: each ``.py`` file of ``notebooks/``."""
+    return sorted(NOTEBOOKS.glob("*.py"))
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("build_notebooks", GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook of a percent-format ``.py`` file, without outputs."""
+    return jupytext.read(path, fmt=FORMAT)
+
+
+def _choose_definitions() -> dict[str, str]:
+    """Notebook name → source of the ``choose`` helper its code cells define."""
+    found = {}
+    for path in notebook_paths():
+        for cell in read_notebook(path).cells:
+            if cell.cell_type != "code":
+                continue
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.FunctionDef) and node.name == "choose":
+                    found[path.name] = ast.get_source_segment(cell.source, node)
+    return found
+
+
+def _calls_choose(path: Path) -> bool:
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "choose"
+        for cell in read_notebook(path).cells
+        if cell.cell_type == "code"
+        for node in ast.walk(ast.parse(cell.source))
+    )
 
 
 @contextmanager
@@ -133,8 +172,9 @@ def _environment(results_dir: str | os.PathLike) -> Iterator[None]:
 def execute_notebooks(
     results_dir: str | os.PathLike, notebooks: list[Path] | None = None, timeout: int = 300
 ) -> dict[str, float]:
-    """Execute every notebook (in memory, the stored files are untouched) against
-    ``results_dir``; AssertionError naming the notebook and cell on any error.
+    """Execute every notebook (read from its ``.py`` file, run in memory: the files are
+    untouched) against ``results_dir``; AssertionError naming the notebook and cell on any
+    error.
 
     Returns the wall time of each notebook in seconds.
     """
@@ -147,7 +187,7 @@ def execute_notebooks(
     times: dict[str, float] = {}
     with _environment(results_dir):
         for path in paths:
-            nb = nbformat.read(path, as_version=4)
+            nb = read_notebook(path)
             client = notebook_client(nb, timeout, resources={"metadata": {"path": str(NOTEBOOKS)}})
             start = time.perf_counter()
             try:
@@ -167,34 +207,66 @@ def execute_notebooks(
 
 def test_notebooks_exist() -> None:
     names = [p.name for p in notebook_paths()]
-    assert names == sorted(_generator().NOTEBOOKS), names
+    assert names == NAMES, names
 
 
 @pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
-def test_notebook_stored_without_outputs(path: Path) -> None:
-    nb = nbformat.read(path, as_version=4)
+def test_notebook_cells(path: Path) -> None:
+    nb = read_notebook(path)
     nbformat.validate(nb)
-    assert nb.metadata["kernelspec"]["name"] == KERNEL_NAME
+    assert nb.metadata["kernelspec"] == KERNELSPEC
+    assert nb.metadata["jupytext"]["text_representation"]["format_name"] == "percent"
     assert nb.cells[0].cell_type == "markdown", "first cell must describe the notebook"
     assert 'os.environ.get("DEMOE_RESULTS", "../results")' in nb.cells[1].source
     assert "make reproduce" in nb.cells[1].source
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            assert cell.outputs == [], f"cell {i} has outputs"
-            assert cell.execution_count is None, f"cell {i} has an execution count"
-        assert not cell.metadata, f"cell {i} has metadata {dict(cell.metadata)}"
+        extra = {k: v for k, v in cell.metadata.items() if k not in LAYOUT_METADATA}
+        assert not extra, f"cell {i} has metadata {extra}"
 
 
-def test_generator_reproduces_notebooks() -> None:
-    rendered = _generator().render_all()
-    for name, text in rendered.items():
-        stored = (NOTEBOOKS / name).read_text(encoding="utf-8")
-        assert stored == text, f"{name} differs from build_notebooks.py: regenerate it"
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_notebook_round_trips_through_jupytext(path: Path) -> None:
+    """The file is exactly what jupytext writes for it: what Jupyter Lab saves, so opening
+    and saving leaves the tree clean, and an edit in another format fails here."""
+    stored = path.read_bytes().decode("utf-8")  # no newline translation: byte for byte
+    written = jupytext.writes(read_notebook(path), fmt=FORMAT)
+    assert stored == written, f"{path.name} is not as jupytext writes it (diff below)"
+
+
+def test_no_ipynb_tracked() -> None:
+    """The ``.py`` files are the notebooks; an ``.ipynb`` (with outputs) stays out of git."""
+    root = NOTEBOOKS.parent
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+        )
+    except FileNotFoundError:
+        pytest.skip("git is not installed: cannot list the tracked files")
+    if inside.returncode != 0 or Path(inside.stdout.strip()).resolve() != root:
+        pytest.skip(f"{root} is not the top of a git checkout: no tracked files to list")
+    listed = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "--", "notebooks/*.ipynb"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    tracked = listed.stdout.split()
+    assert not tracked, f"notebooks are the jupytext .py files; untrack {tracked}"
+
+
+def test_choose_is_one_helper() -> None:
+    """Every notebook with drop-downs defines the same ``choose``: edit all copies alike."""
+    found = _choose_definitions()
+    assert found, "no notebook defines choose"
+    assert sorted(found) == [p.name for p in notebook_paths() if _calls_choose(p)]
+    assert len(set(found.values())) == 1, f"choose differs between {sorted(found)}"
 
 
 def test_missing_results_fail_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The setup cell names the missing artifact and `make reproduce`."""
-    nb = nbformat.read(NOTEBOOKS / "01_data_mse_subsampling.ipynb", as_version=4)
+    nb = read_notebook(NOTEBOOKS / "01_data_mse_subsampling.py")
     monkeypatch.setenv("DEMOE_RESULTS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="make reproduce"):
         exec(compile(nb.cells[1].source, "setup", "exec"), {})
@@ -211,22 +283,22 @@ def test_execute_notebooks_against_results() -> None:
 
 def test_code_cells_compile() -> None:
     for path in notebook_paths():
-        nb = nbformat.read(path, as_version=4)
+        nb = read_notebook(path)
         for i, cell in enumerate(nb.cells):
             if cell.cell_type == "code":
                 compile(cell.source, f"{path.name} cell {i}", "exec")
 
 
 def test_choose_draws_the_default_headless_and_fails_loudly(tmp_path: Path) -> None:
-    """The widget helper (issue 15.3): the default is drawn without a front end, and an
+    """The widget helper: the default is drawn without a front end, and an
     error in the drawing fails the cell instead of vanishing into the Output widget."""
     from nbclient.exceptions import CellExecutionError
     from nbformat.v4 import new_code_cell, new_notebook
 
-    choose = _generator().CHOOSE
+    choose = next(iter(_choose_definitions().values()))
 
     def run(source: str) -> nbformat.NotebookNode:
-        nb = new_notebook(cells=[new_code_cell(choose + source)])
+        nb = new_notebook(cells=[new_code_cell(f"{choose}\n\n\n{source}")])
         nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "language": "python"}
         with _environment(tmp_path):
             notebook_client(nb, timeout=60).execute()

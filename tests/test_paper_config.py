@@ -1,5 +1,5 @@
-"""The paper-scale config builds its DAG over published-layout trees (issue 11 item 1), and
-fixed external checkpoints enter the DAG in place of training (issue 11 item 2)."""
+"""The paper-scale config builds its DAG over published-layout trees, and
+fixed external checkpoints enter the DAG in place of training."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`demoe restore` and the fused-by-default inference path of loaded models (issue 11 item 3)."""
+"""`demoe restore` and the fused-by-default inference path of loaded models."""
 
 from __future__ import annotations
 

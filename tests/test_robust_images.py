@@ -1,4 +1,4 @@
-"""Corrupt and 16-bit images (issue 12, item 4): the build decodes every image, skips and
+"""Corrupt and 16-bit images: the build decodes every image, skips and
 counts bad files the same way in every dataset, 16-bit files are scaled to 8 bits, and
 `demoe eval` scores the good images when one is bad."""
 

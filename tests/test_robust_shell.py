@@ -1,4 +1,4 @@
-"""No config value reaches a shell unquoted (issue 12, item 1).
+"""No config value reaches a shell unquoted.
 
 Every string key of config/config.yaml is found by walking the config beside its schema,
 so keys and rules added later are covered without editing this file:

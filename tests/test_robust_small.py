@@ -1,4 +1,4 @@
-"""The smaller faults of issue 12 (item 6), one test each."""
+"""Small faults of bad input (empty files, odd configs, damaged checkpoints), one test each."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Killed writes leave nothing a loader mistakes for data (issue 12, items 2 and 3).
+"""Killed writes leave nothing a loader mistakes for data.
 
 A forked writer exports a model folder and writes training checkpoints in a loop and is
 killed with SIGKILL at random moments; after every kill the folder must load, the latest

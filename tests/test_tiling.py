@@ -1,4 +1,4 @@
-"""Tiled inference (issue 12 item 5): seams vanish, routing once, memory budget."""
+"""Tiled inference: seams vanish, routing once, memory budget."""
 
 from __future__ import annotations
 

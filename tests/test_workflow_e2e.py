@@ -110,7 +110,7 @@ def test_changing_one_value_reruns_only_what_depends_on_it(results, tmp_path):
     assert "rule train_model:" not in planned and "rule evaluate_" not in planned
 
 
-# --- robust (issue 12 item 6): bookkeeping settings rerun nothing ---------------------
+# --- robust: bookkeeping settings rerun nothing ---------------------
 def test_changing_bookkeeping_settings_reruns_nothing(results, tmp_path):
     override = tmp_path / "bookkeeping.yaml"
     override.write_text("train: {settings: {run: {log_every: 2, checkpoint_every: 5}}}\n")
@@ -128,7 +128,7 @@ def test_notebooks_run_on_the_dag_outputs(results):
 
 
 def test_claims_scoreboard_and_blurry_input_row(results):
-    """Issue 14: every claim of config/claims.yaml gets a verdict from the DAG's artifacts,
+    """Every claim of config/claims.yaml gets a verdict from the DAG's artifacts,
     and Table 1 shows the blurry input's own scores."""
     from demoe.analysis.claims import HOLDS, load_claims
 
@@ -145,7 +145,7 @@ def test_claims_scoreboard_and_blurry_input_row(results):
     )
 
 
-# --- issue 15.2: the report of the real run, built as the README types it (no --cores).
+# --- the report of the real run, built as the README types it (no --cores).
 def test_report_holds_every_figure_and_table_of_the_run(results, tmp_path):
     report = tmp_path / "report.html"
     run = snakemake(results, "--report", str(report))

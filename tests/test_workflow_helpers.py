@@ -1,4 +1,4 @@
-"""demoe/workflow.py: the functions the rule files call at DAG build (issue 15.4)."""
+"""demoe/workflow.py: the functions the rule files call at DAG build."""
 
 from __future__ import annotations
 

@@ -199,7 +199,7 @@ def min_margin(
     results: Path, reference: Mapping[str, Any], others: Sequence[Mapping[str, Any]]
 ) -> float:
     """``min(others) − reference``: ≥ t when every one of ``others`` beats ``reference`` by
-    at least t (every restoration model against the blurry input, issue 14)."""
+    at least t (every restoration model against the blurry input)."""
     return min(_value(results, o) for o in others) - _value(results, reference)
 
 

@@ -307,7 +307,7 @@ def _all() -> dict[str, Experiment]:
             model=TABLE5_VARIANTS["moe_blocks2"],
         ),
     ]
-    # --- Table 7 (App. F): other expert blocks (issue 16) ---
+    # --- Table 7 (App. F): other expert blocks ---
     exps += [
         _stage2(
             table7_experiment(block),

@@ -1,4 +1,4 @@
-"""Tiled inference: images of any size within a memory budget (issue 12 item 5).
+"""Tiled inference: images of any size within a memory budget.
 
 The image is cut into overlapping tiles; each tile is restored on its own and the
 outputs are blended with weights that ramp linearly across the middle half of every

@@ -53,8 +53,6 @@ BOOKKEEPING_KEYS: tuple[str, ...] = (
 #: ``run.device``: auto (cuda:<local rank> when a GPU is present, else cpu), cpu, cuda,
 #: cuda:N or mps; the workflow schema has the same pattern.
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
-AMP_MODES: tuple[str, ...] = ("auto", "bf16", "fp16", "none")
-INIT_MODES: tuple[str, ...] = ("expand", "copy")
 
 
 @dataclass

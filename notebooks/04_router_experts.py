@@ -1,0 +1,191 @@
+# ---
+# jupyter:
+#   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · DeMoE's router and experts
+#
+# What this notebook shows, from DeMoE's per-image evaluations (`eval/demoe/`):
+#
+# * **Fig. 12 (left)**: mean router probability of every expert per test set
+#   (`eval/demoe/<dataset>/auto.csv`, expert mode `auto` = router).
+# * **Fig. 12 (right)**: confusion matrix true task × routed task (top-1 expert) and the
+#   router's accuracy.
+# * **Table 8-style comparison**: on the AIO-Blur-OOD sets, the quality with every expert
+#   forced manually (`eval/demoe/<ood dataset>/<task>.csv`) next to the router's choice.
+#
+# What it means in the paper: DeMoE's router (Sec. 3.3) predicts the blur type and sends
+# the image to that task's expert. App. E (Fig. 12) shows it is nearly always right on
+# AIO-Blur and less so out of distribution, and Sec. 4.2 / App. G show that picking the
+# expert by hand can beat the router on AIO-Blur-OOD. A diagonal confusion matrix means the
+# router learned the blur types; off-diagonal mass on the OOD sets is where a manual choice
+# helps.
+#
+# What to change: pick the **dataset** of the confusion matrix with the drop-down (or set
+# `DATASET_SHOWN`), and the metrics of the manual comparison in `METRICS`.
+
+# %%
+import os
+from pathlib import Path
+
+RESULTS = Path(os.environ.get("DEMOE_RESULTS", "../results"))
+RESULTS = RESULTS.expanduser().resolve()
+REPO = Path.cwd().resolve().parent  # the notebooks live in <repo>/notebooks
+
+#: Artifacts of the Snakemake DAG this notebook reads (relative to RESULTS).
+REQUIRED = [
+    "eval/demoe",
+]
+missing = [p for p in REQUIRED if not (RESULTS / p).exists()]
+if missing:
+    raise FileNotFoundError(
+        f"DAG artifacts missing under {RESULTS}: {', '.join(missing)}. "
+        "Run `make reproduce` first, or set DEMOE_RESULTS to a results folder."
+    )
+print(f"results folder: {RESULTS}")
+
+
+def choose(show, **choices):
+    """Draw show(**defaults) now and offer each choice (options, default) as a drop-down."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    def label(option):  # a tuple option (a dataset pair) would read as (label, value)
+        return " vs ".join(map(str, option)) if isinstance(option, tuple) else str(option)
+
+    controls = {
+        name: widgets.Dropdown(
+            options=[(label(o), o) for o in options], value=default, description=name
+        )
+        for name, (options, default) in choices.items()
+    }
+    out = widgets.Output()
+
+    def draw(_change=None):
+        failure = []
+        with out:  # the Output widget shows, and swallows, an exception raised inside
+            out.clear_output(wait=True)
+            try:
+                show(**{name: c.value for name, c in controls.items()})
+            except Exception as err:
+                failure.append(err)
+                raise
+        if failure and _change is None:
+            raise failure[0]
+
+    for control in controls.values():
+        control.observe(draw, names="value")
+    display(widgets.HBox(list(controls.values())), out)
+    draw()
+
+
+AUTO_CSVS = sorted((RESULTS / "eval" / "demoe").glob("*/auto.csv"))
+if not AUTO_CSVS:
+    raise FileNotFoundError(
+        f"no eval/demoe/<dataset>/auto.csv under {RESULTS}. Run `make reproduce` first."
+    )
+print("router evaluations:", [p.parent.name for p in AUTO_CSVS])
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import display
+
+from demoe.analysis.plots.labels import dataset_label
+from demoe.analysis.plots.router import (
+    confusion_figure,
+    mean_router_probs,
+    read_router_eval,
+    router_confusion,
+    router_probs_figure,
+)
+from demoe.tasks import AIO_BLUR_OOD, DATASETS, TASKS
+
+sns.set_theme(style="white")
+per_image = read_router_eval(AUTO_CSVS)
+print(f"{len(per_image)} images")
+display(per_image.head())
+
+# %% [markdown]
+# ## Mean router probabilities per dataset
+
+# %%
+means = mean_router_probs(per_image)
+display(means.round(3))
+router_probs_figure(means, "DeMoE router: mean expert probabilities")
+plt.show()
+
+# %% [markdown]
+# ## Confusion matrix and routing accuracy
+
+# %%
+DATASET_SHOWN = "all"  # "all" or one evaluated dataset, e.g. "gopro"
+
+
+def show_confusion(dataset):
+    subset = per_image if dataset == "all" else per_image[per_image["dataset"] == dataset]
+    matrix, accuracy = router_confusion(subset)
+    display(matrix)
+    per_dataset = (
+        subset.dropna(subset=["task"])
+        .assign(correct=lambda f: f["task"] == f["routed"])
+        .groupby("dataset")["correct"]
+        .mean()
+        .rename("top-1 accuracy")
+    )
+    display(per_dataset.to_frame())
+    confusion_figure(
+        matrix, accuracy, "DeMoE router" + ("" if dataset == "all" else f", {dataset}")
+    )
+    plt.show()
+
+
+choose(show_confusion, dataset=(["all", *sorted(per_image["dataset"].unique())], DATASET_SHOWN))
+
+# %% [markdown]
+# ## Manual expert choice on the OOD sets
+
+# %%
+METRICS = {"psnr": "max", "ssim": "max", "lpips": "min", "niqe": "min"}  # better is
+
+rows = []
+for name in AIO_BLUR_OOD:
+    runs = [r for r in TASKS if (RESULTS / "eval" / "demoe" / name / f"{r}.csv").exists()]
+    if not runs:
+        continue
+    for run in ("auto", *runs):
+        path = RESULTS / "eval" / "demoe" / name / f"{run}.csv"
+        if path.exists():
+            frame = pd.read_csv(path)
+            row = {"dataset": name, "expert": run, "images": len(frame)}
+            row.update({m: frame[m].mean() for m in METRICS if m in frame.columns})
+            rows.append(row)
+manual = pd.DataFrame(rows)
+if manual.empty:
+    print("no manual-expert evaluations (eval/demoe/<ood dataset>/<task>.csv) in this run")
+for metric, better in METRICS.items():
+    if manual.empty or metric not in manual.columns or manual[metric].isna().all():
+        continue
+    table = manual.pivot(index="dataset", columns="expert", values=metric).dropna(how="all")
+    table = table[[c for c in ("auto", *TASKS) if c in table.columns]]
+    table.index = [f"{dataset_label(d)} ({DATASETS[d].task})" for d in table.index]
+    print(f"mean {metric} per OOD set (rows) and expert (columns); 'auto' = router")
+    display(table.round(3))
+    experts = table.drop(columns="auto", errors="ignore").dropna(how="all")
+    best = experts.idxmax(axis=1) if better == "max" else experts.idxmin(axis=1)
+    print(f"best manual expert by {metric}:", best.to_dict())
+    ax = table.T.plot(kind="bar", figsize=(7, 3.2))
+    ax.set_ylabel(metric)
+    ax.set_xlabel("expert")
+    plt.show()
