@@ -27,7 +27,6 @@ rule all:
     input:
         rules.cost_table.output,
         rules.table4_aioblur_distribution.output,
-        rules.fig10_lolblur_mse.output,
         TABLE_TARGETS,
         FIGURE_TARGETS,
         TRAIN_MODELS,

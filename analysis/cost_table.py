@@ -16,6 +16,7 @@ from pathlib import Path
 
 from demoe.errors import run_reporting_errors
 from demoe.eval.cost import cost_table
+from demoe.experiments.paper_rows import COST_ROWS
 from demoe.io.atomic import write_text
 
 
@@ -34,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
 
     table = cost_table(
-        args.models, args.reported, args.size, args.device, args.repeats, args.warmup
+        args.models, args.reported, COST_ROWS, args.size, args.device, args.repeats, args.warmup
     )
     write_text(args.csv, table.to_csv(index=False, float_format="%.6g"))
     write_text(args.md, table.to_markdown(index=False, floatfmt=".4g") + "\n")

@@ -15,8 +15,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from demoe.analysis.plots.cli import add_study_arguments, figure_parser, run, save
-from demoe.analysis.plots.weights import MEASURE_LABELS, pair_grid_figure, similarity_study
+from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.analysis.plots.weights import MEASURE_LABELS, add_study_arguments, pair_grid_figure
+from demoe.analysis.similarity_study import similarity_study
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,39 +9,35 @@ seed, and against its own initialisation.
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from demoe.analysis.plots.cli import add_study_arguments, figure_parser, run, save
+from demoe.analysis.plots.cli import run
 from demoe.analysis.plots.weights import (
     MEASURE_LABELS,
+    Drawn,
+    add_study_arguments,
     heatmap_figure,
-    similarity_study,
-    type_matrix,
-    type_scores,
-    write_scores_csv,
+    similarity_main,
 )
+from demoe.analysis.similarity_study import similarity_study, type_matrix
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = figure_parser(__doc__)
-    add_study_arguments(parser)
-    parser.add_argument("--csv", help="also write the cells as a tidy CSV")
-    args = parser.parse_args(argv)
-
+def draw(args: argparse.Namespace) -> Drawn:
+    """The heatmap of the pairs and their controls, and the study behind it."""
     study = similarity_study(
         args.models, args.seed_controls, args.init_control, "pearson", args.params
     )
     matrix = type_matrix(pd.concat(study.values(), ignore_index=True))
     separators = np.cumsum([t["pair"].nunique() for t in study.values()])[:-1]
     title = "Weight correlation by layer type between per-dataset NAFNets (controls below)"
-    save(heatmap_figure(matrix, title, MEASURE_LABELS["pearson"], separators), args)
-    if args.csv:
-        write_scores_csv(type_scores(study, "pearson"), args.csv)
+    return heatmap_figure(matrix, title, MEASURE_LABELS["pearson"], separators), study
 
+
+main = similarity_main(__doc__, "pearson", add_study_arguments, draw)
 
 if __name__ == "__main__":
     sys.exit(run(main))

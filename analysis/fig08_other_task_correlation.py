@@ -11,32 +11,33 @@ the deblurring NAFNets themselves (the bars of Fig. 2), for contrast.
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Sequence
 
-from demoe.analysis.plots.cli import add_study_arguments, figure_parser, run, save
-from demoe.analysis.plots.labels import model_label, model_name
+from demoe.analysis.labels import model_label, model_name
+from demoe.analysis.plots.cli import run
 from demoe.analysis.plots.weights import (
     MEASURE_LABELS,
+    Drawn,
+    add_study_arguments,
     layer_bar_figure,
-    layer_summary,
-    pairwise_layer_scores,
-    read_models,
-    type_scores,
-    write_scores_csv,
+    similarity_main,
 )
+from demoe.analysis.similarity_study import layer_summary, pairwise_layer_scores, read_models
 from demoe.io.checkpoint import read_state_dict
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = figure_parser(__doc__)
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The per-dataset NAFNets, the other task's model and the threshold line."""
     add_study_arguments(parser, controls=False)
     parser.add_argument("--other", required=True, help="checkpoint of another task")
     parser.add_argument("--other-label", help="name of the other model (default: its folder)")
     parser.add_argument("--threshold", type=float, default=0.7)
-    parser.add_argument("--csv", help="also write per-type means as a tidy CSV")
-    args = parser.parse_args(argv)
 
+
+def draw(args: argparse.Namespace) -> Drawn:
+    """Bars of the correlation with the other task's model, the mean correlation between
+    the deblurring NAFNets over them, and the scores behind both."""
     other = args.other_label or model_name(args.other)
     blur = read_models(args.models)
     models = {**blur, other: read_state_dict(args.other)}
@@ -58,10 +59,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     fig = layer_bar_figure(
         layer_summary(scores), MEASURE_LABELS["pearson"], title, args.threshold, references
     )
-    save(fig, args)
-    if args.csv:
-        write_scores_csv(type_scores(tables, "pearson"), args.csv)
+    return fig, tables
 
+
+main = similarity_main(__doc__, "pearson", arguments, draw)
 
 if __name__ == "__main__":
     sys.exit(run(main))

@@ -6,34 +6,41 @@ filter are the CKA examples (``demoe.analysis.similarity``); the RBF bandwidth i
 its filters. Bars are the mean over every pair of the given models, whiskers the min and
 max over pairs. The dotted line is the expected score of unrelated random weights of each
 layer's shape (RBF CKA is well above 0 for them); dots and crosses are the seed and
-initialisation controls of Fig. 2.
+initialisation controls of Fig. 2. The CSV holds the baseline as kind ``random``.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Sequence
 
-from demoe.analysis.plots.cli import add_study_arguments, figure_parser, run, save
+from demoe.analysis.plots.cli import run
 from demoe.analysis.plots.weights import (
     MEASURE_LABELS,
+    Drawn,
+    add_study_arguments,
     control_references,
     layer_bar_figure,
+    similarity_main,
+)
+from demoe.analysis.similarity_study import (
     layer_summary,
     random_weight_reference,
     similarity_study,
-    type_scores,
-    write_scores_csv,
 )
 
+RANDOM = "unrelated random weights (expected)"
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = figure_parser(__doc__)
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The study's models and controls, and the RBF bandwidth factor."""
     add_study_arguments(parser)
     parser.add_argument("--sigma-factor", type=float, default=0.5)
-    parser.add_argument("--csv", help="also write per-type means (and the baseline) as CSV")
-    args = parser.parse_args(argv)
 
+
+def draw(args: argparse.Namespace) -> Drawn:
+    """Bars of the pairs with the random-weight baseline and the controls over them, and
+    the study and baseline behind them."""
     study = similarity_study(
         args.models,
         args.seed_controls,
@@ -43,27 +50,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.sigma_factor,
     )
     summary = layer_summary(study["pairs"])
-    references = {
-        "unrelated random weights (expected)": (
-            "random",
-            random_weight_reference(summary, "rbf_cka", args.sigma_factor),
-        ),
-        **control_references(study),
-    }
+    baseline = random_weight_reference(summary, "rbf_cka", args.sigma_factor)
+    references = {RANDOM: ("random", baseline), **control_references(study)}
     title = (
         f"Layer-wise per-filter RBF CKA (σ = {args.sigma_factor:g} × median distance), "
         f"mean over {study['pairs']['pair'].nunique()} pairs of per-dataset NAFNets"
     )
-    save(layer_bar_figure(summary, MEASURE_LABELS["rbf_cka"], title, None, references), args)
-    if args.csv:
-        random = summary.assign(
-            pair="unrelated random weights (expected)",
-            score=summary["layer"].map(
-                random_weight_reference(summary, "rbf_cka", args.sigma_factor)
-            ),
-        )
-        write_scores_csv(type_scores({**study, "random": random}, "rbf_cka"), args.csv)
+    fig = layer_bar_figure(summary, MEASURE_LABELS["rbf_cka"], title, None, references)
+    random = summary.assign(pair=RANDOM, score=summary["layer"].map(baseline))
+    return fig, {**study, "random": random}
 
+
+main = similarity_main(__doc__, "rbf_cka", arguments, draw)
 
 if __name__ == "__main__":
     sys.exit(run(main))

@@ -1,6 +1,6 @@
 """Fig. 10: LOLBlur MSE histogram with the four bins of the AIO-Blur subsampling rule.
 
-Reads mse_pairs.csv and build_report.json (from `demoe data build-aioblur`):
+Paper App. B. Reads mse_pairs.csv and build_report.json (from `demoe data build-aioblur`):
 the MSE between blurry and sharp of every LOLBlur training pair, the four
 equal-width bins, the dropped last bin, and how many pairs were drawn per bin.
 Writes results/figures/fig10_lolblur_mse.{pdf,png}.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -57,14 +58,14 @@ def draw(mse: pd.DataFrame, summary: dict, dataset: str) -> plt.Figure:
     return fig
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", required=True, help="build_report.json")
     parser.add_argument("--mse", required=True, help="mse_pairs.csv")
     parser.add_argument("--dataset", default="lolblur")
     parser.add_argument("--pdf", required=True)
     parser.add_argument("--png", required=True)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     report = json.loads(Path(args.report).read_text(encoding="utf-8"))
     entry = report["datasets"][args.dataset]
     summary = entry.get("balance", {}).get("mse")

@@ -8,39 +8,35 @@ pairs of the five experts).
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Sequence
 
-from demoe.analysis.plots.cli import figure_parser, run, save
-from demoe.analysis.plots.labels import with_weights_source
-from demoe.analysis.plots.weights import (
-    MEASURE_LABELS,
-    expert_type_scores,
-    heatmap_figure,
-    type_matrix,
-    type_scores,
-    write_scores_csv,
-)
+from demoe.analysis.labels import with_weights_source
+from demoe.analysis.plots.cli import run
+from demoe.analysis.plots.weights import MEASURE_LABELS, Drawn, heatmap_figure, similarity_main
+from demoe.analysis.similarity_study import expert_type_scores, type_matrix
 from demoe.io.checkpoint import read_state_dict
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = figure_parser(__doc__)
+def arguments(parser: argparse.ArgumentParser) -> None:
+    """The DeMoE model and which parameters are compared."""
     parser.add_argument("--model", required=True, help="trained DeMoE model file")
     parser.add_argument("--params", choices=["weight", "all"], default="weight")
-    parser.add_argument("--csv", help="also write the cells as a tidy CSV")
-    args = parser.parse_args(argv)
 
+
+def draw(args: argparse.Namespace) -> Drawn:
+    """The heatmap of the expert pairs, and their scores."""
     scores = expert_type_scores(read_state_dict(args.model), "pearson", args.params)
     title = with_weights_source(
         "Weight correlation between DeMoE experts by layer type "
         f"(mean over {scores['moe'].nunique()} MoE blocks)",
         args.model,
     )
-    save(heatmap_figure(type_matrix(scores), title, MEASURE_LABELS["pearson"]), args)
-    if args.csv:
-        write_scores_csv(type_scores({"experts": scores}, "pearson"), args.csv)
+    fig = heatmap_figure(type_matrix(scores), title, MEASURE_LABELS["pearson"])
+    return fig, {"experts": scores}
 
+
+main = similarity_main(__doc__, "pearson", arguments, draw)
 
 if __name__ == "__main__":
     sys.exit(run(main))

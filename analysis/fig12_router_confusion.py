@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from demoe.analysis.labels import titled_with_source
 from demoe.analysis.plots.cli import figure_parser, run, save
-from demoe.analysis.plots.labels import titled_with_source
 from demoe.analysis.plots.router import confusion_figure, read_router_eval, router_confusion
 
 

@@ -6,7 +6,7 @@ Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the renderi
 
 import sys
 
-from demoe.analysis.tables import main
+from demoe.analysis.table_render import main
 
 if __name__ == "__main__":
     sys.exit(main("table3_task_specific"))

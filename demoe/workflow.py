@@ -134,9 +134,10 @@ def report_figure(repo: Path, results: str, name: str) -> Any:
     paper section, and the caption's title as the label the report lists it by."""
     from snakemake.io import report
 
+    from demoe.analysis.figures import figure
     from demoe.analysis.report_html import caption_title, report_category
 
-    caption = Path(repo) / "workflow" / "report" / f"{name}.rst"
+    caption = figure(name).caption(repo)
     return report(
         f"{results}/figures/{name}.png",
         caption=str(caption),
@@ -308,17 +309,3 @@ class TableJobs:
         for note in self.notes(spec):
             args += ["--note", note]
         return shlex.join(args)
-
-
-# --- figures (figures.smk) -------------------------------------------------------------
-
-
-def clip_options(clip: Mapping[str, Any]) -> str:
-    """CLIP model and weights of Fig. 4 (``analysis.clip``), shell-quoted; the script
-    refuses missing weights unless ``analysis.clip.allow_random`` is true."""
-    args = ["--clip-model", clip["model"], "--batch-size", str(clip["batch_size"])]
-    if clip["pretrained"]:
-        args += ["--clip-pretrained", clip["pretrained"]]
-    if clip["allow_random"]:
-        args.append("--allow-random")
-    return shlex.join(args)

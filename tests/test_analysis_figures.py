@@ -1,12 +1,15 @@
-"""Analysis figures (paper Figs. 2, 4–9, 11–14): data functions and every figure script."""
+"""Analysis figures (paper Figs. 2, 4–14): data functions, and every figure script of the
+figure registry run with the arguments its rule gives it."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import math
+import shlex
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,10 +20,12 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 from PIL import Image
 
+from demoe import paths
 from demoe.analysis.features import encoder_features, random_init_model
+from demoe.analysis.figures import FigureRun, figure, figure_names
+from demoe.analysis.labels import model_label, task_specific_model
 from demoe.analysis.plots.cli import run
 from demoe.analysis.plots.embeddings import sample_records
-from demoe.analysis.plots.labels import model_label, task_specific_model
 from demoe.analysis.plots.qualitative import (
     QualitativeRow,
     center_crop,
@@ -30,21 +35,19 @@ from demoe.analysis.plots.qualitative import (
     zoomed,
 )
 from demoe.analysis.plots.router import mean_router_probs, read_router_eval, router_confusion
-from demoe.analysis.plots.weights import (
+from demoe.analysis.plots.weights import heatmap_figure, network_stages, pair_grid_figure
+from demoe.analysis.similarity import block_position, compare_state_dicts
+from demoe.analysis.similarity_study import (
     expert_matrices,
     expert_type_scores,
-    heatmap_figure,
     initial_state_dict,
     layer_summary,
     network_order,
-    network_stages,
-    pair_grid_figure,
     pairwise_layer_scores,
     random_weight_reference,
     similarity_study,
     type_matrix,
 )
-from demoe.analysis.similarity import block_position, compare_state_dicts
 from demoe.analysis.style import COLUMN_WIDTH_IN, DPI, MIN_FONT_PT, SAVE_PAD_IN
 from demoe.data.manifest import Record, write_manifest
 from demoe.errors import CheckpointError, DataError
@@ -411,6 +414,7 @@ def artifacts(tmp_path_factory) -> dict[str, Path]:
         model = create_model("demoe", block_experts=1, **SMALL)
         save_model(randomize_affine(model), models / name)
     save_model(randomize_affine(create_model("nafnet", **SMALL)), models / "baseline_original_arch")
+    save_model(randomize_affine(create_model("nafnet", **SMALL)), models / "nafnet_lolv2_real")
 
     rng = np.random.default_rng(0)
     manifests = root / "data" / "manifests"
@@ -449,7 +453,23 @@ def artifacts(tmp_path_factory) -> dict[str, Path]:
     )
     (root / "tables").mkdir()
     cost.to_csv(root / "tables" / "cost.csv", index=False)
+    _write_lolblur_mse(manifests)
     return {"root": root, "models": models, "manifests": manifests}
+
+
+def _write_lolblur_mse(manifests: Path) -> None:
+    """The LOLBlur MSE bins of Fig. 10 as `demoe data build-aioblur` writes them."""
+    edges, counts, kept = [0.0, 0.01, 0.02, 0.03, 0.04], [30, 20, 10, 2], [0, 1, 2]
+    summary = {"edges": edges, "counts": counts, "kept_bins": kept, "drawn": [8, 8, 8]}
+    report = {"datasets": {"lolblur": {"display": "LOLBlur", "balance": {"mse": summary}}}}
+    (manifests / "build_report.json").write_text(json.dumps(report))
+    rng = np.random.default_rng(1)
+    rows = [
+        {"dataset": "lolblur", "mse": rng.uniform(edges[b], edges[b + 1]), "bin": b}
+        for b, n in enumerate(counts)
+        for _ in range(n)
+    ]
+    pd.DataFrame(rows).to_csv(manifests / "mse_pairs.csv", index=False)
 
 
 def _script(name: str):
@@ -459,10 +479,6 @@ def _script(name: str):
     return module
 
 
-def _figure_args(root: Path, name: str) -> list[str]:
-    return ["--pdf", str(root / f"{name}.pdf"), "--png", str(root / f"{name}.png")]
-
-
 def _check_png(path: Path) -> None:
     pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
     assert pixels.shape[0] > 100 and pixels.shape[1] > 100
@@ -470,105 +486,49 @@ def _check_png(path: Path) -> None:
     assert path.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
 
 
-def _figure_inputs(a: dict[str, Path]) -> dict[str, list[str]]:
-    m, root = a["models"], a["root"]
-    nafnets = [str(m / f"nafnet_{d}" / "model.safetensors") for d in AIO_BLUR]
-    controls = ["--seed-controls"] + [
-        str(m / f"nafnet_{d}_reseed" / "model.safetensors") for d in AIO_BLUR
-    ]
-    test, ood = (
-        str(a["manifests"] / "aioblur_test.jsonl"),
-        str(a["manifests"] / "aioblur_ood.jsonl"),
-    )
-    demoe = str(m / "demoe" / "model.safetensors")
-    evals = [str(root / "eval" / "demoe" / d / "auto.csv") for d in (*AIO_BLUR, *AIO_BLUR_OOD)]
-    return {
-        "fig02_layer_correlation": ["--models", *nafnets, *controls, "--init-control"],
-        "fig07_layer_type_correlation": ["--models", *nafnets, *controls, "--init-control"],
-        "fig08_other_task_correlation": [
-            "--models",
-            *nafnets[:2],
-            "--other",
-            nafnets[2],
-            "--other-label",
-            "denoising",
-        ],
-        "fig09_cka": ["--models", *nafnets[:3], *controls[:3], "--sigma-factor", "0.5"],
-        "fig11_expert_correlation": ["--model", demoe],
-        "fig04_dataset_tsne": [
-            "--manifests",
-            test,
-            ood,
-            "--datasets",
-            *AIO_BLUR,
-            *AIO_BLUR_OOD,
-            "--clip-model",
-            "ViT-S-32",
-            "--allow-random",
-            "--max-per-dataset",
-            "3",
-            "--perplexity",
-            "5",
-        ],
-        "fig13_encoder_tsne": [
-            "--manifest",
-            test,
-            "--datasets",
-            *AIO_BLUR,
-            "--no-class",
-            str(m / "baseline_aio_noclass" / "model.safetensors"),
-            "--class-loss",
-            str(m / "baseline_aio" / "model.safetensors"),
-            "--original-arch",
-            str(m / "baseline_original_arch" / "model.safetensors"),
-            "--perplexity",
-            "5",
-        ],
-        "fig12_router_output": ["--csv", *evals],
-        "fig12_router_confusion": ["--csv", *evals[: len(AIO_BLUR)]],
-        "fig05_qualitative": [
-            "--manifest",
-            test,
-            "--datasets",
-            *AIO_BLUR,
-            "--demoe",
-            demoe,
-            "--task-specific",
-            *nafnets,
-            "--crop",
-            "16",
-        ],
-        "fig14_qualitative_ood": [
-            "--manifest",
-            ood,
-            "--datasets",
-            *AIO_BLUR_OOD,
-            "--demoe",
-            demoe,
-            "--task-specific",
-            *nafnets,
-            "--crop",
-            "16",
-        ],
-        "fig06_cost": ["--cost", str(root / "tables" / "cost.csv")],
+def _figure_run(a: dict[str, Path], **analysis: Any) -> FigureRun:
+    """The fake artifacts as a run of the figure registry, every figure drawn."""
+    settings = {
+        "device": "cpu",
+        "similarity": {"params": "weight", "threshold": 0.7, "cka_sigma_factor": 0.5},
+        "fig08_other_checkpoint": None,
+        "clip": {"model": "ViT-S-32", "pretrained": None, "allow_random": True, "batch_size": 8},
+        "tsne": {"perplexity": 5, "seed": 0, "max_images_per_dataset": 3},
+        "qualitative": {"crop": 16, "index": 0},
     }
+    return FigureRun(
+        results=str(a["root"]),
+        aio=list(AIO_BLUR),
+        ood=list(AIO_BLUR_OOD),
+        analysis={**settings, **analysis},
+        seed_controls=AIO_BLUR,
+        lolv2_available=True,
+    )
 
 
-FIGURES = (
-    "fig02_layer_correlation",
-    "fig07_layer_type_correlation",
-    "fig08_other_task_correlation",
-    "fig09_cka",
-    "fig11_expert_correlation",
-    "fig04_dataset_tsne",
-    "fig13_encoder_tsne",
-    "fig12_router_output",
-    "fig12_router_confusion",
-    "fig05_qualitative",
-    "fig14_qualitative_ood",
-    "fig06_cost",
-)
-#: Figures drawn at the paper's column width (issue 15.5).
+def _rule_args(run: FigureRun, name: str, out: Path) -> list[str]:
+    """The arguments the figure's rule gives its script (its registry entry), with the
+    figure's files in ``out``."""
+    csv = paths.figure(run.results, name, "csv")
+    arguments = shlex.split(figure(name).command_arguments(run))
+    return [str(out / f"{name}.csv") if a == csv else a for a in arguments] + _figure_args(
+        out, name
+    )
+
+
+def _figure_args(root: Path, name: str) -> list[str]:
+    return ["--pdf", str(root / f"{name}.pdf"), "--png", str(root / f"{name}.png")]
+
+
+def _draw(name: str, args: list[str]) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run(_script(name).main, args)
+
+
+#: Fig. 8's name of the other task's model (nafnet_lolv2_real), as its rule gives it.
+LOLV2_LABEL = "LOLv2-real (low-light enhancement)"
+#: Figures drawn at the paper's column width.
 COLUMN_FIGURES = (
     "fig02_layer_correlation",
     "fig07_layer_type_correlation",
@@ -578,16 +538,15 @@ COLUMN_FIGURES = (
 )
 
 
-@pytest.mark.parametrize("name", FIGURES)
-def test_figure_script_writes_a_non_blank_png(artifacts, tmp_path, name) -> None:
-    args = _figure_inputs(artifacts)[name] + _figure_args(tmp_path, name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert run(_script(name).main, args) == 0
+@pytest.mark.parametrize("name", figure_names())
+def test_figure_script_draws_from_its_rules_arguments(artifacts, tmp_path, name) -> None:
+    """Every figure of the registry, drawn by its script from the arguments its rule gives."""
+    assert _draw(name, _rule_args(_figure_run(artifacts), name, tmp_path)) == 0
     _check_png(tmp_path / f"{name}.png")
     if name in COLUMN_FIGURES:  # drawn at the column width: the PNG is no wider
         pixels = Image.open(tmp_path / f"{name}.png").size[0]
         assert pixels <= COLUMN_WIDTH_IN * DPI + 2, f"{name} is {pixels / DPI:.2f} in wide"
+    assert (tmp_path / f"{name}.csv").is_file() == figure(name).csv
 
 
 @pytest.mark.parametrize(
@@ -595,41 +554,43 @@ def test_figure_script_writes_a_non_blank_png(artifacts, tmp_path, name) -> None
     [
         ("fig07_layer_type_correlation", {"pairs", "seed", "init"}),
         ("fig08_other_task_correlation", {"other_task", "pairs"}),
-        ("fig09_cka", {"pairs", "seed", "random"}),
+        ("fig09_cka", {"pairs", "seed", "init", "random"}),
         ("fig11_expert_correlation", {"experts"}),
     ],
 )
 def test_similarity_figures_write_tidy_csv(artifacts, tmp_path, name, kinds) -> None:
-    csv = tmp_path / f"{name}.csv"
-    args = _figure_inputs(artifacts)[name] + _figure_args(tmp_path, name) + ["--csv", str(csv)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert run(_script(name).main, args) == 0
-    table = pd.read_csv(csv)
+    assert _draw(name, _rule_args(_figure_run(artifacts), name, tmp_path)) == 0
+    table = pd.read_csv(tmp_path / f"{name}.csv")
     assert list(table.columns) == ["kind", "pair", "layer_type", "measure", "score", "n_layers"]
     assert set(table["kind"]) == kinds
     assert set(table["layer_type"]) == {"1x1 conv", "3x3 conv", "LayerNorm", "SCA"}
-    if name == "fig07_layer_type_correlation":  # controls as in the fixture's construction
+    if name in ("fig07_layer_type_correlation", "fig09_cka"):  # the fixture's construction
         init = table[(table.kind == "init") & (table.layer_type == "3x3 conv")]
         assert len(init) == len(AIO_BLUR) and (init["score"] > 0.95).all()
+    if name == "fig07_layer_type_correlation":
         seed = table[(table.kind == "seed") & (table.layer_type == "3x3 conv")]
         assert (seed["score"].abs() < 0.3).all()
+    if name == "fig08_other_task_correlation":
+        other = set(table.loc[table.kind == "other_task", "pair"])  # named as the rule says
+        assert other == {f"{DATASETS[d].display} – {LOLV2_LABEL}" for d in AIO_BLUR}
     if name == "fig09_cka":
         random = table[table.kind == "random"].set_index("layer_type")["score"]
         assert 0.1 < random["3x3 conv"] < 0.6  # depthwise 3x3 filters of 9 values
 
 
 def test_clip_without_weights_needs_allow_random(artifacts, tmp_path, capsys) -> None:
-    args = [a for a in _figure_inputs(artifacts)["fig04_dataset_tsne"] if a != "--allow-random"]
-    assert run(_script("fig04_dataset_tsne").main, args + _figure_args(tmp_path, "f4")) == 2
+    clip = {"model": "ViT-S-32", "pretrained": None, "allow_random": False, "batch_size": 8}
+    args = _rule_args(_figure_run(artifacts, clip=clip), "fig04_dataset_tsne", tmp_path)
+    assert "--allow-random" not in args
+    assert run(_script("fig04_dataset_tsne").main, args) == 2
     assert "analysis.clip.pretrained" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
 def test_other_architecture_is_refused(artifacts, tmp_path, capsys) -> None:
-    inputs = _figure_inputs(artifacts)["fig08_other_task_correlation"]
-    other = str(artifacts["models"] / "demoe" / "model.safetensors")
-    args = inputs[: inputs.index("--other") + 1] + [other] + _figure_args(tmp_path, "f8")
+    demoe = str(artifacts["models"] / "demoe" / "model.safetensors")
+    fig08 = _figure_run(artifacts, fig08_other_checkpoint=demoe)
+    args = _rule_args(fig08, "fig08_other_task_correlation", tmp_path)
     assert run(_script("fig08_other_task_correlation").main, args) == 2
     assert "cannot compare nafnet_dpdd with demoe" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())

@@ -1,4 +1,5 @@
-"""Results tables (demoe/analysis/tables.py) from fake eval summaries and reported values."""
+"""Results tables (demoe/analysis/tables.py, table_render.py) from fake eval summaries and
+reported values; the paper rows our models reproduce (demoe/experiments/paper_rows.py)."""
 
 from __future__ import annotations
 
@@ -9,34 +10,32 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from demoe.analysis.table_render import format_value, main, write_table
 from demoe.analysis.tables import (
     AVERAGE,
     COST,
     DIFFERENCE,
     REPRODUCED,
-    REPRODUCES,
     build_table,
-    format_value,
-    main,
     paper_file,
     read_reported,
     reported_origin,
     shown_rows,
-    source_evaluations,
     table_evaluations_shown,
-    write_table,
 )
 from demoe.errors import ConfigError, DataError
 from demoe.experiments.catalogue import EXPERIMENTS
+from demoe.experiments.paper_rows import REPRODUCES
 from demoe.experiments.paper_tables import (
     BLURRY_INPUT,
     BLURRY_INPUT_ROW,
     needed_evaluations,
+    source_evaluations,
     table_specs,
 )
 from demoe.tasks import AIO_BLUR
 
-LPIPS_REASON = "LPIPS needs local weights: set DEMOE_LPIPS_WEIGHTS"
+LPIPS_REASON = "LPIPS needs local weights: set eval.lpips_weights"
 REPORTED_DIR = Path(__file__).resolve().parents[1] / "config" / "reported"
 SPECS = table_specs()
 
@@ -153,15 +152,28 @@ def test_tables_read_only_evaluations_the_plan_runs():
 
 def test_every_mapped_paper_row_and_experiment_exists():
     """REPRODUCES names rows of config/reported and experiments of the plan (no drift)."""
+    assert set(REPRODUCES) <= set(SPECS)
     for name, mapping in REPRODUCES.items():
-        if name not in SPECS:
-            continue  # Table 7 comes with the expert-blocks work
         spec = SPECS[name]
         paper = set(read_reported(paper_file(REPORTED_DIR, spec), spec)["method"])
         assert set(mapping) <= paper, (name, set(mapping) - paper)
         for source in mapping.values():
             for ev in source_evaluations(source, spec):
                 assert ev.experiment in EXPERIMENTS, (name, ev.experiment)
+
+
+def test_plan_rows_carry_the_paper_row_they_reproduce():
+    """Row.reported_as derives from REPRODUCES (one mapping), and such a row is shown there."""
+    t1 = {r.experiment: r.reported_as for r in SPECS["table1_aio_deblurring"].rows}
+    assert t1["baseline_aio"] == "NAFNet" and t1["demoe"] == "DeMoE k=1"
+    assert t1["baseline_original_arch"] is None and t1[BLURRY_INPUT] is None
+    t6 = [r.reported_as for r in SPECS["table6_tlc"].rows]
+    assert t6 == ["DeMoE k=1 (no TLC)", "DeMoE k=1 (TLC on all layers)", "DeMoE k=1 (partial TLC)"]
+    t7 = [r.reported_as for r in SPECS["table7_expert_blocks"].rows]
+    assert t7 == ["DarkIR", "Wavelet Expert", "Restormer", "PLK Expert", "DeMoE"]
+    for spec in SPECS.values():
+        shown = {r.label for r in shown_rows(spec, SPECS) if r.paper}
+        assert {r.reported_as for r in spec.rows if r.reported_as} <= shown, spec.name
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -268,11 +280,14 @@ def test_main_writes_three_files_or_exits_with_the_reason(tmp_path, spec, capsys
     results = fake_results(tmp_path / "results", spec)
     out = tmp_path / "tables" / "table1"
     cost = write_cost(tmp_path / "cost.csv")
-    main(spec.name, ["--results", str(results), "--cost", str(cost), "--out", str(out)])
+    assert main(spec.name, ["--results", str(results), "--cost", str(cost), "--out", str(out)]) == 0
     assert all(out.with_suffix(s).is_file() for s in (".csv", ".md", ".tex"))
     table_evaluations_shown(spec, SPECS)[0].path(results).unlink()
-    with pytest.raises(SystemExit, match="evaluation summary not found"):
-        main(spec.name, ["--results", str(results), "--out", str(tmp_path / "t2")])
+    capsys.readouterr()
+    assert main(spec.name, ["--results", str(results), "--out", str(tmp_path / "t2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{spec.name}: error: evaluation summary not found")
+    assert len(err.splitlines()) == 1
     assert not list(tmp_path.glob("t2.*"))
 
 
@@ -305,7 +320,8 @@ def test_no_reference_metrics_missing_from_a_summary_are_na(tmp_path):
     ],
 )
 def test_blurry_input_reference_row_is_ours_with_a_note(tmp_path, name):
-    """Issue 14: the degraded input's scores, labelled as ours, beside the paper's rows."""
+    """The blurry-input reference row: the degraded input's scores, labelled as ours,
+    beside the paper's rows."""
     spec = SPECS[name]
     results = fake_results(tmp_path / "results", spec, psnr=lambda i: 20.0 + i)
     long, aligned = build_table(spec, results, paper_file(REPORTED_DIR, spec))

@@ -11,7 +11,8 @@ import torch
 
 from demoe.analysis.plots.cost import cost_figure, read_cost
 from demoe.errors import DataError
-from demoe.eval.cost import REPORTED, cost_table, count_macs, mean_runtime_ms, reported_cost
+from demoe.eval.cost import cost_table, count_macs, mean_runtime_ms, reported_cost
+from demoe.experiments.paper_rows import COST_ROWS
 from demoe.models.layers import LayerNorm2d
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ def write_reported(folder: Path) -> list[Path]:
 
 def test_cost_table_has_ours_beside_the_reported(tmp_path):
     reported = write_reported(tmp_path / "reported")
-    table = cost_table(["nafnet", "demoe5"], reported, size=32, repeats=1, warmup=0)
+    table = cost_table(["nafnet", "demoe5"], reported, COST_ROWS, size=32, repeats=1, warmup=0)
     assert set(COLUMNS) <= set(table.columns)
     nafnet, demoe5 = (table.set_index("model").loc[m] for m in ("nafnet", "demoe5"))
     assert (nafnet.reported_params_m, nafnet.reported_macs_g) == (10.08, 11.02)
@@ -57,8 +58,9 @@ def test_cost_table_has_ours_beside_the_reported(tmp_path):
     assert demoe5.macs_g == nafnet.macs_g  # one member runs per image
     assert nafnet.device.startswith("cpu")
     # a model without a paper row, or without its file, has no reported values
-    assert all(math.isnan(v) for v in reported_cost(reported, "demoe_baseline").values())
-    assert all(math.isnan(v) for v in reported_cost(reported[1:], "nafnet").values())
+    assert "demoe_baseline" not in COST_ROWS
+    assert all(math.isnan(v) for v in reported_cost(reported, None).values())
+    assert all(math.isnan(v) for v in reported_cost(reported[1:], COST_ROWS["nafnet"]).values())
 
 
 def test_a_cost_reported_twice_is_an_error(tmp_path):
@@ -67,15 +69,15 @@ def test_a_cost_reported_twice_is_an_error(tmp_path):
     table = pd.read_csv(path)
     pd.concat([table, table.iloc[:1]]).to_csv(path, index=False)
     with pytest.raises(DataError, match="twice"):
-        reported_cost(reported, "nafnet")
+        reported_cost(reported, COST_ROWS["nafnet"])
 
 
 def test_every_paper_model_is_found_in_config_reported():
-    files = [ROOT / "config" / "reported" / r.file for r in REPORTED.values()]
+    files = [ROOT / "config" / "reported" / r.file for r in COST_ROWS.values()]
     if not all(f.is_file() for f in files):
         pytest.skip("config/reported/ lacks the Table 1/3/5 files")
-    for model in REPORTED:
-        assert not math.isnan(reported_cost(files, model)["reported_params_m"]), model
+    for model, row in COST_ROWS.items():
+        assert not math.isnan(reported_cost(files, row)["reported_params_m"]), model
 
 
 def test_layernorm2d_counts_one_mac_per_element_as_ptflops_layernorm():

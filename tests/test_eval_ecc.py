@@ -16,7 +16,7 @@ from skimage import data
 
 from demoe.errors import DataError
 from demoe.eval.ecc import SSIM_PAD, masked_psnr, masked_ssim, realblur_align
-from demoe.eval.metrics import compute_metrics
+from demoe.eval.registry import compute_metrics
 
 MARGIN, HEIGHT, WIDTH = 40, 400, 432
 GAIN = 1.1

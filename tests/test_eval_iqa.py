@@ -18,8 +18,8 @@ from scipy import ndimage
 from demoe.errors import CheckpointError, ConfigError
 from demoe.eval.common import MetricUnavailable
 from demoe.eval.iqa import check_required_files, load_musiq, load_nrqm, pyiqa_module
-from demoe.eval.metrics import compute_metrics, no_reference_metric
 from demoe.eval.niqe import fit_niqe_model
+from demoe.eval.registry import compute_metrics, create_metric
 
 #: NRQM's three feature groups (pyiqa's nrqm_arch): local DCT 6 x 3 scales, global GSM 45,
 #: singular values of 5 x 5 blocks 25 x 3 scales.
@@ -89,7 +89,7 @@ def nrqm_file(tmp_path_factory):
 
 def test_musiq_from_local_random_weights(musiq_file) -> None:
     score = load_musiq(musiq_file)
-    assert no_reference_metric("musiq", musiq_weights=musiq_file) is score  # cached per file
+    assert create_metric("musiq", musiq_weights=musiq_file) is score  # cached per file
     first, second = score(image(0)), score(image(1))
     assert math.isfinite(first) and math.isfinite(second) and first != second
 
@@ -109,7 +109,7 @@ def test_musiq_bad_files(tmp_path) -> None:
 def test_nrqm_from_local_random_forests(nrqm_file) -> None:
     sharp = image(0)
     noisy = np.clip(sharp + 0.1 * np.random.default_rng(2).standard_normal(sharp.shape), 0, 1)
-    values, reasons = compute_metrics(sharp, None, ("nrqm",), paths={"nrqm_weights": nrqm_file})
+    values, reasons = compute_metrics(sharp, None, ("nrqm",), weights={"nrqm_weights": nrqm_file})
     second = load_nrqm(nrqm_file)(noisy)
     assert math.isfinite(values["nrqm"]) and math.isfinite(second) and not reasons
     assert values["nrqm"] != second
@@ -124,15 +124,15 @@ def test_nrqm_bad_file(tmp_path) -> None:
 def test_missing_files_name_the_config_key(tmp_path) -> None:
     for metric, key in (("musiq", "musiq_weights"), ("nrqm", "nrqm_weights")):
         with pytest.raises(MetricUnavailable, match=f"set eval.{key}"):
-            no_reference_metric(metric)
+            create_metric(metric)
         with pytest.raises(MetricUnavailable, match=f"eval.{key} names no file"):
-            no_reference_metric(metric, **{key: tmp_path / "absent"})
+            create_metric(metric, **{key: tmp_path / "absent"})
     values, reasons = compute_metrics(image(0, size=192), None, ("niqe", "musiq", "nrqm"))
     assert all(math.isnan(v) for v in values.values())
     assert set(reasons) == {"niqe", "musiq", "nrqm"}
     # With its file, NIQE is computed, still without any download.
     fit_niqe_model([image(1, size=192)]).save(tmp_path / "niqe.npz")
-    niqe_value = no_reference_metric("niqe", niqe_params=tmp_path / "niqe.npz")(image(0, size=192))
+    niqe_value = create_metric("niqe", niqe_params=tmp_path / "niqe.npz")(image(0, size=192))
     assert math.isfinite(niqe_value)
 
 

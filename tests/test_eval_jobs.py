@@ -1,5 +1,5 @@
-"""One evaluation job per experiment (demoe/experiments/eval_jobs.py, workflow/rules/eval.smk; issue 13
-item 5): the jobs cover the plan exactly, their `demoe eval-plan` arguments are those of
+"""One evaluation job per experiment (demoe/experiments/eval_jobs.py, workflow/rules/eval.smk):
+the jobs cover the plan exactly, their `demoe eval-plan` arguments are those of
 `demoe eval`, and the DAG schedules one job per experiment, only the needed one for a
 single evaluation target."""
 

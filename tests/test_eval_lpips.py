@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from demoe.errors import CheckpointError, DataError
+from demoe.eval.common import MetricUnavailable
 from demoe.eval.lpips import LPIPS, load_lpips
-from demoe.eval.metrics import MetricUnavailable, compute_metrics
+from demoe.eval.registry import compute_metrics
 
 CONV = {0: (64, 3, 11), 3: (192, 64, 5), 6: (384, 192, 3), 8: (256, 384, 3), 10: (256, 256, 3)}
 LIN_CHANNELS = (64, 192, 384, 256, 256)
@@ -89,13 +90,21 @@ def test_matches_independent_computation(weights, files) -> None:
         assert torch.all(model(x, x) == 0)
 
 
-def test_env_vars_and_combined_lpips_package_layout(weights, files, tmp_path, monkeypatch) -> None:
+def test_weights_by_config_key_and_combined_lpips_package_layout(
+    weights, files, tmp_path, monkeypatch
+) -> None:
     x, y = images()
     expected = reference_lpips(weights, x, y)
+    by_key = {"lpips_weights": files[0], "alexnet_weights": files[1]}
+    values, reasons = compute_metrics(
+        x[0].double(), y[0].double(), metrics=("lpips",), weights=by_key
+    )
+    assert not reasons and values["lpips"] == pytest.approx(float(expected[0]), rel=1e-5)
+    # nothing is read from the environment (the variables of the former route are ignored)
     monkeypatch.setenv("DEMOE_LPIPS_WEIGHTS", str(files[0]))
     monkeypatch.setenv("DEMOE_ALEXNET_WEIGHTS", str(files[1]))
-    values, reasons = compute_metrics(x[0].double(), y[0].double(), metrics=("lpips",))
-    assert not reasons and values["lpips"] == pytest.approx(float(expected[0]), rel=1e-5)
+    _, reasons = compute_metrics(x[0].double(), y[0].double(), metrics=("lpips",))
+    assert "set eval.lpips_weights" in reasons["lpips"]
     # the lpips package's full-model state_dict: net.slice{s}.{features index}.*
     slice_of = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
     combined = {k: v for k, v in weights.items() if k.startswith("lin")}
@@ -104,20 +113,17 @@ def test_env_vars_and_combined_lpips_package_layout(weights, files, tmp_path, mo
             combined[f"net.slice{s}.{i}.{p}"] = weights[f"features.{i}.{p}"]
     combined["scaling_layer.shift"] = torch.zeros(1, 3, 1, 1)
     torch.save(combined, tmp_path / "lpips_full.pth")
-    monkeypatch.delenv("DEMOE_ALEXNET_WEIGHTS")
     with torch.inference_mode():
         got = load_lpips(tmp_path / "lpips_full.pth")(x, y)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_absent_weights_raise_metric_unavailable(files, tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv("DEMOE_LPIPS_WEIGHTS", raising=False)
-    monkeypatch.delenv("DEMOE_ALEXNET_WEIGHTS", raising=False)
-    with pytest.raises(MetricUnavailable, match="DEMOE_LPIPS_WEIGHTS"):
+def test_absent_weights_raise_metric_unavailable(files, tmp_path) -> None:
+    with pytest.raises(MetricUnavailable, match="set eval.lpips_weights"):
         load_lpips()
     with pytest.raises(MetricUnavailable, match="not found at"):
         load_lpips(tmp_path / "missing.pth")
-    with pytest.raises(MetricUnavailable, match="backbone"):
+    with pytest.raises(MetricUnavailable, match="backbone weights: set eval.alexnet_weights"):
         load_lpips(files[0])
 
 

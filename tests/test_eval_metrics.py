@@ -11,14 +11,10 @@ from scipy import ndimage
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from demoe.errors import ConfigError, DataError
-from demoe.eval.metrics import (
-    MetricUnavailable,
-    compute_metrics,
-    no_reference_metric,
-    psnr,
-    ssim,
-)
+from demoe.eval.common import MetricUnavailable
+from demoe.eval.metrics import psnr, ssim
 from demoe.eval.niqe import fit_niqe_model
+from demoe.eval.registry import compute_metrics, create_metric
 
 
 def pair(seed: int, shape=(37, 52, 3), noise=0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -79,15 +75,13 @@ def test_integer_images_are_refused() -> None:
         psnr(np.zeros((16, 16, 3), np.uint8), np.zeros((16, 16, 3), np.uint8))
 
 
-def test_compute_metrics_unavailable_lpips_is_nan_with_reason(monkeypatch) -> None:
-    monkeypatch.delenv("DEMOE_LPIPS_WEIGHTS", raising=False)
-    monkeypatch.delenv("DEMOE_ALEXNET_WEIGHTS", raising=False)
+def test_compute_metrics_unavailable_lpips_is_nan_with_reason() -> None:
     pred, target = pair(0)
     values, reasons = compute_metrics(pred, target)
     assert values["psnr"] == pytest.approx(psnr(pred, target))
     assert values["ssim"] == pytest.approx(ssim(pred, target))
     assert math.isnan(values["lpips"])
-    assert "DEMOE_LPIPS_WEIGHTS" in reasons["lpips"]
+    assert "set eval.lpips_weights" in reasons["lpips"]
     assert set(reasons) == {"lpips"}
 
 
@@ -97,6 +91,8 @@ def test_compute_metrics_without_target_and_unknown_names() -> None:
     assert math.isnan(values["psnr"]) and "ground-truth" in reasons["psnr"]
     with pytest.raises(ConfigError, match="unknown metrics"):
         compute_metrics(pred, pred, metrics=("psnr", "fid"))
+    with pytest.raises(ConfigError, match="unknown metric weight keys"):
+        compute_metrics(pred, pred, metrics=("psnr",), weights={"fid_weights": "f.pth"})
 
 
 def test_compute_metrics_align_beats_unaligned() -> None:
@@ -113,22 +109,22 @@ def test_compute_metrics_align_beats_unaligned() -> None:
     assert aligned["ssim"] > plain["ssim"]
 
 
-def test_no_reference_registry(tmp_path) -> None:
+def test_no_reference_metrics_from_the_registry(tmp_path) -> None:
     with pytest.raises(MetricUnavailable, match="set eval.musiq_weights"):
-        no_reference_metric("musiq")
+        create_metric("musiq")
     with pytest.raises(MetricUnavailable, match="eval.nrqm_weights names no file"):
-        no_reference_metric("nrqm", nrqm_weights=str(tmp_path / "NRQM_model.mat"))
+        create_metric("nrqm", nrqm_weights=str(tmp_path / "NRQM_model.mat"))
     with pytest.raises(MetricUnavailable, match="set eval.niqe_params"):
-        no_reference_metric("niqe")
-    with pytest.raises(ConfigError):
-        no_reference_metric("brisque")
+        create_metric("niqe")
+    with pytest.raises(ConfigError, match="unknown metric 'brisque'"):
+        create_metric("brisque")
     rng = np.random.default_rng(0)
     images = [ndimage.gaussian_filter(rng.random((192, 192, 3)), (1, 1, 0)) for _ in range(3)]
     fit_niqe_model(images).save(tmp_path / "niqe.npz")
-    metric = no_reference_metric("niqe", niqe_params=tmp_path / "niqe.npz")
+    metric = create_metric("niqe", niqe_params=tmp_path / "niqe.npz")
     assert np.isfinite(metric(images[0]))
     values, reasons = compute_metrics(
-        images[0], None, metrics=("niqe", "musiq"), paths={"niqe_params": tmp_path / "niqe.npz"}
+        images[0], None, metrics=("niqe", "musiq"), weights={"niqe_params": tmp_path / "niqe.npz"}
     )
     assert np.isfinite(values["niqe"]) and math.isnan(values["musiq"])
     assert set(reasons) == {"musiq"}

@@ -26,7 +26,7 @@ from demoe.cli import main
 from demoe.data.images import write_image
 from demoe.data.manifest import Record, write_manifest
 from demoe.errors import CheckpointError, DataError
-from demoe.eval.metrics import MetricUnavailable
+from demoe.eval.common import MetricUnavailable
 from demoe.eval.niqe import fit_niqe_model, load_niqe_model, niqe, patch_features
 
 BASICSR = "basicsr==1.4.2"

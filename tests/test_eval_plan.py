@@ -137,7 +137,8 @@ def test_task_specific_demoe_star_uses_its_own_expert_not_the_router():
 
 
 def test_blurry_input_reference_row_in_tables_1_2_3_8_9(specs):
-    """Issue 14: the degraded input itself, once per dataset of each table, never trained."""
+    """The blurry-input reference row: the degraded input itself, once per dataset of each
+    table, never trained."""
     with_row = {
         name for name, spec in specs.items() if any(r.experiment == BLURRY_INPUT for r in spec.rows)
     }

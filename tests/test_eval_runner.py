@@ -20,8 +20,7 @@ from demoe.tasks import TASKS
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
-    monkeypatch.delenv("DEMOE_LPIPS_WEIGHTS", raising=False)
+def setup(tmp_path):
     rng = np.random.default_rng(0)
     records = []
     for i, (dataset, task) in enumerate([("gopro", "synth_global_motion"), ("dpdd", "defocus")]):
@@ -163,7 +162,7 @@ def test_niqe_fit_writes_a_model_from_the_sharp_images(tmp_path):
 
 
 def test_blurry_input_scores_the_degraded_image_itself(setup, capsys):
-    """Issue 14 reference row: PSNR of the 8-bit blurry input against the 8-bit target."""
+    """The blurry-input reference row: PSNR of the 8-bit blurry input against the 8-bit target."""
     out = setup / "blurry.csv"
     common = ["eval", "--blurry-input", "--manifest", str(setup / "m.jsonl"), "--out", str(out)]
     rc = main([*common, "--metrics", "psnr", "ssim", "--summary", str(setup / "blurry.json")])
@@ -184,7 +183,7 @@ def test_blurry_input_scores_the_degraded_image_itself(setup, capsys):
         main([*common, "--model", str(setup / "model")])
 
 
-# --- `demoe eval-plan`: many evaluations of one model in one process (issue 13 item 5) ---
+# --- `demoe eval-plan`: many evaluations of one model in one process ---
 
 
 def _entry(setup, name, *extra):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import inspect
 import json
 import os
 import subprocess
@@ -41,6 +42,8 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Type, default
+
+from demoe.analysis import notebook as notebook_helpers
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = [
@@ -120,26 +123,21 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return jupytext.read(path, fmt=FORMAT)
 
 
-def _choose_definitions() -> dict[str, str]:
-    """Notebook name → source of the ``choose`` helper its code cells define."""
-    found = {}
-    for path in notebook_paths():
-        for cell in read_notebook(path).cells:
-            if cell.cell_type != "code":
-                continue
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.FunctionDef) and node.name == "choose":
-                    found[path.name] = ast.get_source_segment(cell.source, node)
-    return found
+#: The helpers every notebook imports from the library instead of defining its own.
+HELPERS = {
+    name
+    for name, value in vars(notebook_helpers).items()
+    if inspect.isfunction(value)
+    and value.__module__ == notebook_helpers.__name__
+    and not name.startswith("_")
+}
 
 
-def _calls_choose(path: Path) -> bool:
-    return any(
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "choose"
-        for cell in read_notebook(path).cells
-        if cell.cell_type == "code"
-        for node in ast.walk(ast.parse(cell.source))
-    )
+def _code_nodes(path: Path) -> Iterator[ast.AST]:
+    """Every syntax node of the code cells of a notebook."""
+    for cell in read_notebook(path).cells:
+        if cell.cell_type == "code":
+            yield from ast.walk(ast.parse(cell.source))
 
 
 @contextmanager
@@ -217,8 +215,8 @@ def test_notebook_cells(path: Path) -> None:
     assert nb.metadata["kernelspec"] == KERNELSPEC
     assert nb.metadata["jupytext"]["text_representation"]["format_name"] == "percent"
     assert nb.cells[0].cell_type == "markdown", "first cell must describe the notebook"
-    assert 'os.environ.get("DEMOE_RESULTS", "../results")' in nb.cells[1].source
-    assert "make reproduce" in nb.cells[1].source
+    assert "RESULTS = results_folder()" in nb.cells[1].source, "cell 1 must locate the results"
+    assert "require_artifacts(RESULTS, " in nb.cells[1].source, "cell 1 must check its inputs"
     for i, cell in enumerate(nb.cells):
         extra = {k: v for k, v in cell.metadata.items() if k not in LAYOUT_METADATA}
         assert not extra, f"cell {i} has metadata {extra}"
@@ -256,20 +254,39 @@ def test_no_ipynb_tracked() -> None:
     assert not tracked, f"notebooks are the jupytext .py files; untrack {tracked}"
 
 
-def test_choose_is_one_helper() -> None:
-    """Every notebook with drop-downs defines the same ``choose``: edit all copies alike."""
-    found = _choose_definitions()
-    assert found, "no notebook defines choose"
-    assert sorted(found) == [p.name for p in notebook_paths() if _calls_choose(p)]
-    assert len(set(found.values())) == 1, f"choose differs between {sorted(found)}"
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_notebook_uses_the_library_helpers(path: Path) -> None:
+    """No notebook defines its own copy of a helper of ``demoe.analysis.notebook``, and
+    each helper it calls is imported from there: one place to edit them."""
+    nodes = list(_code_nodes(path))
+    defined = {n.name for n in nodes if isinstance(n, ast.FunctionDef)} & HELPERS
+    assert not defined, f"{path.name} defines {sorted(defined)}: import them from the library"
+    called = {
+        n.func.id for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    } & HELPERS
+    imported = {
+        alias.asname or alias.name
+        for n in nodes
+        if isinstance(n, ast.ImportFrom) and n.module == notebook_helpers.__name__
+        for alias in n.names
+    }
+    assert called <= imported, f"{path.name} calls {sorted(called - imported)} without importing"
 
 
-def test_missing_results_fail_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The setup cell names the missing artifact and `make reproduce`."""
-    nb = read_notebook(NOTEBOOKS / "01_data_mse_subsampling.py")
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_missing_results_fail_clearly(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an empty results folder the setup cell names the folder, `make reproduce` and
+    DEMOE_RESULTS in one line."""
+    nb = read_notebook(path)
     monkeypatch.setenv("DEMOE_RESULTS", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="make reproduce"):
-        exec(compile(nb.cells[1].source, "setup", "exec"), {})
+    with pytest.raises(FileNotFoundError) as err:
+        exec(compile(nb.cells[1].source, f"{path.name} setup", "exec"), {})
+    message = str(err.value)
+    assert f"missing under {tmp_path.resolve()}: " in message, message
+    assert "make reproduce" in message and "DEMOE_RESULTS" in message, message
+    assert "\n" not in message, message
 
 
 @pytest.mark.skipif(
@@ -290,15 +307,15 @@ def test_code_cells_compile() -> None:
 
 
 def test_choose_draws_the_default_headless_and_fails_loudly(tmp_path: Path) -> None:
-    """The widget helper: the default is drawn without a front end, and an
-    error in the drawing fails the cell instead of vanishing into the Output widget."""
+    """The widget helper ``demoe.analysis.notebook.choose``: the default is drawn without
+    a front end, and an error in the drawing fails the cell instead of vanishing into the
+    Output widget."""
     from nbclient.exceptions import CellExecutionError
     from nbformat.v4 import new_code_cell, new_notebook
 
-    choose = next(iter(_choose_definitions().values()))
-
     def run(source: str) -> nbformat.NotebookNode:
-        nb = new_notebook(cells=[new_code_cell(f"{choose}\n\n\n{source}")])
+        setup = f"from {notebook_helpers.__name__} import choose"
+        nb = new_notebook(cells=[new_code_cell(f"{setup}\n\n{source}")])
         nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "language": "python"}
         with _environment(tmp_path):
             notebook_client(nb, timeout=60).execute()

@@ -1,4 +1,4 @@
-"""`snakemake --report` holds every figure and table, by paper section (issue 15.2).
+"""`snakemake --report` holds every figure and table, by paper section.
 
 The report is built, as typed in the README (no --cores), over a fake results folder: one
 small PNG per figure caption in workflow/report/ and one HTML page per results table, so the
@@ -14,11 +14,12 @@ import re
 import pytest
 from conftest import REPO, run_snakemake
 
+from demoe.analysis.figures import FIGURES, figure_names
 from demoe.analysis.report_html import (
-    REPORT_SECTIONS,
     caption_title,
     markdown_table_page,
     report_category,
+    report_sections,
     table_title,
 )
 from demoe.analysis.tables import table_specs
@@ -56,25 +57,20 @@ def test_long_text_cells_wrap_and_numbers_do_not():
 
 def test_every_figure_and_table_has_a_paper_section_and_title():
     specs = table_specs(["synth_global_motion"])
-    for name in [*_figures(), *_tables()]:
-        assert report_category(name) in REPORT_SECTIONS.values()
+    for name in [*figure_names(), *_tables()]:
+        assert report_category(name) in report_sections().values()
     for name in _tables():
         assert re.match(r"(Table \d|Fig\. \d|Claims scoreboard)", table_title(name, specs)), name
     assert report_category("fig12_router_output") == "7 App. E Router classification error"
+    assert report_category("fig05_qualitative") == "2 Sec. 4 Experimental results"  # Sec. 4.3
     assert report_category("table_fig06_training_strategy") == "3 Sec. 5 Discussion"
     with pytest.raises(ValueError, match="no paper section"):
         report_category("fig99_new")
-    for name in _figures():
-        title = caption_title((REPO / "workflow/report" / f"{name}.rst").read_text())
-        assert re.match(r"Fig\. \d+", title), (name, title)
+    for fig in FIGURES:  # the caption opens with the paper's figure number
+        title = caption_title(fig.caption(REPO).read_text())
+        assert re.match(rf"Fig\. {fig.number}\b", title), (fig.name, title)
     assert (
         caption_title("**Fig. 5 — qualitative\nresults.** more") == "Fig. 5 — qualitative results"
-    )
-
-
-def _figures() -> list[str]:
-    return sorted(
-        p.stem for p in (REPO / "workflow/report").glob("fig*.rst") if p.stem != "workflow"
     )
 
 
@@ -87,7 +83,7 @@ def test_report_holds_every_figure_and_table(tmp_path):
     results = tmp_path / "results"
     (results / "figures").mkdir(parents=True)
     (results / "report/tables").mkdir(parents=True)
-    for name in _figures():
+    for name in figure_names():
         (results / "figures" / f"{name}.png").write_bytes(PNG)
     for name in _tables():
         page = markdown_table_page(MARKDOWN.replace("Table 9", name), name)
@@ -96,11 +92,12 @@ def test_report_holds_every_figure_and_table(tmp_path):
     done = run_snakemake("--report", str(report), results=results, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     text = report.read_text()
-    for name in _figures():
+    for name in figure_names():
         assert f"filename={name}.png" in text, name
     for name in _tables():
         assert f"filename={name}.html" in text, name
-    for section in set(REPORT_SECTIONS.values()) - {REPORT_SECTIONS["claims"]}:
+    sections = report_sections()
+    for section in set(sections.values()) - {sections["claims"]}:
         assert section in text
     # Captions with the paper's numbers, and the workflow description page.
     assert "Fig. 10" in text and "Table 4" in text

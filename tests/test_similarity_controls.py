@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from demoe.analysis.plots.weights import initial_state_dict
+from demoe.analysis.similarity_study import initial_state_dict
 from demoe.errors import ConfigError
 from demoe.experiments.catalogue import (
     EXPERIMENTS,

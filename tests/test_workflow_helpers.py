@@ -15,7 +15,6 @@ from demoe.tasks import AIO_BLUR
 from demoe.workflow import (
     TrainJobs,
     available_datasets,
-    clip_options,
     fixed_checkpoints,
     gpu_request,
     python_on_path_note,
@@ -66,20 +65,6 @@ def test_gpu_request_and_datasets():
     data = {"root": "/data", "roots": {"gopro": "GoPro", "dpdd": None}}
     assert available_datasets(["gopro", "dpdd"], data) == ["gopro"]
     assert available_datasets(["gopro", "dpdd"], {**data, "root": None}) == ["gopro", "dpdd"]
-
-
-def test_clip_options():
-    clip = {"model": "ViT-B-32", "batch_size": 8, "pretrained": "a b.pt", "allow_random": True}
-    args = shlex.split(clip_options(clip))
-    assert args == [
-        "--clip-model",
-        "ViT-B-32",
-        "--batch-size",
-        "8",
-        "--clip-pretrained",
-        "a b.pt",
-        "--allow-random",
-    ]
 
 
 def test_report_tables_lists_claims_only_when_a_rule_writes_it():

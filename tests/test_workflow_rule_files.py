@@ -27,9 +27,7 @@ def used_names(text: str) -> set[str]:
 
 def sideways(files: dict[str, str]) -> list[str]:
     """``file uses NAME from other`` for every global a peer defines."""
-    owners = {
-        name: f for f, text in files.items() if f != COMMON for name in definitions(text)
-    }
+    owners = {name: f for f, text in files.items() if f != COMMON for name in definitions(text)}
     return sorted(
         f"{f} uses {name} from {owners[name]}"
         for f, text in files.items()

@@ -13,37 +13,41 @@ from collections.abc import Mapping
 
 import markdown
 
-from demoe.analysis.tables import TableSpec, _caption
+from demoe.analysis import figures
+from demoe.analysis.table_render import caption as _caption
+from demoe.analysis.tables import TableSpec
 
-#: Paper section (arXiv 2508.06228) of each figure/table, by file-name prefix: the report
-#: categories (numbered: the report sorts them by name). Fig. 2 opens Sec. 3.1; Tables 1-3
-#: and Figs. 4-5 are Sec. 4; Fig. 6 and its training-strategy table, Sec. 5; the rest, the
-#: appendix that holds them.
-REPORT_SECTIONS = {
-    "fig02": "1 Sec. 3.1 Similarity study",
-    "fig04": "2 Sec. 4 Experimental results",
-    "fig05": "2 Sec. 4 Experimental results",
-    "table1": "2 Sec. 4 Experimental results",
-    "cost": "2 Sec. 4 Experimental results",
-    "table2": "2 Sec. 4 Experimental results",
-    "table3": "2 Sec. 4 Experimental results",
-    "fig06": "3 Sec. 5 Discussion",
-    "table_fig06": "3 Sec. 5 Discussion",
-    "fig07": "4 App. A Similarity of weights",
-    "fig08": "4 App. A Similarity of weights",
-    "fig09": "4 App. A Similarity of weights",
-    "fig10": "5 App. B AIO-Blur",
-    "table4": "5 App. B AIO-Blur",
-    "fig11": "6 App. D Experts specialization",
-    "fig12": "7 App. E Router classification error",
-    "fig13": "8 App. F Further ablations",
-    "table5": "8 App. F Further ablations",
-    "table6": "8 App. F Further ablations",
-    "table7": "8 App. F Further ablations",
-    "fig14": "9 App. G More OOD results",
-    "table8": "9 App. G More OOD results",
-    "table9": "9 App. G More OOD results",
-    "claims": "0 Claims scoreboard",
+#: The report's categories: the sections of the paper (arXiv 2508.06228) that hold a
+#: figure or table, numbered in reading order (the report sorts categories by name), the
+#: claims scoreboard first.
+REPORT_CATEGORIES = {
+    "Claims": "0 Claims scoreboard",
+    "Sec. 3.1": "1 Sec. 3.1 Similarity study",
+    "Sec. 4": "2 Sec. 4 Experimental results",
+    "Sec. 5": "3 Sec. 5 Discussion",
+    "App. A": "4 App. A Similarity of weights",
+    "App. B": "5 App. B AIO-Blur",
+    "App. D": "6 App. D Experts specialization",
+    "App. E": "7 App. E Router classification error",
+    "App. F": "8 App. F Further ablations",
+    "App. G": "9 App. G More OOD results",
+}
+#: The paper section of each table, by file-name prefix: Tables 1-3 (and the cost column
+#: of Table 1) are Sec. 4; Fig. 6 (right), the training-strategy table, Sec. 5; the rest,
+#: the appendix that holds them. The figures' sections are in the figure registry.
+TABLE_SECTIONS = {
+    "table1": "Sec. 4",
+    "cost": "Sec. 4",
+    "table2": "Sec. 4",
+    "table3": "Sec. 4",
+    "table_fig06": "Sec. 5",
+    "table4": "App. B",
+    "table5": "App. F",
+    "table6": "App. F",
+    "table7": "App. F",
+    "table8": "App. G",
+    "table9": "App. G",
+    "claims": "Claims",
 }
 #: Titles of the tables not built from a TableSpec.
 OTHER_TABLE_TITLES = {
@@ -67,12 +71,31 @@ td.prose { white-space: normal; min-width: 16em; max-width: 36em; }
 PROSE_CELL_CHARS = 40
 
 
+def section_category(section: str) -> str:
+    """The report category of a paper section; a subsection ("Sec. 4.3") is filed under
+    its section ("Sec. 4")."""
+    parts = section.split(".")
+    for end in range(len(parts), 0, -1):
+        category = REPORT_CATEGORIES.get(".".join(parts[:end]))
+        if category is not None:
+            return category
+    raise ValueError(f"{section}: no report category in demoe.analysis.report_html")
+
+
+def report_sections() -> dict[str, str]:
+    """The report category of every figure (by name, from the figure registry) and table
+    (by file-name prefix)."""
+    sections = {f.name: f.section for f in figures.FIGURES} | TABLE_SECTIONS
+    return {name: section_category(section) for name, section in sections.items()}
+
+
 def report_category(name: str) -> str:
     """The report category (paper section) of a figure or table file name."""
-    for prefix in sorted(REPORT_SECTIONS, key=len, reverse=True):
+    sections = report_sections()
+    for prefix in sorted(sections, key=len, reverse=True):
         if name == prefix or name.startswith(f"{prefix}_"):
-            return REPORT_SECTIONS[prefix]
-    raise ValueError(f"{name}: no paper section in demoe.analysis.report_html.REPORT_SECTIONS")
+            return sections[prefix]
+    raise ValueError(f"{name}: no paper section (demoe.analysis.figures, TABLE_SECTIONS)")
 
 
 def caption_title(caption_rst: str) -> str:

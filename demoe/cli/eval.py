@@ -1,9 +1,9 @@
 """``demoe eval``: per-image metrics (and router outputs) of a model on a manifest.
 
 ``demoe eval-plan``: many ``demoe eval`` runs of one model in one process (torch and the
-model load once; issue 13 item 5). The plan is a JSON list, one entry per evaluation, each
-entry the arguments of ``demoe eval`` without ``--model``/``--blurry-input``/``--device``
-(those are the call's own), e.g.::
+model load once instead of once per evaluation). The plan is a JSON list, one entry per
+evaluation, each entry the arguments of ``demoe eval`` without
+``--model``/``--blurry-input``/``--device`` (those are the call's own), e.g.::
 
     demoe eval-plan --model results/models/demoe --device cuda --plan \\
       '[["--manifest", "m.jsonl", "--dataset", "gopro", "--out", "a.csv", "--summary", "a.json"],
@@ -22,10 +22,7 @@ embedded default's NIQE for Real-LOLBlur, paper Tables 2 and 9).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from torch import nn
@@ -34,10 +31,17 @@ from demoe.data.images import read_hwc
 from demoe.data.manifest import Record, read_manifest
 from demoe.errors import DataError
 from demoe.eval.common import MetricUnavailable
-from demoe.eval.lpips import BACKBONE_ENV, LIN_ENV
 from demoe.eval.niqe import fit_niqe_model, load_niqe_model
+from demoe.eval.registry import (
+    DEFAULT_METRICS,
+    get_metric,
+    metric_names,
+    weight_flag,
+    weight_keys,
+)
 from demoe.eval.runner import evaluate, failures, summarize
-from demoe.experiments.paper_tables import BLURRY_INPUT, TLC_ALL
+from demoe.experiments.paper_rows import TLC_ALL
+from demoe.experiments.paper_tables import BLURRY_INPUT
 from demoe.io.atomic import write_json, write_text
 from demoe.models.checkpoint import load_model
 from demoe.models.tlc import apply_tlc
@@ -59,15 +63,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--task", default="auto", help="auto (router) or a task/alias to force an expert"
     )
-    p.add_argument("--metrics", nargs="+", default=["psnr", "ssim", "lpips"])
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=list(DEFAULT_METRICS),
+        help=f"any of {', '.join(metric_names())} (demoe.eval.registry)",
+    )
     p.add_argument(
         "--align-ecc", action="store_true", help="RealBlur protocol (ECC homography, masked scores)"
     )
-    p.add_argument("--lpips-weights", help=f"LPIPS lin weights (else ${LIN_ENV})")
-    p.add_argument("--alexnet-weights", help=f"LPIPS AlexNet backbone (else ${BACKBONE_ENV})")
-    p.add_argument("--niqe-params", help="NIQE pristine model .mat/.npz (NIQE n/a without it)")
-    p.add_argument("--musiq-weights", help="pyiqa MUSIQ KonIQ state_dict (MUSIQ n/a without it)")
-    p.add_argument("--nrqm-weights", help="pyiqa NRQM_model.mat (NRQM n/a without it)")
+    for key, metric in weight_keys().items():  # one per weight file; without it: n/a, reason
+        p.add_argument(
+            weight_flag(key),
+            dest=key,
+            help=f"{metric.display}: {metric.weights[key]}",
+        )
     p.add_argument(
         "--tlc",
         type=_tlc_value,
@@ -132,9 +142,12 @@ def _check_files(records: list[Record], manifest: str) -> None:
 
 
 def _selected_records(args: argparse.Namespace) -> list[Record]:
-    """The records one evaluation scores, every image checked to exist (DataError)."""
+    """The records one evaluation scores, every image checked to exist (DataError) and
+    every metric name known (ConfigError)."""
     if args.blurry_input and (args.tlc is not None or args.task != "auto"):
         raise DataError("--blurry-input has no model: --tlc and --task do not apply")
+    for name in args.metrics:
+        get_metric(name)
     records = [r for r in read_manifest(args.manifest) if r.split == args.split]
     if args.dataset:
         records = [r for r in records if r.dataset in args.dataset]
@@ -156,24 +169,6 @@ def _with_tlc(model: nn.Module, args: argparse.Namespace) -> nn.Module:
         return model
     experts = None if args.tlc == TLC_ALL else args.tlc.split(",")
     return apply_tlc(model, args.tlc_train_size, experts=experts)
-
-
-@contextlib.contextmanager
-def _lpips_env(args: argparse.Namespace) -> Iterator[None]:
-    """The LPIPS weight variables set from the options for one evaluation, then restored
-    (so one entry of a plan never sees another's)."""
-    saved = {env: os.environ.get(env) for env in (LIN_ENV, BACKBONE_ENV)}
-    for env, value in ((LIN_ENV, args.lpips_weights), (BACKBONE_ENV, args.alexnet_weights)):
-        if value:
-            os.environ[env] = value
-    try:
-        yield
-    finally:
-        for env, value in saved.items():
-            if value is None:
-                os.environ.pop(env, None)
-            else:
-                os.environ[env] = value
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -228,21 +223,16 @@ def _plan_entry(args: argparse.Namespace, index: int, entry: list[str]) -> argpa
 def _evaluate_and_write(args: argparse.Namespace, records: list[Record], model: nn.Module) -> None:
     """Score ``records`` with ``model`` as ``args`` say; write the per-image CSV and the
     summary JSON (atomically)."""
-    with _lpips_env(args):
-        per_image, reasons = evaluate(
-            model,
-            records,
-            task=args.task,
-            metrics=args.metrics,
-            align=args.align_ecc,
-            metric_paths={
-                "niqe_params": args.niqe_params,
-                "musiq_weights": args.musiq_weights,
-                "nrqm_weights": args.nrqm_weights,
-            },
-            save_dir=args.save_images,
-            device=args.device,
-        )
+    per_image, reasons = evaluate(
+        model,
+        records,
+        task=args.task,
+        metrics=args.metrics,
+        align=args.align_ecc,
+        weights={key: getattr(args, key) for key in weight_keys()},
+        save_dir=args.save_images,
+        device=args.device,
+    )
     write_text(args.out, per_image.to_csv(index=False))
     failed = failures(per_image)
     summary = {

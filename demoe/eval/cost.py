@@ -24,10 +24,10 @@ import io
 import math
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Protocol
 
 import pandas as pd
 import torch
@@ -149,55 +149,30 @@ def preset_cost(
 COST_METRICS: tuple[str, ...] = ("params_m", "macs_g", "runtime_ms")
 
 
-class Reported(NamedTuple):
-    """Where the paper prints a model's cost: file under config/reported/, method name."""
+class PaperCostRow(Protocol):
+    """Where the paper prints a model's cost. The mapping preset → row is not this
+    module's (it sits above it): the callers pass ``demoe.experiments.paper_rows.COST_ROWS``."""
 
-    label: str  # the model as the paper names it
-    file: str
-    method: str
-
-
-#: preset → its row in the paper.
-REPORTED: dict[str, Reported] = {
-    "nafnet": Reported("NAFNet", "table1_aio_deblurring.csv", "NAFNet"),
-    "demoe": Reported("DeMoE k=1", "table1_aio_deblurring.csv", "DeMoE k=1"),
-    "nafnet_original_arch": Reported(
-        "Baseline w/ original architecture",
-        "table5_ablations.csv",
-        "Baseline w/ original architecture",
-    ),
-    "demoe_middle12": Reported(
-        "More middle NAFBlocks", "table5_ablations.csv", "More middle NAFBlocks"
-    ),
-    "demoe_moe_blocks2": Reported("More MoEBlocks", "table5_ablations.csv", "More MoEBlocks"),
-    "demoe_width64": Reported(
-        "Width 64 (32 → 64)", "table5_ablations.csv", "Larger channel embedding (32 → 64)"
-    ),
-    "demoe5": Reported("DeMoE-5", "table3_task_specific.csv", "DeMoE-5"),
-    # Table 7: DeMoE with other expert blocks (the paper's "Expert" column)
-    "demoe_darkir": Reported("DarkIR expert", "table7_expert_blocks.csv", "DarkIR"),
-    "demoe_wavelet": Reported("Wavelet expert", "table7_expert_blocks.csv", "Wavelet Expert"),
-    "demoe_restormer": Reported("Restormer expert", "table7_expert_blocks.csv", "Restormer"),
-    "demoe_plk": Reported("PLK expert", "table7_expert_blocks.csv", "PLK Expert"),
-}
+    label: str  # the model as the cost table names it
+    file: str  # its file under config/reported/
+    method: str  # its method there
 
 
-def reported_cost(reported: Sequence[str | Path], model: str) -> dict[str, float]:
-    """The paper's params/MACs/runtime of ``model`` from the ``reported`` files (those of
-    config/reported/, found by file name; NaN where the paper gives none or the file is
-    not given); DataError when a value appears twice."""
+def reported_cost(reported: Sequence[str | Path], row: PaperCostRow | None) -> dict[str, float]:
+    """The paper's params/MACs/runtime in ``row`` from the ``reported`` files (those of
+    config/reported/, found by file name; NaN where there is no row, the paper gives none
+    or the file is not given); DataError when a value appears twice."""
     empty = {f"reported_{m}": math.nan for m in COST_METRICS}
-    if model not in REPORTED:
+    if row is None:
         return empty
-    where = REPORTED[model]
-    paths = [Path(p) for p in reported if Path(p).name == where.file]
+    paths = [Path(p) for p in reported if Path(p).name == row.file]
     if not paths:
         return empty
     path = paths[0]
     table = pd.read_csv(path)
-    rows = table[(table["method"] == where.method) & table["metric"].isin(COST_METRICS)]
+    rows = table[(table["method"] == row.method) & table["metric"].isin(COST_METRICS)]
     if rows["metric"].duplicated().any():
-        raise DataError(f"{path}: {where.method!r} has a cost metric twice")
+        raise DataError(f"{path}: {row.method!r} has a cost metric twice")
     values = rows.set_index("metric")["value"]
     return {f"reported_{m}": float(values.get(m, math.nan)) for m in COST_METRICS}
 
@@ -205,16 +180,20 @@ def reported_cost(reported: Sequence[str | Path], model: str) -> dict[str, float
 def cost_table(
     models: Sequence[str],
     reported: Sequence[str | Path],
+    paper_rows: Mapping[str, PaperCostRow],
     size: int = 256,
     device: str = "cpu",
     repeats: int = 10,
     warmup: int = 3,
 ) -> pd.DataFrame:
+    """The cost of each model preset beside the paper's (``paper_rows``: preset → the
+    paper row of its cost; a preset without one keeps its name and no reported values)."""
     rows = []
     for name in models:
         cost = preset_cost(name, size, device, repeats, warmup)
-        label = REPORTED[name].label if name in REPORTED else name
-        rows.append({"method": label, **cost.as_dict(), **reported_cost(reported, name)})
+        row = paper_rows.get(name)
+        label = name if row is None else row.label
+        rows.append({"method": label, **cost.as_dict(), **reported_cost(reported, row)})
     columns = ["model", "method", *COST_METRICS, "size", "device"]
     table = pd.DataFrame(rows)
     return table[columns + [c for c in table.columns if c not in columns]]

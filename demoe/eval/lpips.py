@@ -8,14 +8,16 @@ per-channel weights (a 1×1 convolution to one channel, the "lin" layers). Image
 [0, 1] are mapped to [-1, 1] and then through the LPIPS scaling layer
 ``(x - shift) / scale``.
 
-Weights are read from local files only (``torch.load(..., weights_only=True)``):
+Weights are read from local files only (``torch.load(..., weights_only=True)``), passed
+as arguments (config ``eval.lpips_weights`` and ``eval.alexnet_weights``, ``demoe eval
+--lpips-weights`` and ``--alexnet-weights``; :mod:`demoe.eval.registry`):
 
 * lin weights: a state_dict with keys ``lin0.model.1.weight`` … ``lin4.model.1.weight``
   of shapes (1, C_l, 1, 1), the layout of the public ``lpips`` package's
-  ``weights/v0.1/alex.pth``; path from the argument or ``DEMOE_LPIPS_WEIGHTS``;
+  ``weights/v0.1/alex.pth``;
 * AlexNet backbone: a torchvision AlexNet state_dict (``features.{0,3,6,8,10}.weight``
   and ``.bias``; ``classifier.*`` is ignored), e.g. torchvision's
-  ``alexnet-owt-7be5be79.pth``; path from the argument or ``DEMOE_ALEXNET_WEIGHTS``;
+  ``alexnet-owt-7be5be79.pth``;
 * or one combined file holding both sets of keys. The backbone keys may also be named
   as in the ``lpips`` package's full model (``net.slice{k}.{i}.weight``, where ``i`` is
   the index in ``features``); ``scaling_layer.*`` entries are ignored (constants).
@@ -35,8 +37,9 @@ from torch import nn
 from demoe.errors import CheckpointError, DataError
 from demoe.eval.common import MetricUnavailable, read_local_weights
 
-LIN_ENV = "DEMOE_LPIPS_WEIGHTS"
-BACKBONE_ENV = "DEMOE_ALEXNET_WEIGHTS"
+#: Config ``eval`` keys of the two weight files (named in the "unavailable" reasons).
+LIN_KEY = "lpips_weights"
+BACKBONE_KEY = "alexnet_weights"
 CHANNELS: tuple[int, ...] = (64, 192, 384, 256, 256)
 #: torchvision ``alexnet().features`` index ranges ending at ReLU 1…5.
 SLICES: tuple[tuple[int, int], ...] = ((0, 2), (2, 5), (5, 8), (8, 10), (10, 12))
@@ -112,18 +115,19 @@ def load_lpips(
     weights: str | os.PathLike | None = None,
     backbone: str | os.PathLike | None = None,
 ) -> LPIPS:
-    """LPIPS-Alex with local weights (argument, else environment variable; see module doc).
+    """LPIPS-Alex from the local files ``weights`` (lin layers, or both sets of keys) and
+    ``backbone`` (AlexNet; see module doc).
 
-    MetricUnavailable when no file is configured or a configured file does not exist;
+    MetricUnavailable naming the config key when a file is not given or does not exist;
     CheckpointError when a file exists but is not a usable state_dict. Cached per paths.
     """
-    lin_path = _configured(weights, LIN_ENV)
+    lin_path = _local_file(weights)
     if lin_path is None:
         raise MetricUnavailable(
-            f"LPIPS needs local weights: set {LIN_ENV} (lpips alex.pth) and {BACKBONE_ENV} "
-            "(torchvision AlexNet state_dict), or pass them as arguments"
+            f"LPIPS needs local weights: set eval.{LIN_KEY} (lpips alex.pth) and "
+            f"eval.{BACKBONE_KEY} (torchvision AlexNet state_dict)"
         )
-    return _load_cached(lin_path, _configured(backbone, BACKBONE_ENV))
+    return _load_cached(lin_path, _local_file(backbone))
 
 
 @functools.lru_cache(maxsize=2)
@@ -132,7 +136,7 @@ def _load_cached(lin_path: Path, backbone_path: Path | None) -> LPIPS:
     if not any(k.startswith("features.") for k in state):
         if backbone_path is None:
             raise MetricUnavailable(
-                f"LPIPS needs AlexNet backbone weights: set {BACKBONE_ENV} to a local "
+                f"LPIPS needs AlexNet backbone weights: set eval.{BACKBONE_KEY} to a local "
                 "torchvision AlexNet state_dict"
             )
         state = {**_read_state(backbone_path), **state}
@@ -141,11 +145,11 @@ def _load_cached(lin_path: Path, backbone_path: Path | None) -> LPIPS:
     return model
 
 
-def _configured(path: str | os.PathLike | None, env: str) -> Path | None:
-    value = path if path is not None else os.environ.get(env) or None
-    if value is None:
+def _local_file(path: str | os.PathLike | None) -> Path | None:
+    """``path`` resolved (None when not given); MetricUnavailable when it names no file."""
+    if path is None or str(path) == "":
         return None
-    resolved = Path(value).expanduser().resolve()
+    resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():
         raise MetricUnavailable(f"LPIPS weights not found at {resolved}")
     return resolved

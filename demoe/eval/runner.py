@@ -2,7 +2,7 @@
 
 Conventions (used for every table): the restored image is clipped to [0, 1] and
 rounded to 8 bits (what a saved PNG holds) before any metric; metrics follow
-``demoe.eval.metrics``; with ``align=True`` the RealBlur protocol (intensity matching, ECC
+:mod:`demoe.eval.registry`; with ``align=True`` the RealBlur protocol (intensity matching, ECC
 homography alignment to the ground truth, masked PSNR/SSIM) is applied. For DeMoE each row
 also carries the router probabilities (``prob_<task>``) and the routed task, so the router
 figures (Fig. 12) and confusion matrices come from the same pass.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from tqdm import tqdm
 from demoe.data.images import read_image, to_uint8, write_image
 from demoe.data.manifest import Record
 from demoe.errors import DataError
-from demoe.eval.metrics import compute_metrics
+from demoe.eval.registry import DEFAULT_METRICS, WeightPath, compute_metrics
 from demoe.models.tiling import infer
 from demoe.tasks import TASKS
 
@@ -48,13 +48,14 @@ def evaluate(
     model: nn.Module,
     records: Sequence[Record],
     task: str = "auto",
-    metrics: Sequence[str] = ("psnr", "ssim", "lpips"),
+    metrics: Sequence[str] = DEFAULT_METRICS,
     align: bool = False,
-    metric_paths: dict[str, str | os.PathLike | None] | None = None,
+    weights: Mapping[str, WeightPath] | None = None,
     save_dir: str | os.PathLike | None = None,
     device: str | torch.device = "cpu",
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Per-image results of ``model`` on ``records`` and the reasons for n/a metrics."""
+    """Per-image results of ``model`` on ``records`` and the reasons for n/a metrics
+    (``weights``: metric weight files by config key, :func:`demoe.eval.registry.create_metric`)."""
     device = torch.device(device)
     model = model.eval().to(device)
     rows, reasons = [], {}
@@ -72,7 +73,7 @@ def evaluate(
             None if target is None else target.astype(np.float32) / 255.0,
             metrics,
             align=align and target is not None,
-            paths=metric_paths,
+            weights=weights,
         )
         reasons.update(result.reasons)
         row = {**base, "expert": task, "error": None, **result.values}

@@ -5,8 +5,8 @@ truth for what the paper's Tables 1-3, 5-9, Fig. 6 right and the router figures 
 :func:`eval_jobs` groups them by experiment, and ``workflow/rules/eval.smk`` makes one
 Snakemake rule per :class:`EvalJob`, whose outputs are exactly that experiment's
 ``<results>/eval/{experiment}/{dataset}/{run}.{csv,json}``. One process per experiment
-loads torch and the model once instead of once per evaluation (issue 13 item 5), and a
-changed model reruns only its own job.
+loads torch and the model once instead of once per evaluation, and a changed model reruns
+only its own job.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from demoe import paths
+from demoe.eval.registry import get_metric, weight_flag, weight_keys
 from demoe.experiments.paper_tables import BLURRY_INPUT, Evaluation, eval_metrics, tlc_cli_value
 from demoe.tasks import AIO_BLUR_OOD
 
@@ -27,8 +28,10 @@ from demoe.tasks import AIO_BLUR_OOD
 #: ``--set-resources evaluate_<experiment>:runtime=<minutes>``.
 RUNTIME_PER_EVALUATION_MIN = 30
 MIN_RUNTIME_MIN = 120
-#: Config ``eval`` keys of metric weight files, passed on as ``--<key with dashes>``.
-WEIGHT_KEYS = ("lpips_weights", "alexnet_weights", "musiq_weights", "nrqm_weights")
+#: NIQE's pristine model is passed apart from the other metric weight files (which go as the
+#: config names them, demoe.eval.registry.weight_keys): the workflow resolves it (the
+#: config's file or the model rule niqe_model fits), and only evaluations scoring NIQE read it.
+(NIQE_KEY,) = get_metric("niqe").weight_keys
 
 
 def eval_manifest(dataset: str, manifests: Mapping[str, str]) -> str:
@@ -61,10 +64,10 @@ def eval_arguments(
     if dataset in eval_cfg["align_ecc"]:
         args.append("--align-ecc")
     if needs_niqe(dataset, eval_cfg):
-        args += ["--niqe-params", niqe_params]
-    for key in WEIGHT_KEYS:
-        if eval_cfg[key]:
-            args += [f"--{key.replace('_', '-')}", eval_cfg[key]]
+        args += [weight_flag(NIQE_KEY), niqe_params]
+    for key in weight_keys():
+        if key != NIQE_KEY and eval_cfg.get(key):
+            args += [weight_flag(key), eval_cfg[key]]
     if eval_cfg["save_images"]:
         args += ["--save-images", str(evaluation.path(results, "_images"))]
     out, summary = (str(evaluation.path(results, s)) for s in (".csv", ".json"))

@@ -1,8 +1,9 @@
 """What gets evaluated, and for which table: the single source of truth.
 
-Every results table of the paper (Tables 1, 2, 3, 5, 6, 8, 9 and the training-strategy
+Every results table of the paper (Tables 1, 2, 3, 5, 6, 7, 8, 9 and the training-strategy
 comparison of Fig. 6, right) is a :class:`TableSpec`: rows (a trained experiment, the
-expert mode and the TLC variant) × datasets × metrics. :func:`needed_evaluations` lists
+expert mode and the TLC variant) × datasets × metrics (which paper row each of those
+models reproduces: :mod:`demoe.experiments.paper_rows`). :func:`needed_evaluations` lists
 every ``demoe eval`` run the tables need; the Snakemake rules (``workflow/rules/eval.smk``,
 ``tables.smk``) and the table scripts (``analysis/table*.py``) both derive from it.
 
@@ -23,17 +24,21 @@ from typing import Any
 from demoe import paths
 from demoe.errors import ConfigError
 from demoe.experiments.catalogue import EXPERIMENTS, TRAINING_STRATEGIES, table7_experiment
+from demoe.experiments.paper_rows import (
+    AUTO,
+    MATCHING,
+    PARTIAL_TLC,
+    REPRODUCES,
+    STAR_PREFIX,
+    TLC_ALL,
+    Source,
+)
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK, DATASETS, TASKS, resolve_task
 
-AUTO = "auto"
-#: Expert mode of a row resolved per dataset: the expert of the dataset's own task.
-MATCHING = "matching"
-TLC_ALL = "all"
 TLC_SEP = "+"
-#: Experiments trained per dataset (Sec. 3.1 NAFNets, Table 3 DeMoE*).
+#: Experiments trained per dataset: the Sec. 3.1 NAFNets (Table 3 DeMoE*: STAR_PREFIX).
 NAFNET_PREFIX = "nafnet_"
-STAR_PREFIX = "demoe_star_"
-#: The reference row of Tables 1, 2, 3, 8 and 9 (issue 14, ours, not the paper's): the
+#: The reference row of Tables 1, 2, 3, 8 and 9 (ours, not the paper's): the
 #: degraded input scored against the ground truth as it is, through the same protocol
 #: (8-bit rounding, RealBlur alignment where configured). No model is trained for it.
 BLURRY_INPUT = "blurry_input"
@@ -54,12 +59,12 @@ TABLE5_ABLATIONS: dict[str, str] = {
     "ablation_middle12": "More middle blocks (12)",
     "ablation_moe_blocks": "More MoE blocks (2 per stage)",
 }
-#: Table 7 expert blocks: block → (row label, method name in the reported CSV).
-TABLE7_BLOCKS: dict[str, tuple[str, str]] = {
-    "darkir": ("DarkIR block experts", "DarkIR"),
-    "wavelet": ("Wavelet (MLWNet LWN) experts", "Wavelet Expert"),
-    "restormer": ("Restormer block experts", "Restormer"),
-    "plk": ("PLK block experts", "PLK Expert"),
+#: Table 7 expert blocks: block → row label.
+TABLE7_BLOCKS: dict[str, str] = {
+    "darkir": "DarkIR block experts",
+    "wavelet": "Wavelet (MLWNet LWN) experts",
+    "restormer": "Restormer block experts",
+    "plk": "PLK block experts",
 }
 _RUN_RE = re.compile(r"^(?P<expert>[a-z_]+?)(?:_tlc-(?P<scope>[a-z_+]+))?$")
 
@@ -73,7 +78,7 @@ class Row:
     expert: str = AUTO  # "auto", a task name, or MATCHING
     tlc: str | None = None  # None, "all" or tasks joined by "+"
     datasets: tuple[str, ...] | None = None  # None: all of the table's datasets
-    reported_as: str | None = None  # method name in config/reported/<table>.csv
+    reported_as: str | None = None  # the paper row it reproduces (set from paper_rows)
     cost_model: str | None = None  # model name in results/tables/cost.csv (Table 1)
 
 
@@ -185,7 +190,23 @@ def table_specs(
         ),
         _table7(),
     )
-    return {s.name: with_weights_labels(s, fixed_weights or {}) for s in specs}
+    return {s.name: with_weights_labels(with_paper_rows(s), fixed_weights or {}) for s in specs}
+
+
+def with_paper_rows(spec: TableSpec) -> TableSpec:
+    """``spec`` with each row's ``reported_as``: the paper row of
+    :data:`~demoe.experiments.paper_rows.REPRODUCES` whose model is evaluated on every
+    evaluation of the row (None where there is none)."""
+    paper = {
+        label: set(source_evaluations(source, spec))
+        for label, source in REPRODUCES.get(spec.name, {}).items()
+    }
+
+    def reported_as(row: Row) -> str | None:
+        evals = set(row_evaluations(spec, row))
+        return next((label for label, e in paper.items() if evals and evals <= e), None)
+
+    return replace(spec, rows=tuple(replace(r, reported_as=reported_as(r)) for r in spec.rows))
 
 
 def weights_label(label: str, file_name: str) -> str:
@@ -210,7 +231,7 @@ def _table1() -> TableSpec:
         Row("NAFNet (original arch.)", "baseline_original_arch", cost_model="nafnet_original_arch"),
         Row("NAFNet baseline (k=1 network)", "baseline_aio", cost_model="nafnet"),
         Row("NAFNet baseline, no classifier", "baseline_aio_noclass", cost_model="nafnet"),
-        Row("DeMoE (k=1)", "demoe", reported_as="DeMoE_k1", cost_model="demoe"),
+        Row("DeMoE (k=1)", "demoe", cost_model="demoe"),
         Row(BLURRY_INPUT_ROW, BLURRY_INPUT),
     )
     return TableSpec(
@@ -226,7 +247,7 @@ def _table1() -> TableSpec:
 
 def _table2() -> TableSpec:
     """Table 2: OOD sets, DeMoE with the router vs. each expert chosen by hand."""
-    rows = (Row("DeMoE (router)", "demoe", reported_as="DeMoE_k1"),) + tuple(
+    rows = (Row("DeMoE (router)", "demoe"),) + tuple(
         Row(f"DeMoE (expert: {t})", "demoe", expert=t) for t in TASKS
     )
     rows += (Row(BLURRY_INPUT_ROW, BLURRY_INPUT),)
@@ -247,7 +268,7 @@ def _table3() -> TableSpec:
         Row(f"NAFNet ({DATASETS[d].display} only)", f"{NAFNET_PREFIX}{d}", datasets=(d,))
         for d in AIO_BLUR
     )
-    rows += (Row("DeMoE (k=1)", "demoe", reported_as="DeMoE_k1"),)
+    rows += (Row("DeMoE (k=1)", "demoe"),)
     rows += tuple(
         # DeMoE* fine-tunes the dataset's own expert, selected by hand (Table 3), so it is
         # evaluated with that expert, not the router.
@@ -302,7 +323,7 @@ def _table8() -> TableSpec:
         Row("NAFNet baseline (k=1 network)", "baseline_aio"),
         Row("NAFNet (DPDD only)", f"{NAFNET_PREFIX}dpdd", datasets=("realdof",)),
         Row("NAFNet (RealBlur-J only)", f"{NAFNET_PREFIX}realblur_j", datasets=("rsblur",)),
-        Row("DeMoE (router)", "demoe", reported_as="DeMoE_k1"),
+        Row("DeMoE (router)", "demoe"),
         Row("DeMoE (matching expert)", "demoe", expert=MATCHING),
         Row(BLURRY_INPUT_ROW, BLURRY_INPUT),
     )
@@ -323,7 +344,7 @@ def _table9() -> TableSpec:
         Row("NAFNet (original arch.)", "baseline_original_arch"),
         Row("NAFNet baseline (k=1 network)", "baseline_aio"),
         Row("NAFNet (LOLBlur only)", f"{NAFNET_PREFIX}lolblur"),
-        Row("DeMoE (router)", "demoe", reported_as="DeMoE_k1"),
+        Row("DeMoE (router)", "demoe"),
         Row("DeMoE (expert: low_light)", "demoe", expert="low_light"),
         Row(BLURRY_INPUT_ROW, BLURRY_INPUT),
     )
@@ -341,10 +362,10 @@ def _table9() -> TableSpec:
 def _table7() -> TableSpec:
     """Table 7 (App. F): DeMoE with other expert blocks, AIO-Blur, router, with cost."""
     rows = tuple(
-        Row(label, table7_experiment(block), reported_as=reported, cost_model=f"demoe_{block}")
-        for block, (label, reported) in TABLE7_BLOCKS.items()
+        Row(label, table7_experiment(block), cost_model=f"demoe_{block}")
+        for block, label in TABLE7_BLOCKS.items()
     )
-    rows += (Row("DeMoE (NAFBlock experts)", "demoe", reported_as="DeMoE", cost_model="demoe"),)
+    rows += (Row("DeMoE (NAFBlock experts)", "demoe", cost_model="demoe"),)
     return TableSpec(
         "table7_expert_blocks",
         "7",
@@ -361,6 +382,26 @@ def row_evaluations(spec: TableSpec, row: Row) -> list[Evaluation]:
     return [
         Evaluation(row.experiment, d, resolve_expert(row.expert, d), row.tlc)
         for d in spec.row_datasets(row)
+    ]
+
+
+def source_evaluations(source: Source, spec: TableSpec) -> list[Evaluation]:
+    """The evaluations of one of our models (:class:`~demoe.experiments.paper_rows.Source`)
+    on the table's datasets (none if its partial TLC scope is not in the table's plan)."""
+    tlc = source.tlc
+    if tlc == PARTIAL_TLC:
+        scopes = [
+            r.tlc
+            for r in spec.rows
+            if r.experiment == source.experiment and r.tlc not in (None, TLC_ALL)
+        ]
+        if not scopes:
+            return []
+        tlc = scopes[0]
+    return [
+        Evaluation(source.experiment.format(dataset=d), d, resolve_expert(source.expert, d), tlc)
+        for d in (source.datasets or spec.datasets)
+        if d in spec.datasets
     ]
 
 

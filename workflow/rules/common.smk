@@ -68,3 +68,19 @@ all_cores = lambda wildcards: cores_or_one(workflow)
 # The report's table pages (rule all) and a figure PNG flagged for the report (figures).
 report_tables = lambda: _report_tables(RESULTS, TABLE_SPECS, workflow.rules)
 report_figure = lambda name: _report_figure(REPO, RESULTS, name)
+
+# The figures (demoe/analysis/figures.py): the facts of this run they are drawn from, the
+# rules of figures.smk, and their files for rule all and the claims.
+from demoe.analysis.figures import FigureRun, figure_targets
+
+FIGURE_RUN = FigureRun(
+    results=RESULTS,
+    aio=AIO_DATASETS,
+    ood=OOD_DATASETS,
+    analysis=config["analysis"],
+    checkpoints=CHECKPOINTS,
+    seed_controls=SEED_CONTROLS,
+    lolv2_available=LOLV2_AVAILABLE,
+)
+#: Every file of the figures this run draws (PDF, PNG, and the CSVs beside Figs. 7-9, 11).
+FIGURE_TARGETS = figure_targets(FIGURE_RUN)

@@ -1,14 +1,14 @@
 # Computational cost (Table 1 "Computational Cost" column, Table 5 right, App. F width 64,
 # DeMoE-5 of Sec. 5 / Fig. 6 left), beside the paper's values from config/reported/.
-from demoe.eval.cost import REPORTED
+from demoe.experiments.paper_rows import COST_ROWS
 
 COST_REPORTED_DIR = REPO / "config" / "reported"
 #: The reported-number files the cost table reads (those present).
 COST_REPORTED_FILES = sorted(
     {
-        str(COST_REPORTED_DIR / REPORTED[m].file)
+        str(COST_REPORTED_DIR / COST_ROWS[m].file)
         for m in config["cost"]["models"]
-        if m in REPORTED and (COST_REPORTED_DIR / REPORTED[m].file).is_file()
+        if m in COST_ROWS and (COST_REPORTED_DIR / COST_ROWS[m].file).is_file()
     }
 )
 

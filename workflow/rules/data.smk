@@ -1,4 +1,5 @@
-# Data: AIO-Blur / AIO-Blur-OOD manifests (paper Sec. 4), Table 4 and Fig. 10.
+# Data: AIO-Blur / AIO-Blur-OOD manifests (paper Sec. 4) and Table 4 (Fig. 10, the
+# LOLBlur MSE bins of build_aioblur, is drawn by figures.smk).
 # Needs common.smk (RESULTS, CONDA_ENV). With data.root null the manifests are built
 # from the embedded synthetic default, written here in the published layouts.
 import json
@@ -59,22 +60,6 @@ rule table4_aioblur_distribution:
     shell:
         "python -m analysis.table4_aioblur_distribution --report {input.report:q} "
         "--csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
-
-
-rule fig10_lolblur_mse:
-    input:
-        report=rules.build_aioblur.output.report,
-        mse=rules.build_aioblur.output.mse,
-    output:
-        pdf=f"{RESULTS}/figures/fig10_lolblur_mse.pdf",
-        png=report_figure("fig10_lolblur_mse"),
-    log:
-        paths.log(RESULTS, "data", "fig10_lolblur_mse"),
-    conda:
-        CONDA_ENV
-    shell:
-        "python -m analysis.fig10_lolblur_mse --report {input.report:q} --mse {input.mse:q} "
-        "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 
 
 # Fig. 8 (App. A): LOLv2-real, the other task's training set (not part of AIO-Blur).

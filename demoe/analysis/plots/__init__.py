@@ -2,7 +2,8 @@
 
 One module per group of figures of DeMoE (arXiv 2508.06228):
 
-* :mod:`.weights`: weight similarity, Sec. 3.1 / App. A (Figs. 2, 7, 8, 9, 11);
+* :mod:`.weights`: weight similarity, Sec. 3.1 / App. A, D (Figs. 2, 7, 8, 9, 11), drawn
+  from the scores of :mod:`demoe.analysis.similarity_study`;
 * :mod:`.embeddings`: CLIP and encoder-feature t-SNE maps (Figs. 4, 13);
 * :mod:`.router`: router probabilities and confusion matrix (Fig. 12);
 * :mod:`.qualitative`: restored-crop grids (Figs. 5, 14);

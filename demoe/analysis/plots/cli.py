@@ -26,20 +26,6 @@ def figure_parser(doc: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-def add_study_arguments(parser: argparse.ArgumentParser, controls: bool = True) -> None:
-    """The inputs of the weight-similarity figures (Fig. 2, 7, 8, 9): ``--models``, the
-    seed and initialisation controls (``controls``) and ``--params``."""
-    parser.add_argument("--models", nargs="+", required=True, help="per-dataset NAFNet files")
-    if controls:
-        parser.add_argument(
-            "--seed-controls", nargs="*", default=[], help="nafnet_<dataset>_reseed model files"
-        )
-        parser.add_argument(
-            "--init-control", action="store_true", help="each model vs its initial weights"
-        )
-    parser.add_argument("--params", choices=["weight", "all"], default="weight")
-
-
 def save(fig: Figure, args: argparse.Namespace) -> None:
     """Write ``fig`` to ``args.pdf`` and ``args.png`` (atomically) and close it."""
     save_figure(fig, args.pdf, args.png)

@@ -15,7 +15,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from demoe.analysis.embedding import tsne_2d
-from demoe.analysis.plots.labels import dataset_label
+from demoe.analysis.labels import dataset_label
 from demoe.analysis.style import COLUMN_WIDTH_IN, DATASET_COLORS, DATASET_MARKERS, MIN_FONT_PT
 from demoe.data.manifest import Record
 from demoe.errors import DataError

@@ -27,13 +27,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from torch import nn
 
-from demoe.analysis.plots.cli import figure_parser, save
-from demoe.analysis.plots.labels import (
+from demoe.analysis.labels import (
     dataset_label,
     model_name,
     task_specific_model,
     with_weights_source,
 )
+from demoe.analysis.plots.cli import figure_parser, save
 from demoe.analysis.style import COLUMN_FIGURE_WIDTH_IN, MIN_FONT_PT
 from demoe.data.images import read_image, read_uint8
 from demoe.data.manifest import Record, read_manifest

@@ -16,7 +16,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from demoe.analysis.plots.labels import dataset_label, task_label
+from demoe.analysis.labels import dataset_label, task_label
 from demoe.errors import DataError
 from demoe.tasks import DATASETS, TASKS
 

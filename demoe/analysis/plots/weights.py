@@ -9,65 +9,35 @@
   weights of the same shapes.
 * Fig. 11: correlation between the five experts of DeMoE, per expert pair and layer type.
 
-Controls (ours, not the paper's): how much of a cross-dataset correlation is learned
-rather than inherited from the initialisation is read against (a) the same training on
-the same dataset from another seed (``nafnet_<dataset>_reseed``) and (b) each model
-against its own initial weights (:func:`initial_state_dict`).
+Controls (ours, not the paper's) are drawn over the bars: the same training on the same
+dataset from another seed, and each model against its own initial weights.
 
-Scores come from :mod:`demoe.analysis.similarity`; this module only groups and draws.
+Scores and their statistics come from :mod:`demoe.analysis.similarity_study`; this module
+draws them, and gives the scripts of Figs. 7, 8, 9 and 11 their shared ``main``
+(:func:`similarity_main`).
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+import argparse
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from demoe.analysis.plots.labels import model_label, model_name, task_label
-from demoe.analysis.similarity import (
-    LAYER_TYPES,
-    Measure,
-    Params,
-    StateDict,
-    canonical_key,
-    compare_state_dicts,
-    expert_pair_scores,
-    expert_similarity,
-    random_filter_baseline,
-)
+from demoe.analysis.labels import task_label
+from demoe.analysis.plots.cli import figure_parser, save
+from demoe.analysis.similarity import LAYER_TYPES, Measure
+from demoe.analysis.similarity_study import type_scores, write_scores_csv
 from demoe.analysis.style import COLUMN_FIGURE_WIDTH_IN, MIN_FONT_PT, font_pt
-from demoe.errors import CheckpointError
-from demoe.experiments.catalogue import SEED_CONTROL_SUFFIX
-from demoe.io.atomic import write_text
-from demoe.io.checkpoint import read_state_dict
-from demoe.train.config import load_config
-from demoe.train.loop import build_training_model
 
 LAYER_TYPE_COLORS: dict[str, tuple[float, float, float]] = dict(
     zip(LAYER_TYPES, sns.color_palette("colorblind", len(LAYER_TYPES)), strict=True)
-)
-#: Module order inside a NAFBlock's forward pass.
-_BLOCK_ORDER: tuple[str, ...] = (
-    "norm1",
-    "conv1",
-    "conv2",
-    "sca",
-    "conv3",
-    "beta",
-    "norm2",
-    "conv4",
-    "conv5",
-    "gamma",
 )
 MEASURE_LABELS: dict[str, str] = {
     "pearson": "mean per-filter Pearson r",
@@ -76,83 +46,8 @@ MEASURE_LABELS: dict[str, str] = {
 }
 
 
-def network_order(key: str) -> tuple[int, ...]:
-    """Sort key putting NAFNet/DeMoE state-dict keys in forward-pass order (intro,
-    encoder level blocks and down conv, middle blocks, per decoder level the up conv,
-    its blocks and MoE block, ending); safetensors files store keys alphabetically."""
-    parts = canonical_key(key).split(".")
-    nums = [int(p) for p in parts if p.isdigit()] + [0, 0]
-    module = next((p for p in parts if p in _BLOCK_ORDER), "")
-    inner = _BLOCK_ORDER.index(module) if module else 0
-    head = parts[0]
-    if head == "intro":
-        return (0,)
-    if head in ("encoders", "downs"):
-        return (1, nums[0], head == "downs", nums[1], inner)
-    if head == "middle_blks":
-        return (2, nums[0], inner)
-    if head in ("ups", "decoders"):
-        return (3, nums[0], head == "decoders", nums[1], inner)
-    if head == "experts":  # MoE block m follows the middle blocks (m = 0) or decoder m - 1
-        return (
-            (2, 99, nums[0], nums[1], inner)
-            if nums[0] == 0
-            else (3, nums[0] - 1, 2, nums[1], inner)
-        )
-    return (4 if head == "ending" else 5,)
-
-
-def pairwise_layer_scores(
-    models: Mapping[str, StateDict],
-    pairs: Sequence[tuple[str, str]],
-    labels: Mapping[str, str] | None = None,
-    measure: Measure = "pearson",
-    params: Params = "weight",
-    sigma_factor: float = 0.5,
-) -> pd.DataFrame:
-    """Layer scores of every pair of ``models`` (long format, one row per pair and layer).
-
-    Columns: ``pair`` ("A – B" with ``labels``), ``model_a``, ``model_b``, ``order`` (the
-    layer's rank in forward-pass order, :func:`network_order`) and the columns of
-    :func:`compare_state_dicts`.
-    CheckpointError naming both models when their architectures differ.
-    """
-    labels = labels or {}
-    tables = []
-    for name_a, name_b in pairs:
-        try:
-            table = compare_state_dicts(
-                models[name_a], models[name_b], measure, params, sigma_factor
-            )
-        except CheckpointError as exc:
-            raise CheckpointError(
-                f"cannot compare {name_a} with {name_b} (different architectures?): {exc}"
-            ) from exc
-        pair = f"{labels.get(name_a, name_a)} – {labels.get(name_b, name_b)}"
-        order = [network_order(k) for k in table["layer"]]
-        rank = sorted(range(len(order)), key=order.__getitem__)
-        table = table.iloc[rank].assign(
-            pair=pair, model_a=name_a, model_b=name_b, order=np.arange(len(table))
-        )
-        tables.append(table)
-    return pd.concat(tables, ignore_index=True)
-
-
-def layer_summary(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean, min and max score over pairs of every layer, in network order."""
-    keys = ["order", "layer", "layer_type", "position", "filter_size"]
-    grouped = scores.groupby(keys, sort=True)["score"]
-    summary = grouped.agg(mean="mean", min="min", max="max", n_pairs="count").reset_index()
-    return summary.sort_values("order", ignore_index=True)
-
-
-def type_matrix(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean score per pair (rows, in order of appearance) and layer type (Figs. 7, 11)."""
-    matrix = scores.pivot_table(index="pair", columns="layer_type", values="score", aggfunc="mean")
-    columns = [t for t in LAYER_TYPES if t in matrix.columns]
-    return matrix.loc[list(dict.fromkeys(scores["pair"])), columns]
-
-
+#: The score heatmaps (Figs. 7, 11): annotated cells, one colour scale up to a score of 1.
+HEATMAP_STYLE: dict = {"annot": True, "fmt": ".2f", "vmax": 1.0, "cmap": "viridis"}
 #: How each reference series of :func:`layer_bar_figure` is drawn, by its kind.
 REFERENCE_STYLES: dict[str, dict] = {
     "seed": {"marker": "o", "color": "black", "linestyle": "none", "markersize": 2.5},
@@ -160,16 +55,6 @@ REFERENCE_STYLES: dict[str, dict] = {
     "random": {"color": "dimgray", "linestyle": ":", "linewidth": 1.2, "drawstyle": "steps-mid"},
     "pairs": {"marker": "_", "color": "black", "linestyle": "none", "markersize": 6},
 }
-
-
-def random_weight_reference(
-    summary: pd.DataFrame, measure: Measure, sigma_factor: float = 0.5
-) -> pd.Series:
-    """Expected layer score of unrelated random weights of each layer's shape, indexed by
-    layer (:func:`demoe.analysis.similarity.random_filter_baseline` of its filter size)."""
-    sizes = summary.set_index("layer")["filter_size"]
-    cache = {n: random_filter_baseline(int(n), measure, sigma_factor) for n in set(sizes)}
-    return sizes.map(cache)
 
 
 def tick_groups(
@@ -209,7 +94,9 @@ def layer_bar_figure(
     mean = summary["mean"].to_numpy()
     yerr = None
     if (summary["n_pairs"] > 1).any():
-        yerr = np.vstack([mean - summary["min"].to_numpy(), summary["max"].to_numpy() - mean])
+        spread = [mean - summary["min"].to_numpy(), summary["max"].to_numpy() - mean]
+        # equal scores of every pair: their float mean may stray an ulp outside min and max
+        yerr = np.maximum(np.vstack(spread), 0.0)
     colors = [LAYER_TYPE_COLORS[t] for t in summary["layer_type"]]
     ax.bar(x, mean, width=0.85, color=colors, yerr=yerr, error_kw={"elinewidth": 0.5})
     handles: list = [
@@ -297,8 +184,9 @@ def pair_grid_figure(
     threshold: float | None = None,
     columns: int = 2,
 ) -> Figure:
-    """Fig. 2 as the paper draws it: one small panel per pair of ``study["pairs"]``
-    (a :func:`similarity_study`), sized for the paper's column width.
+    """Fig. 2 as the paper draws it: one small panel per pair of ``study["pairs"]`` (a
+    :func:`~demoe.analysis.similarity_study.similarity_study`), sized for the paper's
+    column width.
 
     Each panel: the pair's score of every layer in network order (bars coloured by layer
     type), the ``threshold`` line, and the controls of the pair's two models
@@ -391,11 +279,8 @@ def heatmap_figure(
     sns.heatmap(
         matrix,
         ax=ax,
-        annot=True,
-        fmt=".2f",
         vmin=vmin,
-        vmax=1.0,
-        cmap="viridis",
+        **HEATMAP_STYLE,
         annot_kws={"fontsize": MIN_FONT_PT},
         cbar_kws={"label": cbar_label, "pad": 0.02},
     )
@@ -416,29 +301,6 @@ def heatmap_figure(
     return fig
 
 
-def moe_blocks(state_dict: StateDict) -> list[int]:
-    """Indices of the MoE blocks in a DeMoE state dict; CheckpointError if it has none."""
-    blocks = sorted(
-        {int(m.group(1)) for k in state_dict if (m := re.match(r"experts\.(\d+)\.experts\.", k))}
-    )
-    if not blocks:
-        raise CheckpointError(
-            "no MoE blocks ('experts.<i>.experts.<e>.') in the state dict: "
-            "Fig. 11 needs a trained DeMoE"
-        )
-    return blocks
-
-
-def expert_matrices(
-    state_dict: StateDict, measure: Measure = "pearson", params: Params = "weight"
-) -> dict[str, pd.DataFrame]:
-    """Expert × expert similarity of every MoE block, keyed "MoE 1", "MoE 2"… (Fig. 11)."""
-    return {
-        f"MoE {i + 1}": expert_similarity(state_dict, i, measure, params)
-        for i in moe_blocks(state_dict)
-    }
-
-
 def expert_figure(matrices: Mapping[str, pd.DataFrame], title: str, cbar_label: str) -> Figure:
     """One 5×5 expert × expert heatmap per MoE block on a shared colour scale (the
     notebook's view of Fig. 11; the figure itself is per pair and layer type)."""
@@ -453,11 +315,8 @@ def expert_figure(matrices: Mapping[str, pd.DataFrame], title: str, cbar_label: 
         sns.heatmap(
             shown,
             ax=ax,
-            annot=True,
-            fmt=".2f",
             vmin=vmin,
-            vmax=1.0,
-            cmap="viridis",
+            **HEATMAP_STYLE,
             square=True,
             cbar=k == n - 1,
             cbar_ax=axes[n] if k == n - 1 else None,
@@ -470,117 +329,9 @@ def expert_figure(matrices: Mapping[str, pd.DataFrame], title: str, cbar_label: 
     return fig
 
 
-def expert_type_scores(
-    state_dict: StateDict, measure: Measure = "pearson", params: Params = "weight"
-) -> pd.DataFrame:
-    """Layer scores of every expert pair of every MoE block (Fig. 11), long format with
-    ``pair`` ("defocus – low light") and ``moe`` ("MoE 1"…) columns."""
-    tables = [
-        expert_pair_scores(state_dict, i, measure, params).assign(moe=f"MoE {i + 1}")
-        for i in moe_blocks(state_dict)
-    ]
-    scores = pd.concat(tables, ignore_index=True)
-    pair = scores["expert_a"].map(task_label) + " – " + scores["expert_b"].map(task_label)
-    return scores.assign(pair=pair)
-
-
-def read_models(paths: Sequence[str | os.PathLike]) -> dict[str, StateDict]:
-    """State dicts keyed by experiment name (the model file's folder)."""
-    models = {model_name(p): read_state_dict(p) for p in paths}
-    if len(models) != len(paths):
-        raise CheckpointError(f"two model files share an experiment name: {list(map(str, paths))}")
-    return models
-
-
-def initial_state_dict(model_path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """The weights a trained model started from, rebuilt from its training config.
-
-    ``model_path`` is ``<results>/models/<name>/model.safetensors``; the folder's
-    ``resolved_config.yaml`` gives the architecture and the seed of the initial weights
-    (``run.init_seed``, else ``run.seed``). The trainer seeds the RNGs with it and then
-    builds the model (``demoe.train.loop``), so the
-    same two steps give the same initial weights (the global RNG state is restored).
-    """
-    config_file = Path(model_path).parent / "resolved_config.yaml"
-    if not config_file.is_file():
-        raise CheckpointError(
-            f"{config_file}: no training config beside the model, so its initial "
-            "weights cannot be rebuilt"
-        )
-    config = load_config(config_file)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.run.weights_seed)
-        model = build_training_model(config)
-    return model.state_dict()
-
-
-#: Kinds of score tables of :func:`similarity_study`.
-STUDY_KINDS: tuple[str, ...] = ("pairs", "seed", "init")
-
-
-def similarity_study(
-    model_paths: Sequence[str | os.PathLike],
-    seed_control_paths: Sequence[str | os.PathLike] = (),
-    with_init: bool = False,
-    measure: Measure = "pearson",
-    params: Params = "weight",
-    sigma_factor: float = 0.5,
-) -> dict[str, pd.DataFrame]:
-    """Layer scores of the per-dataset models and their controls (Figs. 2, 7, 9).
-
-    ``"pairs"``: every pair of ``model_paths`` (Sec. 3.1); ``"seed"``: each model
-    ``<name>`` against ``<name>_reseed`` among ``seed_control_paths`` (same dataset,
-    another seed); ``"init"`` (``with_init``): each model against its own initial
-    weights (:func:`initial_state_dict`). Missing kinds are absent from the result.
-    """
-    models = read_models(model_paths)
-    names = list(models)
-    labels = {n: model_label(n) for n in names}
-    study = {"pairs": [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]}
-    controls = read_models(seed_control_paths)
-    unmatched = [c for c in controls if c.removesuffix(SEED_CONTROL_SUFFIX) not in models]
-    if unmatched:
-        raise CheckpointError(f"seed controls without their model: {unmatched}")
-    for name in controls:
-        base = name.removesuffix(SEED_CONTROL_SUFFIX)
-        labels[name] = f"{labels[base]} (other seed)"
-    models.update(controls)
-    if controls:
-        study["seed"] = [(c.removesuffix(SEED_CONTROL_SUFFIX), c) for c in controls]
-    if with_init:
-        for path, name in zip(model_paths, names, strict=True):
-            models[f"{name} init"] = initial_state_dict(path)
-            labels[f"{name} init"] = "its initialisation"
-        study["init"] = [(n, f"{n} init") for n in names]
-    return {
-        kind: pairwise_layer_scores(models, pairs, labels, measure, params, sigma_factor)
-        for kind, pairs in study.items()
-        if pairs
-    }
-
-
-def type_scores(tables: Mapping[str, pd.DataFrame], measure: Measure) -> pd.DataFrame:
-    """Tidy per-pair, per-layer-type means of score tables keyed by kind ("pairs",
-    "seed", "init", "other_task", "experts"…): columns ``kind, pair, layer_type,
-    measure, score, n_layers`` (the CSV beside Figs. 7, 8, 9, 11, for the claims)."""
-    rows = [
-        table.groupby(["pair", "layer_type"], sort=False)["score"]
-        .agg(score="mean", n_layers="count")
-        .reset_index()
-        .assign(kind=kind, measure=measure)
-        for kind, table in tables.items()
-    ]
-    columns = ["kind", "pair", "layer_type", "measure", "score", "n_layers"]
-    return pd.concat(rows, ignore_index=True)[columns]
-
-
-def write_scores_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a :func:`type_scores` table atomically."""
-    write_text(path, frame.to_csv(index=False, float_format="%.6g"))
-
-
 def control_references(study: Mapping[str, pd.DataFrame]) -> dict[str, tuple[str, pd.Series]]:
-    """Per-layer means of the control kinds of a :func:`similarity_study`, as
+    """Per-layer means of the control kinds of a
+    :func:`~demoe.analysis.similarity_study.similarity_study`, as
     ``references`` of :func:`layer_bar_figure`."""
     labels = {
         "seed": "control: same dataset, other seed (mean)",
@@ -591,3 +342,49 @@ def control_references(study: Mapping[str, pd.DataFrame]) -> dict[str, tuple[str
         for kind in ("seed", "init")
         if kind in study and len(study[kind])
     }
+
+
+def add_study_arguments(parser: argparse.ArgumentParser, controls: bool = True) -> None:
+    """The inputs of the weight-similarity figures (Figs. 2, 7, 8, 9): ``--models``, the
+    seed and initialisation controls (``controls``) and ``--params``."""
+    parser.add_argument("--models", nargs="+", required=True, help="per-dataset NAFNet files")
+    if controls:
+        parser.add_argument(
+            "--seed-controls", nargs="*", default=[], help="nafnet_<dataset>_reseed model files"
+        )
+        parser.add_argument(
+            "--init-control", action="store_true", help="each model vs its initial weights"
+        )
+    parser.add_argument("--params", choices=["weight", "all"], default="weight")
+
+
+#: What a similarity figure script draws from its parsed arguments: the figure, and the
+#: layer score tables behind it by kind ("pairs", "seed", "init", "other_task", "experts"…).
+Drawn = tuple[Figure, Mapping[str, pd.DataFrame]]
+
+
+def similarity_main(
+    doc: str | None,
+    measure: Measure,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    draw: Callable[[argparse.Namespace], Drawn],
+) -> Callable[[Sequence[str] | None], None]:
+    """The ``main`` of a similarity figure script (Figs. 7, 8, 9, 11).
+
+    It parses the script's arguments (``add_arguments``, then ``--pdf``, ``--png`` and
+    ``--csv``), draws, saves the figure and, with ``--csv``, writes the per-pair,
+    per-layer-type means of the ``measure`` scores behind it
+    (:func:`~demoe.analysis.similarity_study.type_scores`), the table the claims read.
+    """
+
+    def main(argv: Sequence[str] | None = None) -> None:
+        parser = figure_parser(doc)
+        add_arguments(parser)
+        parser.add_argument("--csv", help="also write the per-pair, per-layer-type means as CSV")
+        args = parser.parse_args(argv)
+        fig, tables = draw(args)
+        save(fig, args)
+        if args.csv:
+            write_scores_csv(type_scores(tables, measure), args.csv)
+
+    return main

@@ -1,6 +1,6 @@
 """Labels shared by the figures, and the model that plays each role in them.
 
-Light on imports: ``workflow/rules/figures.smk`` imports it to build the DAG.
+Light on imports: the figure registry (:mod:`demoe.analysis.figures`) imports it to build the DAG.
 """
 
 from __future__ import annotations

@@ -1,0 +1,297 @@
+"""Results tables in the paper's layout: formatting and rendering (Markdown, LaTeX).
+
+The long table comes from :mod:`demoe.analysis.tables`; the CSV keeps it as it is. The
+Markdown and LaTeX follow the paper's layout. For each dataset (and the cost), one column
+joins the metrics as "PSNR / SSIM / LPIPS". Tables 3 and 8 are split into one block per
+dataset, as the paper prints them. "n/a" marks an unavailable metric, "?" an illegible
+paper cell and "–" a value that was not evaluated or not reported.
+
+An image metric is printed with the label and decimals of its record in
+:mod:`demoe.eval.registry`; the cost columns, which are no image metrics, with
+:data:`COST_LABELS` and :data:`COST_DECIMALS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from demoe.analysis.tables import (
+    AVERAGE,
+    COST,
+    DIFFERENCE,
+    REPRODUCED,
+    ShownRow,
+    build_table,
+    column_order,
+    display_columns,
+    metric_order,
+    shown_rows,
+    uses_cost,
+)
+from demoe.errors import run_reporting_errors
+from demoe.eval.registry import get_metric, metric_names, registered_metrics
+from demoe.experiments.paper_tables import BLURRY_INPUT, BLURRY_INPUT_ROW, TableSpec, table_specs
+from demoe.io.atomic import write_text
+from demoe.tasks import DATASETS
+
+#: Labels and decimals of the cost columns (demoe.analysis.tables.COST_METRICS).
+COST_LABELS: dict[str, str] = {
+    "params_m": "Params (M)",
+    "macs_g": "MACs (G)",
+    "runtime_ms": "Runtime (ms)",
+}
+COST_DECIMALS: dict[str, int] = {"params_m": 2, "macs_g": 2, "runtime_ms": 1}
+#: Decimals of a metric neither registered nor a cost column.
+DEFAULT_DECIMALS = 3
+MAX_DECIMALS = 4
+#: Unicode in labels and cells → LaTeX (the .tex must compile with pdflatex); a metric's
+#: own symbols (its registry record's ``latex``) are added to these.
+LATEX_SYMBOLS: dict[str, str] = {
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "†": r"$^\dagger$",
+    "−": "$-$",
+    "–": "--",
+    "×": r"$\times$",
+    "→": r"$\rightarrow$",
+}
+NOT_AVAILABLE = "n/a"
+ILLEGIBLE = "?"
+ABSENT = "–"
+ALIGNED_MARK = "†"
+#: Tables the paper prints as one block per dataset.
+SPLIT_TABLES: frozenset[str] = frozenset({"table3_task_specific", "table8_ood_extended"})
+
+
+def metric_label(metric: str) -> str:
+    """Column label of a metric: its registry label, the cost label, or its name."""
+    if metric in metric_names():
+        return get_metric(metric).label
+    return COST_LABELS.get(metric, metric)
+
+
+def metric_decimals(metric: str) -> int:
+    """Decimals of our numbers of a metric (the paper's)."""
+    if metric in metric_names():
+        return get_metric(metric).decimals
+    return COST_DECIMALS.get(metric, DEFAULT_DECIMALS)
+
+
+def latex_symbols() -> dict[str, str]:
+    """Every Unicode character of labels and cells that LaTeX needs translated."""
+    return {**LATEX_SYMBOLS, **{c: tex for m in registered_metrics() for c, tex in m.latex.items()}}
+
+
+def format_value(value: float, metric: str, origin: str) -> str:
+    """A cell as printed: the paper's decimals ("n/a" for NaN, sign on differences).
+
+    Reported values keep the extra decimals they were printed with (0.9249, Table 3);
+    an illegible reported cell is "?".
+    """
+    if math.isnan(value):
+        return ILLEGIBLE if origin.startswith("reported") else NOT_AVAILABLE
+    decimals = metric_decimals(metric)
+    if origin.startswith("reported"):
+        while decimals < MAX_DECIMALS and abs(round(value, decimals) - value) > 1e-9:
+            decimals += 1
+    sign = "+" if origin == DIFFERENCE else ""
+    return f"{value:{sign}.{decimals}f}"
+
+
+def _group_metrics(long: pd.DataFrame, dataset: str) -> list[str]:
+    present = set(long.loc[long["dataset"] == dataset, "metric"])
+    order = metric_order()
+    return [m for m in order if m in present] + sorted(present - set(order))
+
+
+def _cells(long: pd.DataFrame) -> pd.DataFrame:
+    return long.assign(
+        cell=[
+            format_value(v, m, o)
+            for v, m, o in zip(long.value, long.metric, long.origin, strict=True)
+        ]
+    )
+
+
+def wide(long: pd.DataFrame, spec: TableSpec, aligned: set[str]) -> pd.DataFrame:
+    """The paper's layout: (method, origin) rows × one column per dataset joining its metrics."""
+    cells = _cells(long)
+    index = list(dict.fromkeys(zip(cells["method"], cells["origin"], strict=True)))
+    table = pd.DataFrame(index=pd.MultiIndex.from_tuples(index, names=["Method", "Origin"]))
+    for dataset in display_columns(long, spec):
+        metrics = _group_metrics(long, dataset)
+        sub = cells[cells["dataset"] == dataset].pivot_table(
+            index=["method", "origin"], columns="metric", values="cell", aggfunc="first"
+        )
+        sub = sub.reindex(index=table.index, columns=metrics).fillna(ABSENT)
+        joined = sub.apply(lambda r: " / ".join(r), axis=1)
+        empty = (sub == ABSENT).all(axis=1)
+        header = f"{_dataset_label(dataset, aligned)} " + " / ".join(
+            metric_label(m) for m in metrics
+        )
+        table[header] = joined.where(~empty, ABSENT)
+    return table
+
+
+def blocks(long: pd.DataFrame, spec: TableSpec, aligned: set[str]) -> dict[str, pd.DataFrame]:
+    """One block per dataset (Tables 3, 8): the rows with a value there, one column per metric."""
+    out = {}
+    cells = _cells(long)
+    for dataset in display_columns(long, spec):
+        here = cells[cells["dataset"] == dataset]
+        index = list(dict.fromkeys(zip(here["method"], here["origin"], strict=True)))
+        metrics = _group_metrics(long, dataset)
+        sub = here.pivot_table(
+            index=["method", "origin"], columns="metric", values="cell", aggfunc="first"
+        )
+        sub = sub.reindex(index=pd.MultiIndex.from_tuples(index), columns=metrics).fillna(ABSENT)
+        sub.columns = [metric_label(m) for m in metrics]
+        sub.index.names = ["Method", "Origin"]
+        out[_dataset_label(dataset, aligned)] = sub
+    return out
+
+
+def _dataset_label(dataset: str, aligned: set[str]) -> str:
+    if dataset == AVERAGE:
+        return "Average"
+    if dataset == COST:
+        return "Computational cost"
+    return DATASETS[dataset].display + (ALIGNED_MARK if dataset in aligned else "")
+
+
+def notes(
+    long: pd.DataFrame,
+    spec: TableSpec,
+    aligned: set[str],
+    extra: Sequence[str] = (),
+    rows: Sequence[ShownRow] = (),
+) -> list[str]:
+    """Notes under the table: protocol, which model is ours, n/a reasons, sources."""
+    lines = []
+    if aligned:
+        names = ", ".join(DATASETS[d].display for d in DATASETS if d in aligned)
+        lines.append(
+            f"{ALIGNED_MARK} after a dataset: {names}: RealBlur protocol (intensity matched, "
+            "ECC homography to the ground truth, PSNR/SSIM over the valid mask)."
+        )
+    lines += list(extra)
+    ours = [f"{r.label}: {r.ours}" for r in rows if r.paper]
+    if ours:
+        lines.append("Reproduced rows (paper row: our experiment): " + "; ".join(ours) + ".")
+    costed = set(long.loc[(long["origin"] == REPRODUCED) & (long["dataset"] == COST), "method"])
+    if set(display_columns(long, spec)) != set(column_order(long, spec)):
+        lines.append("The paper gives averages only; our per-dataset values are in the .csv.")
+    if uses_cost(spec):
+        uncosted = [r.label for r in rows if r.paper and r.label not in costed]
+        if uncosted:
+            lines.append(
+                "Computational cost reported only (cost.csv has no model for it): "
+                + ", ".join(uncosted)
+            )
+    if any(e.experiment == BLURRY_INPUT for r in rows for e in r.evaluations):
+        lines.append(
+            f"{BLURRY_INPUT_ROW}: the degraded input itself scored against the ground truth "
+            "(same protocol as the models); a reference of ours, not a row of the paper."
+        )
+    only = [r.label for r in rows if not r.paper]
+    if only:
+        lines.append("Rows after the paper's are ours only (not in the paper): " + ", ".join(only))
+    reasons = long.loc[long["value"].isna() & (long["note"] != ""), ["metric", "note"]]
+    for metric, note in dict.fromkeys(map(tuple, reasons.values)):
+        if not note.startswith("source: "):
+            lines.append(f"{NOT_AVAILABLE} ({metric.upper()}): {note}")
+    reported = long["origin"].str.startswith("reported")
+    if (reported & long["value"].isna()).any():
+        lines.append(f"{ILLEGIBLE}: the paper's cell is illegible in its text (see the source).")
+    sources = long.loc[reported & long["note"].str.startswith("source: "), "note"]
+    lines += [f"Reported values, {s}" for s in dict.fromkeys(sources)]
+    lines.append(f"{ABSENT}: not evaluated or not reported.")
+    return lines
+
+
+def _frames(long: pd.DataFrame, spec: TableSpec, aligned: set[str]) -> dict[str, pd.DataFrame]:
+    if spec.name in SPLIT_TABLES:
+        return blocks(long, spec, aligned)
+    return {"": wide(long, spec, aligned)}
+
+
+def render_markdown(
+    frames: Mapping[str, pd.DataFrame], spec: TableSpec, lines: Sequence[str]
+) -> str:
+    parts = [f"**{caption(spec)}**\n"]
+    for title, frame in frames.items():
+        if title:
+            parts.append(f"*{title}*\n")
+        parts.append(frame.reset_index().to_markdown(index=False, disable_numparse=True) + "\n")
+    return "\n".join(parts) + "\n" + "".join(f"- {n}\n" for n in lines)
+
+
+def render_latex(frames: Mapping[str, pd.DataFrame], spec: TableSpec, lines: Sequence[str]) -> str:
+    tex = ""
+    for i, (title, frame) in enumerate(frames.items()):
+        text = caption(spec) + (f" ({title})" if title else "")
+        label = f"tab:{spec.name}" + (f"-{i}" if title else "")
+        tex += frame.to_latex(caption=text, label=label, escape=True)
+    tex += "".join(f"% {n}\n" for n in lines)
+    return tex.translate(str.maketrans(latex_symbols()))
+
+
+def caption(spec: TableSpec) -> str:
+    """The table's caption: its number in the paper and its title."""
+    where = spec.number if spec.number.startswith("Fig") else f"Table {spec.number}"
+    return f"{where}: {spec.title}"
+
+
+def write_table(
+    prefix: str | Path,
+    long: pd.DataFrame,
+    spec: TableSpec,
+    aligned: set[str],
+    extra: Sequence[str] = (),
+    rows: Sequence[ShownRow] = (),
+) -> list[Path]:
+    """Write ``<prefix>.csv`` (long), ``.md`` and ``.tex`` atomically; returns the paths."""
+    frames, lines = _frames(long, spec, aligned), notes(long, spec, aligned, extra, rows)
+    prefix = Path(prefix)
+    paths = [prefix.with_suffix(s) for s in (".csv", ".md", ".tex")]
+    write_text(paths[0], long.to_csv(index=False, float_format="%.6g"))
+    write_text(paths[1], render_markdown(frames, spec, lines))
+    write_text(paths[2], render_latex(frames, spec, lines))
+    return paths
+
+
+def main(name: str, argv: Sequence[str] | None = None) -> int:
+    """Command line of the ``analysis/table*.py`` scripts: build and write table ``name``;
+    bad input is one line on stderr and status 2 (:func:`demoe.errors.run_reporting_errors`)."""
+    return run_reporting_errors(name, lambda: _write_table_command(name, argv))
+
+
+def _write_table_command(name: str, argv: Sequence[str] | None) -> None:
+    parser = argparse.ArgumentParser(description=f"results table {name}")
+    parser.add_argument("--results", required=True, help="results folder (eval summaries)")
+    parser.add_argument("--reported", help="config/reported/<table>.csv (used when it exists)")
+    parser.add_argument("--cost", help="results/tables/cost.csv (Tables 1, 5, 7)")
+    parser.add_argument("--datasets", nargs="+", help="datasets present (default: all)")
+    parser.add_argument("--tlc-experts", nargs="+", default=["synth_global_motion"])
+    parser.add_argument("--note", action="append", default=[], help="extra note line")
+    parser.add_argument(
+        "--fixed-weights",
+        action="append",
+        default=[],
+        metavar="EXPERIMENT=FILE",
+        help="experiment evaluated with given weights (config checkpoints:), labelled by FILE",
+    )
+    parser.add_argument("--out", required=True, help="output prefix (.csv, .md, .tex)")
+    args = parser.parse_args(argv)
+    fixed = dict(item.split("=", 1) for item in args.fixed_weights)
+    specs = table_specs(args.tlc_experts, fixed)
+    spec = specs[name]
+    long, aligned = build_table(spec, args.results, args.reported, args.cost, args.datasets, specs)
+    rows = shown_rows(spec, specs, args.datasets)
+    for path in write_table(args.out, long, spec, aligned, args.note, rows):
+        print(path)
