@@ -1,7 +1,7 @@
 """Table 1: all-in-one deblurring on the five AIO-Blur test sets, with cost.
 
 Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the rendering from
-``demoe.analysis.tables``; ``--help`` for the options.
+``demoe.analysis.table_render``; ``--help`` for the options.
 """
 
 import sys

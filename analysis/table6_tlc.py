@@ -1,7 +1,7 @@
 """Table 6: no TLC / TLC everywhere / TLC on chosen experts.
 
 Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the rendering from
-``demoe.analysis.tables``; ``--help`` for the options.
+``demoe.analysis.table_render``; ``--help`` for the options.
 """
 
 import sys

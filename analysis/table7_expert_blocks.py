@@ -1,7 +1,7 @@
 """Table 7 (App. F): DeMoE with DarkIR, wavelet, Restormer and PLK expert blocks.
 
 Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the rendering from
-``demoe.analysis.tables``; ``--help`` for the options.
+``demoe.analysis.table_render``; ``--help`` for the options.
 """
 
 import sys

@@ -1,7 +1,7 @@
 """Fig. 6 (right) as a table: training strategies on AIO-Blur.
 
 Thin wrapper: the rows come from ``demoe.experiments.paper_tables``, the rendering from
-``demoe.analysis.tables``; ``--help`` for the options.
+``demoe.analysis.table_render``; ``--help`` for the options.
 """
 
 import sys

@@ -28,59 +28,22 @@
 # Inputs: `build_report.json`, `mse_pairs.csv`, `aioblur_{train,test,ood}.jsonl`.
 
 # %%
-import os
-from pathlib import Path
+from demoe import paths
+from demoe.analysis.notebook import analysis_script, local_path, require_artifacts, results_folder
+from demoe.data.build import MSE_CSV, REPORT
 
-RESULTS = Path(os.environ.get("DEMOE_RESULTS", "../results"))
-RESULTS = RESULTS.expanduser().resolve()
-REPO = Path.cwd().resolve().parent  # the notebooks live in <repo>/notebooks
-
-#: Artifacts of the Snakemake DAG this notebook reads (relative to RESULTS).
-REQUIRED = [
-    "data/manifests/build_report.json",
-    "data/manifests/mse_pairs.csv",
-    "data/manifests/aioblur_train.jsonl",
-    "data/manifests/aioblur_test.jsonl",
-    "data/manifests/aioblur_ood.jsonl",
-]
-missing = [p for p in REQUIRED if not (RESULTS / p).exists()]
-if missing:
-    raise FileNotFoundError(
-        f"DAG artifacts missing under {RESULTS}: {', '.join(missing)}. "
-        "Run `make reproduce` first, or set DEMOE_RESULTS to a results folder."
-    )
+RESULTS = results_folder()
+BUILD_REPORT = paths.data(RESULTS, "manifests", REPORT)
+MSE_PAIRS = paths.data(RESULTS, "manifests", MSE_CSV)
+MANIFESTS = {
+    split: paths.manifest(RESULTS, f"aioblur_{split}") for split in ("train", "test", "ood")
+}
+require_artifacts(RESULTS, [BUILD_REPORT, MSE_PAIRS, *MANIFESTS.values()])
 print(f"results folder: {RESULTS}")
-
-
-def local_path(path):
-    """A manifest path as a file that exists from the notebook's directory."""
-    p = Path(path)
-    if p.is_absolute():
-        return p
-    candidates = [Path.cwd() / p, REPO / p, RESULTS.parent / p]
-    if p.parts and p.parts[0] == "results":
-        candidates.append(RESULTS.joinpath(*p.parts[1:]))
-    return next((c for c in candidates if c.exists()), REPO / p)
-
-
-def analysis_script(name):
-    """Import a figure/table script of <repo>/analysis (they are not a package)."""
-    import importlib.util
-
-    import matplotlib
-
-    spec = importlib.util.spec_from_file_location(name, REPO / "analysis" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    use, matplotlib.use = matplotlib.use, lambda *args, **kwargs: None
-    try:  # the scripts select the Agg backend on import: keep the notebook's
-        spec.loader.exec_module(module)
-    finally:
-        matplotlib.use = use
-    return module
-
 
 # %%
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -93,12 +56,9 @@ from demoe.data.images import read_hwc
 from demoe.data.manifest import counts_by_dataset, read_manifest
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, DATASETS
 
-MANIFESTS = RESULTS / "data" / "manifests"
-report = json.loads((MANIFESTS / "build_report.json").read_text(encoding="utf-8"))
-mse_pairs = pd.read_csv(MANIFESTS / "mse_pairs.csv")
-records = {
-    split: read_manifest(MANIFESTS / f"aioblur_{split}.jsonl") for split in ("train", "test", "ood")
-}
+report = json.loads(Path(BUILD_REPORT).read_text(encoding="utf-8"))
+mse_pairs = pd.read_csv(MSE_PAIRS)
+records = {split: read_manifest(path) for split, path in MANIFESTS.items()}
 print("balance settings:", report["balance"])
 print({split: len(recs) for split, recs in records.items()}, "records per manifest")
 
@@ -184,7 +144,7 @@ else:
             if path is None:
                 ax.set_title("(unpaired)", fontsize=8)
                 continue
-            ax.imshow(read_hwc(local_path(path)))
+            ax.imshow(read_hwc(local_path(path, RESULTS)))
             if row == 0:
                 ax.set_title(f"{DATASETS[rec.dataset].display}\n{kind}", fontsize=8)
             else:

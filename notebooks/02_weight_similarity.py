@@ -32,77 +32,29 @@
 # the common starting point.
 #
 # What to change: pick the **dataset pair**, the **measure** and the **parameters** with the
-# drop-downs (Jupyter Lab), or set the defaults `PAIR`, `MEASURE`, `PARAMS` in the first code
-# cell; pick the **layer type** under "All dataset pairs". Scores come from
-# `demoe.analysis.similarity` through the helpers of `demoe.analysis.plots.weights` that the
-# DAG's figure scripts use.
+# drop-downs (Jupyter Lab), or set the defaults `PAIR`, `MEASURE`, `PARAMS` in the code cell
+# after the set-up; pick the **layer type** under "All dataset pairs". Scores come from
+# `demoe.analysis.similarity` through the helpers of `demoe.analysis.similarity_study`, and the
+# figures from `demoe.analysis.plots.weights`, as in the DAG's figure scripts.
 
 # %%
-import os
 from pathlib import Path
 
-RESULTS = Path(os.environ.get("DEMOE_RESULTS", "../results"))
-RESULTS = RESULTS.expanduser().resolve()
-REPO = Path.cwd().resolve().parent  # the notebooks live in <repo>/notebooks
-
-#: Artifacts of the Snakemake DAG this notebook reads (relative to RESULTS).
-REQUIRED = [
-    "models/demoe/model.safetensors",
-]
-missing = [p for p in REQUIRED if not (RESULTS / p).exists()]
-if missing:
-    raise FileNotFoundError(
-        f"DAG artifacts missing under {RESULTS}: {', '.join(missing)}. "
-        "Run `make reproduce` first, or set DEMOE_RESULTS to a results folder."
-    )
-print(f"results folder: {RESULTS}")
-
-
-def choose(show, **choices):
-    """Draw show(**defaults) now and offer each choice (options, default) as a drop-down."""
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    def label(option):  # a tuple option (a dataset pair) would read as (label, value)
-        return " vs ".join(map(str, option)) if isinstance(option, tuple) else str(option)
-
-    controls = {
-        name: widgets.Dropdown(
-            options=[(label(o), o) for o in options], value=default, description=name
-        )
-        for name, (options, default) in choices.items()
-    }
-    out = widgets.Output()
-
-    def draw(_change=None):
-        failure = []
-        with out:  # the Output widget shows, and swallows, an exception raised inside
-            out.clear_output(wait=True)
-            try:
-                show(**{name: c.value for name, c in controls.items()})
-            except Exception as err:
-                failure.append(err)
-                raise
-        if failure and _change is None:
-            raise failure[0]
-
-    for control in controls.values():
-        control.observe(draw, names="value")
-    display(widgets.HBox(list(controls.values())), out)
-    draw()
-
-
+from demoe import paths
+from demoe.analysis.notebook import choose, require_artifacts, results_folder
 from demoe.tasks import AIO_BLUR
 
-NAFNETS = {
-    d: RESULTS / "models" / f"nafnet_{d}" / "model.safetensors"
-    for d in AIO_BLUR
-    if (RESULTS / "models" / f"nafnet_{d}" / "model.safetensors").exists()
-}
+RESULTS = results_folder()
+DEMOE = paths.model_file(RESULTS, "demoe")
+require_artifacts(RESULTS, [DEMOE])
+print(f"results folder: {RESULTS}")
+
+NAFNETS = {d: paths.model_file(RESULTS, f"nafnet_{d}") for d in AIO_BLUR}
+NAFNETS = {d: path for d, path in NAFNETS.items() if Path(path).exists()}
 if len(NAFNETS) < 2:
     raise FileNotFoundError(
-        f"need at least two models/nafnet_<dataset>/model.safetensors under {RESULTS}, "
-        f"found {list(NAFNETS)}. Run `make reproduce` first."
+        f"need at least two {paths.model_file(RESULTS, 'nafnet_<dataset>')}, found "
+        f"{list(NAFNETS)}. Run `make reproduce` first."
     )
 print("per-dataset NAFNets:", list(NAFNETS))
 
@@ -114,13 +66,15 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from IPython.display import display
 
-from demoe.analysis.plots.labels import dataset_label
+from demoe.analysis.labels import dataset_label
 from demoe.analysis.plots.weights import (
     MEASURE_LABELS,
     expert_figure,
-    expert_matrices,
     heatmap_figure,
     layer_bar_figure,
+)
+from demoe.analysis.similarity_study import (
+    expert_matrices,
     layer_summary,
     pairwise_layer_scores,
     type_matrix,
@@ -194,7 +148,7 @@ choose(show_layer_type, layer_type=(["all", *sorted(scores["layer_type"].unique(
 # ## Expert similarity of DeMoE's MoE blocks (Fig. 11)
 
 # %%
-demoe_state = read_state_dict(RESULTS / "models" / "demoe" / "model.safetensors")
+demoe_state = read_state_dict(DEMOE)
 matrices = expert_matrices(demoe_state, "pearson", PARAMS)
 for name, matrix in matrices.items():
     print(name)

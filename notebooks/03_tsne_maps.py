@@ -28,42 +28,22 @@
 # samples by `demoe.analysis.embedding.tsne_2d`).
 
 # %%
-import os
-from pathlib import Path
+from demoe import paths
+from demoe.analysis.notebook import local_path, require_artifacts, results_folder
 
-RESULTS = Path(os.environ.get("DEMOE_RESULTS", "../results"))
-RESULTS = RESULTS.expanduser().resolve()
-REPO = Path.cwd().resolve().parent  # the notebooks live in <repo>/notebooks
-
-#: Artifacts of the Snakemake DAG this notebook reads (relative to RESULTS).
-REQUIRED = [
-    "data/manifests/aioblur_test.jsonl",
-    "data/manifests/aioblur_ood.jsonl",
-    "models/baseline_aio/model.safetensors",
-    "models/baseline_aio_noclass/model.safetensors",
-    "models/baseline_original_arch/model.safetensors",
-]
-missing = [p for p in REQUIRED if not (RESULTS / p).exists()]
-if missing:
-    raise FileNotFoundError(
-        f"DAG artifacts missing under {RESULTS}: {', '.join(missing)}. "
-        "Run `make reproduce` first, or set DEMOE_RESULTS to a results folder."
-    )
+RESULTS = results_folder()
+TEST = paths.manifest(RESULTS, "aioblur_test")
+OOD = paths.manifest(RESULTS, "aioblur_ood")
+BASELINES = {
+    name: paths.model_file(RESULTS, name)
+    for name in ("baseline_aio", "baseline_aio_noclass", "baseline_original_arch")
+}
+require_artifacts(RESULTS, [TEST, OOD, *BASELINES.values()])
 print(f"results folder: {RESULTS}")
 
-
-def local_path(path):
-    """A manifest path as a file that exists from the notebook's directory."""
-    p = Path(path)
-    if p.is_absolute():
-        return p
-    candidates = [Path.cwd() / p, REPO / p, RESULTS.parent / p]
-    if p.parts and p.parts[0] == "results":
-        candidates.append(RESULTS.joinpath(*p.parts[1:]))
-    return next((c for c in candidates if c.exists()), REPO / p)
-
-
 # %%
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import seaborn as sns
 import torch
@@ -72,7 +52,7 @@ from IPython.display import display
 from demoe.analysis.features import encoder_features, random_init_model
 from demoe.analysis.plots.embeddings import sample_records, tsne_figure, tsne_frame
 from demoe.data.manifest import read_manifest
-from demoe.io.checkpoint import load_model
+from demoe.models.checkpoint import load_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD
 
 MAX_PER_DATASET = 4  # test images per dataset (the paper's figure uses 100)
@@ -84,12 +64,11 @@ CLIP_WEIGHTS = None  # e.g. "~/weights/open_clip_vit_b32.bin"; None skips Fig. 4
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 sns.set_theme(style="white")
-MODELS = RESULTS / "models"
-test_records = read_manifest(RESULTS / "data" / "manifests" / "aioblur_test.jsonl")
-ood_records = read_manifest(RESULTS / "data" / "manifests" / "aioblur_ood.jsonl")
+test_records = read_manifest(TEST)
+ood_records = read_manifest(OOD)
 present = [d for d in AIO_BLUR if any(r.dataset == d for r in test_records)]
 chosen = sample_records(test_records, present, MAX_PER_DATASET, SEED)
-paths = [local_path(r.blurry) for r in chosen]
+image_paths = [local_path(r.blurry, RESULTS) for r in chosen]
 labels = [r.dataset for r in chosen]
 print(f"{len(chosen)} test images from {present}")
 
@@ -98,12 +77,12 @@ print(f"{len(chosen)} test images from {present}")
 
 # %%
 baselines = {
-    "random init": random_init_model(MODELS / "baseline_aio" / "model.safetensors", SEED),
-    "no class loss": load_model(MODELS / "baseline_aio_noclass" / "model.safetensors"),
-    "class loss": load_model(MODELS / "baseline_aio" / "model.safetensors"),
-    "original architecture": load_model(MODELS / "baseline_original_arch" / "model.safetensors"),
+    "random init": random_init_model(BASELINES["baseline_aio"], SEED),
+    "no class loss": load_model(BASELINES["baseline_aio_noclass"]),
+    "class loss": load_model(BASELINES["baseline_aio"]),
+    "original architecture": load_model(BASELINES["baseline_original_arch"]),
 }
-features = {name: encoder_features(m, paths, DEVICE) for name, m in baselines.items()}
+features = {name: encoder_features(m, image_paths, DEVICE) for name, m in baselines.items()}
 for name, f in features.items():
     print(f"{name}: features {f.shape}")
 panels = {name: tsne_frame(f, labels, SEED, PERPLEXITY) for name, f in features.items()}
@@ -126,7 +105,9 @@ else:
     clip_chosen = sample_records(everything, names, MAX_PER_DATASET, SEED)
     torch.manual_seed(SEED)
     clip, preprocess = load_clip(CLIP_MODEL, Path(CLIP_WEIGHTS).expanduser(), device=DEVICE)
-    clip_feats = clip_features(clip, preprocess, [local_path(r.blurry) for r in clip_chosen])
+    clip_feats = clip_features(
+        clip, preprocess, [local_path(r.blurry, RESULTS) for r in clip_chosen]
+    )
     frame = tsne_frame(clip_feats, [r.dataset for r in clip_chosen], SEED, PERPLEXITY)
     tsne_figure({CLIP_MODEL: frame}, f"t-SNE of CLIP embeddings ({len(clip_chosen)} images)")
     plt.show()

@@ -35,65 +35,17 @@
 # `DATASET_SHOWN`), and the metrics of the manual comparison in `METRICS`.
 
 # %%
-import os
+from glob import glob
 from pathlib import Path
 
-RESULTS = Path(os.environ.get("DEMOE_RESULTS", "../results"))
-RESULTS = RESULTS.expanduser().resolve()
-REPO = Path.cwd().resolve().parent  # the notebooks live in <repo>/notebooks
+from demoe import paths
+from demoe.analysis.notebook import choose, require_artifacts, results_folder
 
-#: Artifacts of the Snakemake DAG this notebook reads (relative to RESULTS).
-REQUIRED = [
-    "eval/demoe",
-]
-missing = [p for p in REQUIRED if not (RESULTS / p).exists()]
-if missing:
-    raise FileNotFoundError(
-        f"DAG artifacts missing under {RESULTS}: {', '.join(missing)}. "
-        "Run `make reproduce` first, or set DEMOE_RESULTS to a results folder."
-    )
+RESULTS = results_folder()
+ROUTER_EVALS = paths.eval_file(RESULTS, "demoe", "*", "auto", ".csv")  # one per test set
+require_artifacts(RESULTS, [ROUTER_EVALS])
 print(f"results folder: {RESULTS}")
-
-
-def choose(show, **choices):
-    """Draw show(**defaults) now and offer each choice (options, default) as a drop-down."""
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    def label(option):  # a tuple option (a dataset pair) would read as (label, value)
-        return " vs ".join(map(str, option)) if isinstance(option, tuple) else str(option)
-
-    controls = {
-        name: widgets.Dropdown(
-            options=[(label(o), o) for o in options], value=default, description=name
-        )
-        for name, (options, default) in choices.items()
-    }
-    out = widgets.Output()
-
-    def draw(_change=None):
-        failure = []
-        with out:  # the Output widget shows, and swallows, an exception raised inside
-            out.clear_output(wait=True)
-            try:
-                show(**{name: c.value for name, c in controls.items()})
-            except Exception as err:
-                failure.append(err)
-                raise
-        if failure and _change is None:
-            raise failure[0]
-
-    for control in controls.values():
-        control.observe(draw, names="value")
-    display(widgets.HBox(list(controls.values())), out)
-    draw()
-
-
-AUTO_CSVS = sorted((RESULTS / "eval" / "demoe").glob("*/auto.csv"))
-if not AUTO_CSVS:
-    raise FileNotFoundError(
-        f"no eval/demoe/<dataset>/auto.csv under {RESULTS}. Run `make reproduce` first."
-    )
+AUTO_CSVS = sorted(Path(p) for p in glob(ROUTER_EVALS))
 print("router evaluations:", [p.parent.name for p in AUTO_CSVS])
 
 # %%
@@ -102,7 +54,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import display
 
-from demoe.analysis.plots.labels import dataset_label
+from demoe.analysis.labels import dataset_label
 from demoe.analysis.plots.router import (
     confusion_figure,
     mean_router_probs,
@@ -161,11 +113,11 @@ METRICS = {"psnr": "max", "ssim": "max", "lpips": "min", "niqe": "min"}  # bette
 
 rows = []
 for name in AIO_BLUR_OOD:
-    runs = [r for r in TASKS if (RESULTS / "eval" / "demoe" / name / f"{r}.csv").exists()]
-    if not runs:
+    runs = ("auto", *TASKS)
+    csvs = {run: Path(paths.eval_file(RESULTS, "demoe", name, run, ".csv")) for run in runs}
+    if not any(csvs[run].exists() for run in TASKS):
         continue
-    for run in ("auto", *runs):
-        path = RESULTS / "eval" / "demoe" / name / f"{run}.csv"
+    for run, path in csvs.items():
         if path.exists():
             frame = pd.read_csv(path)
             row = {"dataset": name, "expert": run, "images": len(frame)}
@@ -173,7 +125,8 @@ for name in AIO_BLUR_OOD:
             rows.append(row)
 manual = pd.DataFrame(rows)
 if manual.empty:
-    print("no manual-expert evaluations (eval/demoe/<ood dataset>/<task>.csv) in this run")
+    pattern = paths.eval_file(RESULTS, "demoe", "<ood dataset>", "<task>", ".csv")
+    print(f"no manual-expert evaluations ({pattern}) in this run")
 for metric, better in METRICS.items():
     if manual.empty or metric not in manual.columns or manual[metric].isna().all():
         continue

@@ -35,63 +35,17 @@
 # "Reproduced vs. reported", or set `TABLE_SHOWN`.
 
 # %%
-import os
+from glob import glob
 from pathlib import Path
 
-RESULTS = Path(os.environ.get("DEMOE_RESULTS", "../results"))
-RESULTS = RESULTS.expanduser().resolve()
-REPO = Path.cwd().resolve().parent  # the notebooks live in <repo>/notebooks
+from demoe import paths
+from demoe.analysis.notebook import choose, require_artifacts, results_folder
 
-#: Artifacts of the Snakemake DAG this notebook reads (relative to RESULTS).
-REQUIRED = [
-    "tables",
-]
-missing = [p for p in REQUIRED if not (RESULTS / p).exists()]
-if missing:
-    raise FileNotFoundError(
-        f"DAG artifacts missing under {RESULTS}: {', '.join(missing)}. "
-        "Run `make reproduce` first, or set DEMOE_RESULTS to a results folder."
-    )
+RESULTS = results_folder()
+CSV_TABLES = paths.table(RESULTS, "*")
+require_artifacts(RESULTS, [CSV_TABLES])
 print(f"results folder: {RESULTS}")
-
-
-def choose(show, **choices):
-    """Draw show(**defaults) now and offer each choice (options, default) as a drop-down."""
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    def label(option):  # a tuple option (a dataset pair) would read as (label, value)
-        return " vs ".join(map(str, option)) if isinstance(option, tuple) else str(option)
-
-    controls = {
-        name: widgets.Dropdown(
-            options=[(label(o), o) for o in options], value=default, description=name
-        )
-        for name, (options, default) in choices.items()
-    }
-    out = widgets.Output()
-
-    def draw(_change=None):
-        failure = []
-        with out:  # the Output widget shows, and swallows, an exception raised inside
-            out.clear_output(wait=True)
-            try:
-                show(**{name: c.value for name, c in controls.items()})
-            except Exception as err:
-                failure.append(err)
-                raise
-        if failure and _change is None:
-            raise failure[0]
-
-    for control in controls.values():
-        control.observe(draw, names="value")
-    display(widgets.HBox(list(controls.values())), out)
-    draw()
-
-
-TABLES = sorted((RESULTS / "tables").glob("*.csv"))
-if not TABLES:
-    raise FileNotFoundError(f"no tables/*.csv under {RESULTS}. Run `make reproduce` first.")
+TABLES = sorted(Path(p) for p in glob(CSV_TABLES))
 print([p.stem for p in TABLES])
 
 # %%
@@ -113,7 +67,7 @@ print("other tables:", list(other_tables))
 
 # %%
 for name in tables:
-    md = RESULTS / "tables" / f"{name}.md"
+    md = Path(paths.table(RESULTS, name, "md"))
     if md.exists():
         display(Markdown(f"### {name}\n\n" + md.read_text(encoding="utf-8")))
 

@@ -17,9 +17,9 @@ from scipy import ndimage
 
 from demoe.errors import CheckpointError, ConfigError
 from demoe.eval.common import MetricUnavailable
-from demoe.eval.iqa import check_required_files, load_musiq, load_nrqm, pyiqa_module
+from demoe.eval.iqa import load_musiq, load_nrqm, pyiqa_module
 from demoe.eval.niqe import fit_niqe_model
-from demoe.eval.registry import compute_metrics, create_metric
+from demoe.eval.registry import check_required_files, compute_metrics, create_metric
 
 #: NRQM's three feature groups (pyiqa's nrqm_arch): local DCT 6 x 3 scales, global GSM 45,
 #: singular values of 5 x 5 blocks 25 x 3 scales.

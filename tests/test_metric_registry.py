@@ -26,6 +26,7 @@ from demoe.eval.registry import (
     FULL_REFERENCE,
     NO_REFERENCE,
     Metric,
+    check_required_files,
     compute_metrics,
     create_metric,
     get_metric,
@@ -227,3 +228,23 @@ def test_config_schema_lists_the_registry() -> None:
     )
     for key in weight_keys():
         assert key in eval_schema["required"] and "null" in props[key]["type"], key
+
+
+def test_a_registered_no_reference_metric_is_required_by_its_own_key(tmp_path: Path) -> None:
+    """``eval.require_iqa_files`` checks a new no-reference metric's weight file by the key
+    and description of its registry record, without any other edit."""
+    sharpness = Metric(
+        "sharpness",
+        NO_REFERENCE,
+        load=lambda sharpness_model=None: lambda image: 0.0,
+        display="Sharpness",
+        higher_is_better=True,
+        decimals=2,
+        weights={"sharpness_model": "the sharpness regressor, sharp.npz"},
+    )
+    cfg = {"require_iqa_files": True, "no_reference_metrics": ["sharpness"]}
+    with registered_metric(sharpness):
+        with pytest.raises(ConfigError, match=r"set eval.sharpness_model \(the sharpness regr"):
+            check_required_files(cfg)
+        (tmp_path / "sharp.npz").write_bytes(b"")
+        check_required_files({**cfg, "sharpness_model": str(tmp_path / "sharp.npz")})

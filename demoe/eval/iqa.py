@@ -17,7 +17,7 @@ their weights when no path is given; this module always gives one, from the conf
 
 A missing path or file is :class:`MetricUnavailable` naming the config key; the embedded
 default then reports "n/a (reason)", and ``config/paper.yaml`` refuses to build the DAG
-(:func:`check_required_files`). pyiqa is imported on first use (it takes seconds).
+(:func:`demoe.eval.registry.check_required_files`). pyiqa is imported on first use (it takes seconds).
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import torch
 from scipy.io.matlab import MatReadError
@@ -54,37 +53,21 @@ FILE_HINTS: dict[str, str] = {
 }
 
 
-def required_file(metric: str, path: str | os.PathLike | None) -> Path:
-    """The resolved local file of ``metric``; MetricUnavailable naming the config key if absent."""
-    key = FILE_KEYS[metric]
+def required_file(
+    metric: str, path: str | os.PathLike | None, key: str | None = None, hint: str | None = None
+) -> Path:
+    """The resolved local file of ``metric``; MetricUnavailable naming its config key
+    (``key``, by default the built-in one of :data:`FILE_KEYS`) and what the file is
+    (``hint``) when it is absent."""
+    key = key or FILE_KEYS[metric]
     if path is None or str(path) == "":
         raise MetricUnavailable(
-            f"{metric.upper()} needs a local file: set eval.{key} ({FILE_HINTS[metric]})"
+            f"{metric.upper()} needs a local file: set eval.{key} ({hint or FILE_HINTS[metric]})"
         )
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():
         raise MetricUnavailable(f"{metric.upper()}: eval.{key} names no file: {resolved}")
     return resolved
-
-
-def check_required_files(eval_cfg: Mapping[str, Any]) -> None:
-    """ConfigError naming every ``eval.<key>`` that ``eval.require_iqa_files`` needs but lacks.
-
-    Used when the DAG is built (``config/paper.yaml`` sets ``require_iqa_files: true``), so
-    a paper-scale run never reports a silent "n/a" for NIQE, MUSIQ or NRQM.
-    """
-    if not eval_cfg.get("require_iqa_files"):
-        return
-    problems = []
-    for metric in eval_cfg["no_reference_metrics"]:
-        try:
-            required_file(metric, eval_cfg.get(FILE_KEYS[metric]))
-        except MetricUnavailable as err:
-            problems.append(str(err))
-    if problems:
-        raise ConfigError(
-            "eval.require_iqa_files is true but " + "; ".join(problems) + " (no download is tried)"
-        )
 
 
 def pyiqa_module(name: str) -> ModuleType:

@@ -39,7 +39,7 @@ import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ import torch
 from demoe.errors import ConfigError
 from demoe.eval.common import Image, MetricUnavailable, as_batch, to_hwc
 from demoe.eval.ecc import AlignResult, masked_psnr, masked_ssim, realblur_align
-from demoe.eval.iqa import FILE_HINTS, FILE_KEYS, load_musiq, load_nrqm
+from demoe.eval.iqa import FILE_HINTS, FILE_KEYS, load_musiq, load_nrqm, required_file
 from demoe.eval.lpips import BACKBONE_KEY, LIN_KEY, load_lpips
 from demoe.eval.metrics import psnr, ssim
 from demoe.eval.niqe import load_niqe_model, niqe
@@ -58,6 +58,7 @@ __all__ = [
     "NO_REFERENCE",
     "Metric",
     "MetricsResult",
+    "check_required_files",
     "compute_metrics",
     "create_metric",
     "get_metric",
@@ -181,6 +182,29 @@ def weight_keys() -> dict[str, Metric]:
 def weight_flag(key: str) -> str:
     """The ``demoe eval`` option of a weight key: ``lpips_weights`` → ``--lpips-weights``."""
     return "--" + key.replace("_", "-")
+
+
+def check_required_files(eval_cfg: Mapping[str, Any]) -> None:
+    """ConfigError naming every weight file of ``eval.no_reference_metrics`` that
+    ``eval.require_iqa_files`` needs but lacks (each metric's own keys and what each file
+    is, from the registry).
+
+    Used when the DAG is built (``config/paper.yaml`` sets ``require_iqa_files: true``), so
+    a paper-scale run never reports a silent "n/a" for a no-reference metric.
+    """
+    if not eval_cfg.get("require_iqa_files"):
+        return
+    problems = []
+    for name in eval_cfg["no_reference_metrics"]:
+        for key, hint in get_metric(name).weights.items():
+            try:
+                required_file(name, eval_cfg.get(key), key, hint)
+            except MetricUnavailable as err:
+                problems.append(str(err))
+    if problems:
+        raise ConfigError(
+            "eval.require_iqa_files is true but " + "; ".join(problems) + " (no download is tried)"
+        )
 
 
 def create_metric(name: str, **weights: WeightPath) -> Scorer:

@@ -51,7 +51,7 @@ from typing import Any
 from demoe import paths
 from demoe.errors import ConfigError
 from demoe.models.experts import TABLE7_EXPERT_BLOCKS
-from demoe.models.registry import ARCHITECTURES, TABLE5_VARIANTS, model_config
+from demoe.models.registry import TABLE5_VARIANTS, architectures, model_config
 from demoe.tasks import AIO_BLUR, DATASETS, OTHER_TASK, task_index
 from demoe.train.config import MODULE_GROUPS, TrainConfig, apply_overrides, from_dict
 
@@ -368,7 +368,7 @@ def scaled_model(exp: Experiment, width_divisor: int = 1, block_divisor: int = 1
 def _constructor_defaults(arch: str) -> dict[str, Any]:
     """Constructor defaults of an architecture, without building it (routing options
     live in the config's ``model`` section, not in the architecture)."""
-    params = inspect.signature(ARCHITECTURES[arch]).parameters.values()
+    params = inspect.signature(architectures()[arch]).parameters.values()
     return {
         p.name: p.default
         for p in params

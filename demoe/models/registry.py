@@ -6,6 +6,11 @@ so :func:`build_model` rebuilds it without importing any pickled code.
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -16,6 +21,9 @@ from demoe.models.ensemble import TaskEnsemble
 from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 from demoe.models.nafnet import NAFNet
 
+#: Architecture name → class: the built-ins here, any other model through
+#: :func:`register_architecture` in its own module of ``demoe/models/`` (found by
+#: :func:`architectures`, which imports every module of the package once).
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "demoe": DeMoE,
     "nafnet": NAFNet,
@@ -81,8 +89,45 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def register_architecture(
+    name: str, presets: Mapping[str, Mapping[str, Any]] | None = None
+) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: ``name`` builds the class, and each of ``presets`` (preset name →
+    constructor arguments) becomes a preset of it, so a model defined in its own module of
+    ``demoe/models/`` (a compared method) needs no edit here. ConfigError when the name or
+    a preset is taken by another class."""
+
+    def add(cls: type[nn.Module]) -> type[nn.Module]:
+        known = ARCHITECTURES.get(name)
+        if known is not None and _qualified(known) != _qualified(cls):
+            raise ConfigError(f"architecture {name!r} is already {_qualified(known)}")
+        for preset in presets or {}:
+            if preset in PRESETS and PRESETS[preset].get("architecture") != name:
+                raise ConfigError(f"model preset {preset!r} is already taken")
+        ARCHITECTURES[name] = cls
+        PRESETS.update({p: {"architecture": name, **kw} for p, kw in (presets or {}).items()})
+        return cls
+
+    return add
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+@functools.cache
+def architectures() -> dict[str, type[nn.Module]]:
+    """Every architecture: the built-ins and those registered by the modules of
+    ``demoe/models/`` (each imported once, on the first call)."""
+    package = Path(__file__).parent
+    for module in pkgutil.iter_modules([str(package)], prefix=f"{__package__}."):
+        importlib.import_module(module.name)
+    return ARCHITECTURES
+
+
 def model_config(name: str, **overrides: Any) -> dict[str, Any]:
     """The full config of a preset (or bare architecture name) with ``overrides`` applied."""
+    architectures()
     if name in PRESETS:
         config = dict(PRESETS[name])
     elif name in ARCHITECTURES:
@@ -98,10 +143,11 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     """Instantiate ``{"architecture": ..., **kwargs}``; unknown keys are a ConfigError."""
     kwargs = dict(config)
     arch = kwargs.pop("architecture", None)
-    if arch not in ARCHITECTURES:
-        raise ConfigError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}")
+    known = architectures()
+    if arch not in known:
+        raise ConfigError(f"unknown architecture {arch!r}; valid: {', '.join(known)}")
     try:
-        return ARCHITECTURES[arch](**kwargs)
+        return known[arch](**kwargs)
     except TypeError as exc:
         raise ConfigError(f"bad {arch} config {kwargs}: {exc}") from exc
 
@@ -112,7 +158,7 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 
 
 def architecture_of(model: nn.Module) -> str:
-    for name, cls in ARCHITECTURES.items():
+    for name, cls in architectures().items():
         if type(model) is cls:
             return name
     raise ConfigError(f"not a demoe model: {type(model).__name__}")

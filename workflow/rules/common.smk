@@ -14,7 +14,7 @@ from snakemake.utils import validate
 
 from demoe import paths
 from demoe.analysis.report_html import report_category, table_title
-from demoe.eval.iqa import check_required_files
+from demoe.eval.registry import check_required_files
 from demoe.experiments.catalogue import manifests
 from demoe.experiments.paper_tables import check_experiments, needed_evaluations, table_specs
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK
