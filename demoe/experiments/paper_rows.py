@@ -16,6 +16,10 @@ so on. Everything else derives from here:
 * :data:`COST_ROWS`: per model preset (:mod:`demoe.models.registry`), the paper row that
   prints its size; the cost table (``analysis/cost_table.py``,
   ``workflow/rules/cost.smk``) puts those numbers beside ours.
+* :data:`COMPARED_METHODS`: the other methods of Tables 1 and 2 that we train ourselves
+  (:func:`register_compared_method`): each adds its row to the tables it appears in
+  (:mod:`demoe.experiments.paper_tables`), its entries to :data:`REPRODUCES` and its cost
+  row to :data:`COST_ROWS`.
 
 Our model in a row is an experiment (:mod:`demoe.experiments.catalogue`) in an expert
 mode (:data:`AUTO`: the router; a task: that expert, chosen by hand; :data:`MATCHING`:
@@ -159,3 +163,53 @@ COST_ROWS: dict[str, CostRow] = {
     "demoe_restormer": CostRow("Restormer expert", "table7_expert_blocks.csv", "Restormer"),
     "demoe_plk": CostRow("PLK expert", "table7_expert_blocks.csv", "PLK Expert"),
 }
+
+
+@dataclass(frozen=True)
+class ComparedMethod:
+    """A method the paper compares DeMoE with that we train on AIO-Blur ourselves.
+
+    ``experiment``: the catalogue experiment training it; ``preset``: its model preset
+    (its cost row); ``paper_name``: its method name in ``config/reported/`` (e.g.
+    "Restormer"); ``tables``: the results tables that list it.
+    """
+
+    experiment: str
+    preset: str
+    paper_name: str
+    tables: tuple[str, ...] = ("table1_aio_deblurring", "table2_ood")
+
+
+#: The compared methods trained here, in the order their rows are printed.
+COMPARED_METHODS: list[ComparedMethod] = []
+
+
+def register_compared_method(method: ComparedMethod) -> ComparedMethod:
+    """Add ``method``: its paper rows in :data:`REPRODUCES`, its cost row (Table 1) in
+    :data:`COST_ROWS`, and (through :data:`COMPARED_METHODS`) a row of ours in each of its
+    tables. ValueError if its experiment or paper name is already there."""
+    taken = [m for m in COMPARED_METHODS if method.experiment == m.experiment]
+    taken += [m for m in COMPARED_METHODS if method.paper_name == m.paper_name]
+    if taken or method.preset in COST_ROWS:
+        raise ValueError(f"compared method {method.paper_name}: already registered")
+    COMPARED_METHODS.append(method)
+    for table in method.tables:
+        REPRODUCES.setdefault(table, {})[method.paper_name] = Source(method.experiment)
+    COST_ROWS[method.preset] = CostRow(
+        method.paper_name, "table1_aio_deblurring.csv", method.paper_name
+    )
+    return method
+
+
+def unregister_compared_method(experiment: str) -> None:
+    """Remove the compared method trained by ``experiment`` and everything it added."""
+    method = next(m for m in COMPARED_METHODS if m.experiment == experiment)
+    COMPARED_METHODS.remove(method)
+    for table in method.tables:
+        del REPRODUCES[table][method.paper_name]
+    del COST_ROWS[method.preset]
+
+
+def compared_rows(table: str) -> list[ComparedMethod]:
+    """The compared methods listed in ``table``, in order."""
+    return [m for m in COMPARED_METHODS if table in m.tables]

@@ -32,7 +32,9 @@ from demoe.experiments.paper_rows import (
     STAR_PREFIX,
     TLC_ALL,
     Source,
+    compared_rows,
 )
+from demoe.models.experts import EXPERT_BLOCKS, TABLE7_EXPERT_BLOCKS
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK, DATASETS, TASKS, resolve_task
 
 TLC_SEP = "+"
@@ -60,12 +62,6 @@ TABLE5_ABLATIONS: dict[str, str] = {
     "ablation_moe_blocks": "More MoE blocks (2 per stage)",
 }
 #: Table 7 expert blocks: block → row label.
-TABLE7_BLOCKS: dict[str, str] = {
-    "darkir": "DarkIR block experts",
-    "wavelet": "Wavelet (MLWNet LWN) experts",
-    "restormer": "Restormer block experts",
-    "plk": "PLK block experts",
-}
 _RUN_RE = re.compile(r"^(?P<expert>[a-z_]+?)(?:_tlc-(?P<scope>[a-z_+]+))?$")
 
 
@@ -225,6 +221,15 @@ def with_weights_labels(spec: TableSpec, fixed_weights: Mapping[str, str]) -> Ta
     return replace(spec, rows=rows)
 
 
+def _compared(table: str) -> tuple[Row, ...]:
+    """Our rows of the compared methods trained here that ``table`` lists
+    (:data:`~demoe.experiments.paper_rows.COMPARED_METHODS`)."""
+    return tuple(
+        Row(f"{m.paper_name} (trained on AIO-Blur)", m.experiment, cost_model=m.preset)
+        for m in compared_rows(table)
+    )
+
+
 def _table1() -> TableSpec:
     """Table 1: all-in-one deblurring on the five AIO-Blur test sets, with cost."""
     rows = (
@@ -232,6 +237,7 @@ def _table1() -> TableSpec:
         Row("NAFNet baseline (k=1 network)", "baseline_aio", cost_model="nafnet"),
         Row("NAFNet baseline, no classifier", "baseline_aio_noclass", cost_model="nafnet"),
         Row("DeMoE (k=1)", "demoe", cost_model="demoe"),
+        *_compared("table1_aio_deblurring"),
         Row(BLURRY_INPUT_ROW, BLURRY_INPUT),
     )
     return TableSpec(
@@ -250,7 +256,7 @@ def _table2() -> TableSpec:
     rows = (Row("DeMoE (router)", "demoe"),) + tuple(
         Row(f"DeMoE (expert: {t})", "demoe", expert=t) for t in TASKS
     )
-    rows += (Row(BLURRY_INPUT_ROW, BLURRY_INPUT),)
+    rows += (*_compared("table2_ood"), Row(BLURRY_INPUT_ROW, BLURRY_INPUT))
     return TableSpec(
         "table2_ood",
         "2",
@@ -362,8 +368,12 @@ def _table9() -> TableSpec:
 def _table7() -> TableSpec:
     """Table 7 (App. F): DeMoE with other expert blocks, AIO-Blur, router, with cost."""
     rows = tuple(
-        Row(label, table7_experiment(block), cost_model=f"demoe_{block}")
-        for block, label in TABLE7_BLOCKS.items()
+        Row(
+            f"{EXPERT_BLOCKS[block].display_name} experts",
+            table7_experiment(block),
+            cost_model=f"demoe_{block}",
+        )
+        for block in TABLE7_EXPERT_BLOCKS
     )
     rows += (Row("DeMoE (NAFBlock experts)", "demoe", cost_model="demoe"),)
     return TableSpec(

@@ -1,13 +1,25 @@
 # Computational cost (Table 1 "Computational Cost" column, Table 5 right, App. F width 64,
 # DeMoE-5 of Sec. 5 / Fig. 6 left), beside the paper's values from config/reported/.
-from demoe.experiments.paper_rows import COST_ROWS
+from demoe.experiments.paper_rows import COMPARED_METHODS, COST_ROWS
+from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 
 COST_REPORTED_DIR = REPO / "config" / "reported"
+#: The config's models, then the Table 7 expert blocks and the compared methods trained
+#: here (paper_rows.py) that it does not list.
+COST_MODELS = list(
+    dict.fromkeys(
+        [
+            *config["cost"]["models"],
+            *(f"demoe_{block}" for block in TABLE7_EXPERT_BLOCKS),
+            *(m.preset for m in COMPARED_METHODS),
+        ]
+    )
+)
 #: The reported-number files the cost table reads (those present).
 COST_REPORTED_FILES = sorted(
     {
         str(COST_REPORTED_DIR / COST_ROWS[m].file)
-        for m in config["cost"]["models"]
+        for m in COST_MODELS
         if m in COST_ROWS and (COST_REPORTED_DIR / COST_ROWS[m].file).is_file()
     }
 )
@@ -20,7 +32,7 @@ rule cost_table:
         csv=paths.table(RESULTS, "cost", "csv"),
         md=paths.table(RESULTS, "cost", "md"),
     params:
-        models=config["cost"]["models"],
+        models=COST_MODELS,
         size=config["cost"]["size"],
         device=config["cost"]["device"],
         repeats=config["cost"]["runtime_repeats"],

@@ -56,6 +56,9 @@ class AmplitudeMLP(nn.Module):
 class DarkIRBlock(nn.Module):
     """DarkIR encoder block, channels in = channels out (see the module docstring)."""
 
+    #: How the tables name this block (Table 7 rows: "<name> experts").
+    display_name = "DarkIR block"
+
     def __init__(
         self,
         c: int,

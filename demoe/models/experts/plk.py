@@ -54,6 +54,9 @@ class ElementwiseAttention(nn.Module):
 class PLKBlock(nn.Module):
     """PLKSR's block, channels in = channels out (see the module docstring)."""
 
+    #: How the tables name this block (Table 7 rows: "<name> experts").
+    display_name = "PLK block"
+
     def __init__(
         self, c: int, kernel: int = 17, split_ratio: float = 0.25, use_ea: bool = True
     ) -> None:

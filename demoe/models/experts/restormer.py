@@ -84,6 +84,9 @@ class GatedDconvFFN(nn.Module):
 class RestormerBlock(nn.Module):
     """Restormer transformer block, channels in = channels out (see the module docstring)."""
 
+    #: How the tables name this block (Table 7 rows: "<name> experts").
+    display_name = "Restormer block"
+
     def __init__(
         self, c: int, heads: int | None = None, ffn_expansion: float = 2.66, bias: bool = False
     ) -> None:

@@ -84,6 +84,9 @@ class LearnableWavelet(nn.Module):
 class WaveletBlock(nn.Module):
     """MLWNet's wavelet block, channels in = channels out (see the module docstring)."""
 
+    #: How the tables name this block (Table 7 rows: "<name> experts").
+    display_name = "Wavelet (MLWNet LWN)"
+
     def __init__(self, c: int, ffn_expand: int = 2) -> None:
         super().__init__()
         ffn = c * ffn_expand

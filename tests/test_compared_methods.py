@@ -1,0 +1,55 @@
+"""A compared method of Tables 1 and 2 declared once (demoe/experiments/paper_rows.py)
+gets our row in both tables, the paper's rows it reproduces, its evaluations and its
+cost row, with no other edit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from demoe.experiments import paper_rows
+from demoe.experiments.paper_rows import (
+    COST_ROWS,
+    REPRODUCES,
+    ComparedMethod,
+    register_compared_method,
+    unregister_compared_method,
+)
+from demoe.experiments.paper_tables import Evaluation, needed_evaluations, table_specs
+
+METHOD = ComparedMethod(experiment="tinynet_aio", preset="tinynet", paper_name="TinyNet")
+
+
+@pytest.fixture
+def compared() -> Iterator[ComparedMethod]:
+    yield register_compared_method(METHOD)
+    unregister_compared_method(METHOD.experiment)
+
+
+def test_a_compared_method_appears_in_tables_1_and_2(compared) -> None:
+    specs = table_specs()
+    for table in ("table1_aio_deblurring", "table2_ood"):
+        rows = [r for r in specs[table].rows if r.experiment == "tinynet_aio"]
+        assert len(rows) == 1 and rows[0].reported_as == "TinyNet", table
+        assert rows[0].cost_model == "tinynet"
+        assert REPRODUCES[table]["TinyNet"].experiment == "tinynet_aio"
+        assert specs[table].rows[-1].experiment == "blurry_input"  # the reference row last
+    assert COST_ROWS["tinynet"].method == "TinyNet"
+    evaluations = needed_evaluations(specs.values())
+    assert Evaluation("tinynet_aio", "gopro", "auto") in evaluations
+    assert Evaluation("tinynet_aio", "realdof", "auto") in evaluations
+
+
+def test_unregistering_leaves_no_trace(compared) -> None:
+    unregister_compared_method(METHOD.experiment)
+    specs = table_specs()
+    assert not [r for s in specs.values() for r in s.rows if r.experiment == "tinynet_aio"]
+    assert "TinyNet" not in REPRODUCES["table1_aio_deblurring"] and "tinynet" not in COST_ROWS
+    register_compared_method(METHOD)  # for the fixture's teardown
+
+
+def test_a_method_is_declared_once(compared) -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register_compared_method(METHOD)
+    assert paper_rows.COMPARED_METHODS == [METHOD]
