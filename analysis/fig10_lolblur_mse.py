@@ -74,9 +74,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     mse = pd.read_csv(args.mse)
     sns.set_theme(style="whitegrid")
     fig = draw(mse[mse["dataset"] == args.dataset], summary, entry["display"])
-    for path in (args.pdf, args.png):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=200)
+    for path, fmt in ((args.pdf, "pdf"), (args.png, "png")):
+        with atomic_path(path) as tmp:  # a PDF without creation date: reruns are byte-stable
+            fig.savefig(
+                tmp, format=fmt, dpi=200, metadata={"CreationDate": None} if fmt == "pdf" else None
+            )
     plt.close(fig)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from demoe.data import cli
+from demoe.cli import data as cli
 from demoe.data.manifest import read_manifest
 from demoe.errors import DataError
 
@@ -86,7 +86,7 @@ def test_empty_root_fails(tmp_path):
 
 def test_main_exit_status_on_empty_root(tmp_path):
     code = (
-        "import sys, argparse; from demoe.data import cli; from demoe.errors import DemoeError\n"
+        "import sys, argparse; from demoe.cli import data as cli; from demoe.errors import DemoeError\n"
         "p = argparse.ArgumentParser(); cli.register(p.add_subparsers(dest='c'))\n"
         "a = p.parse_args(sys.argv[1:])\n"
         "try:\n    a.func(a)\nexcept DemoeError as e:\n    print(e, file=sys.stderr); sys.exit(2)\n"

@@ -117,6 +117,11 @@ class Figure:
     torch: bool = False
     drawn: Callable[[FigureRun], bool] = _always
 
+    @property
+    def script(self) -> str:
+        """The module the rule runs: ``analysis.<name>``."""
+        return f"analysis.{self.name}"
+
     def command_arguments(self, run: FigureRun) -> str:
         """The script's arguments before ``--pdf`` for ``run``, filled in and shell-quoted
         as Snakemake fills ``{input.x:q}`` (figure rules have no wildcards, so every value
@@ -139,10 +144,10 @@ class Figure:
         return Path(repo) / CAPTIONS / f"{self.name}.rst"
 
 
-#: Every figure rule's shell command; ``{params.arguments}`` is
-#: :meth:`Figure.command_arguments`.
+#: Every figure rule's shell command; ``{params.script}`` is :attr:`Figure.script`,
+#: ``{params.arguments}`` :meth:`Figure.command_arguments`.
 COMMAND = (
-    "python -m analysis.{rule} {params.arguments} "
+    "python -m {params.script} {params.arguments} "
     "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
 )
 

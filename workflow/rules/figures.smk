@@ -21,6 +21,7 @@ for _fig in drawn_figures(FIGURE_RUN):
             png=report_figure(_fig.name),
             **_fig.csv_output(RESULTS),
         params:
+            script=_fig.script,
             arguments=_fig.command_arguments(FIGURE_RUN),
         resources:
             # torch on analysis.device: a GPU where that is CUDA
