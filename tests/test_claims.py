@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import run_snakemake
 
 from demoe.analysis.claims import (
     FAILS,
@@ -191,3 +192,18 @@ def test_script_writes_csv_and_markdown(results: Path, tmp_path: Path) -> None:
 def test_statistics_registry_is_what_the_claims_file_documents() -> None:
     header = CLAIMS.read_text().split("claims:\n")[0]
     assert all(name in header for name in STATISTICS)
+
+
+def test_the_scoreboard_rule_waits_for_every_artifact_a_claim_reads(tmp_path: Path) -> None:
+    """In the DAG, rule claims_scoreboard has as inputs every file the claims read (the
+    cost table, the figure CSVs, the evaluations), so it never scores a stale or missing
+    artifact."""
+    results = tmp_path / "results"
+    target = f"{results}/tables/claims.csv"
+    run = run_snakemake("-n", "--forceall", target, configs=["config/config.yaml"], results=results)
+    assert run.returncode == 0, run.stderr[-2000:]
+    block = run.stdout.split("rule claims_scoreboard:", 1)[1]
+    inputs = {p.strip() for p in block.split("input:", 1)[1].split("\n", 1)[0].split(",")}
+    needed = set(claim_inputs(load_claims(REPO / "config" / "claims.yaml"), str(results)))
+    assert f"{results}/tables/cost.csv" in needed
+    assert needed <= inputs, sorted(needed - inputs)

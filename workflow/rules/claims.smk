@@ -9,7 +9,7 @@ CLAIMS_FILE = REPO / "config" / "claims.yaml"
 CLAIM_ARTIFACTS = {
     *(str(e.path(RESULTS, suffix)) for e in EVALUATIONS for suffix in (".json", ".csv")),
     *FIGURE_TARGETS,
-    *rules.cost_table.output.csv,
+    rules.cost_table.output.csv,
 }
 CLAIM_INPUTS = [p for p in claim_inputs(load_claims(CLAIMS_FILE), RESULTS) if p in CLAIM_ARTIFACTS]
 
