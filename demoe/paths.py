@@ -66,6 +66,11 @@ def model_file(results: Root, experiment: str, file: str = WEIGHTS_FILE) -> str:
     return f"{model_dir(results, experiment)}/{file}"
 
 
+def checkpoint_dir(results: Root, experiment: str) -> str:
+    """The training checkpoints of an experiment (resumable state; not a DAG output)."""
+    return _join(results, "checkpoints", experiment)
+
+
 def eval_file(results: Root, experiment: str, dataset: str, run: str, suffix: str) -> str:
     """One evaluation's per-image CSV (``.csv``), summary (``.json``) or restored images
     (``_images``): ``eval/{experiment}/{dataset}/{run}{suffix}``."""

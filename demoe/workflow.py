@@ -139,7 +139,7 @@ def report_figure(repo: Path, results: str, name: str) -> Any:
 
     caption = figure(name).caption(repo)
     return report(
-        f"{results}/figures/{name}.png",
+        paths.figure(results, name, "png"),
         caption=str(caption),
         category=report_category(name),
         subcategory="Figures",

@@ -403,7 +403,7 @@ def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results"
         "experiment": name,
         "description": exp.description,
         "output": paths.model_dir(results, name),
-        "checkpoint_dir": f"{results}/checkpoints/{name}",
+        "checkpoint_dir": paths.checkpoint_dir(results, name),
         "model": {
             "preset": preset,
             "overrides": model,
