@@ -33,14 +33,39 @@ def _join(results: Root, *parts: str) -> str:
 
 def data(results: Root, *parts: str) -> str:
     """A data folder or file of the run: ``data("synthetic")``, ``data("synthetic_lolv2")``,
-    ``data("manifests", "build_report.json")``."""
+    ``data("store", "train")``."""
     return _join(results, "data", *parts)
 
 
+#: Files the AIO-Blur build (:mod:`demoe.data.build`, rule ``build_aioblur``) writes into
+#: ``data/manifests``: one manifest per split, its report and the MSE of every pair.
+AIO_MANIFEST_FILES: dict[str, str] = {
+    "train": "aioblur_train.jsonl",
+    "test": "aioblur_test.jsonl",
+    "ood": "aioblur_ood.jsonl",
+}
+BUILD_REPORT_FILE = "build_report.json"
+MSE_PAIRS_FILE = "mse_pairs.csv"
+
+
+def aio_manifest(results: Root, split: str) -> str:
+    """The AIO-Blur manifest of ``split`` (``train``, ``test``; ``ood``: AIO-Blur-OOD)."""
+    return data(results, "manifests", AIO_MANIFEST_FILES[split])
+
+
 def manifest(results: Root, name: str) -> str:
-    """A manifest the data rules write (``aioblur_train``, ``aioblur_test``,
-    ``aioblur_ood`` or an other-task dataset such as ``lolv2_real``)."""
+    """The manifest of an other-task dataset such as ``lolv2_real`` (rule ``build_lolv2``)."""
     return data(results, "manifests", f"{name}.jsonl")
+
+
+def build_report(results: Root) -> str:
+    """The AIO-Blur build's report: pairs found and kept per dataset (Table 4, Fig. 10)."""
+    return data(results, "manifests", BUILD_REPORT_FILE)
+
+
+def mse_pairs(results: Root) -> str:
+    """The blurry/sharp MSE of every pair of an MSE-subsampled dataset (Fig. 10)."""
+    return data(results, "manifests", MSE_PAIRS_FILE)
 
 
 def train_store(results: Root, manifest_key: str = "train") -> str:

@@ -30,14 +30,11 @@
 # %%
 from demoe import paths
 from demoe.analysis.notebook import analysis_script, local_path, require_artifacts, results_folder
-from demoe.data.build import MSE_CSV, REPORT
 
 RESULTS = results_folder()
-BUILD_REPORT = paths.data(RESULTS, "manifests", REPORT)
-MSE_PAIRS = paths.data(RESULTS, "manifests", MSE_CSV)
-MANIFESTS = {
-    split: paths.manifest(RESULTS, f"aioblur_{split}") for split in ("train", "test", "ood")
-}
+BUILD_REPORT = paths.build_report(RESULTS)
+MSE_PAIRS = paths.mse_pairs(RESULTS)
+MANIFESTS = {split: paths.aio_manifest(RESULTS, split) for split in paths.AIO_MANIFEST_FILES}
 require_artifacts(RESULTS, [BUILD_REPORT, MSE_PAIRS, *MANIFESTS.values()])
 print(f"results folder: {RESULTS}")
 

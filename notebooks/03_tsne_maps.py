@@ -32,8 +32,8 @@ from demoe import paths
 from demoe.analysis.notebook import local_path, require_artifacts, results_folder
 
 RESULTS = results_folder()
-TEST = paths.manifest(RESULTS, "aioblur_test")
-OOD = paths.manifest(RESULTS, "aioblur_ood")
+TEST = paths.aio_manifest(RESULTS, "test")
+OOD = paths.aio_manifest(RESULTS, "ood")
 BASELINES = {
     name: paths.model_file(RESULTS, name)
     for name in ("baseline_aio", "baseline_aio_noclass", "baseline_original_arch")

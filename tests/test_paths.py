@@ -10,8 +10,10 @@ from demoe import paths
 
 def test_the_documented_layout() -> None:
     r = "results"
-    assert paths.manifest(r, "aioblur_train") == "results/data/manifests/aioblur_train.jsonl"
-    assert paths.data(r, "manifests", "mse_pairs.csv") == "results/data/manifests/mse_pairs.csv"
+    assert paths.aio_manifest(r, "train") == "results/data/manifests/aioblur_train.jsonl"
+    assert paths.manifest(r, "lolv2_real") == "results/data/manifests/lolv2_real.jsonl"
+    assert paths.build_report(r) == "results/data/manifests/build_report.json"
+    assert paths.mse_pairs(r) == "results/data/manifests/mse_pairs.csv"
     assert paths.train_store(r) == "results/data/store/train"
     assert paths.niqe_params(r) == "results/data/niqe_params.npz"
     assert paths.model_dir(r, "demoe") == "results/models/demoe"

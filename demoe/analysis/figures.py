@@ -347,8 +347,8 @@ FIGURES: list[Figure] = [
         arguments="--report {input.report:q} --mse {input.mse:q}",
         # written by rule build_aioblur with the manifests
         inputs=lambda run: {
-            "report": paths.data(run.results, "manifests", "build_report.json"),
-            "mse": paths.data(run.results, "manifests", "mse_pairs.csv"),
+            "report": paths.build_report(run.results),
+            "mse": paths.mse_pairs(run.results),
         },
     ),
     Figure(

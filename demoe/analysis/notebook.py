@@ -8,7 +8,7 @@ Every notebook starts with::
     from demoe.analysis.notebook import require_artifacts, results_folder
 
     RESULTS = results_folder()
-    require_artifacts(RESULTS, [paths.manifest(RESULTS, "aioblur_test"), ...])
+    require_artifacts(RESULTS, [paths.aio_manifest(RESULTS, "test"), ...])
 
 ipywidgets and IPython are imported by :func:`choose` only, so this module imports
 without a Jupyter front end.

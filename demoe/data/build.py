@@ -46,6 +46,7 @@ from demoe.data.layouts import ADAPTERS, Found, Pair, pairs
 from demoe.data.manifest import Record, write_manifest
 from demoe.errors import ConfigError, DataError
 from demoe.io.atomic import atomic_path, write_json
+from demoe.paths import AIO_MANIFEST_FILES, BUILD_REPORT_FILE, MSE_PAIRS_FILE
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, DATASETS
 
 #: Folder of each dataset under a common root, as the datasets are published.
@@ -59,14 +60,6 @@ DEFAULT_ROOTS: dict[str, str] = {
     "rsblur": "RSBlur",
     "real_lolblur": "Real-LOLBlur",
 }
-
-MANIFESTS: dict[str, str] = {
-    "train": "aioblur_train.jsonl",
-    "test": "aioblur_test.jsonl",
-    "ood": "aioblur_ood.jsonl",
-}
-REPORT = "build_report.json"
-MSE_CSV = "mse_pairs.csv"
 
 
 @dataclass(frozen=True)
@@ -287,11 +280,11 @@ def build_aioblur(
             f"strict build: {report['problems']['total']} files skipped: "
             f"{report['problems']['counts']}"
         )
-    for key, records in zip(MANIFESTS, (train, test, ood), strict=True):
-        write_manifest(out / MANIFESTS[key], records)
-    with atomic_path(out / MSE_CSV) as tmp:
+    for key, records in zip(AIO_MANIFEST_FILES, (train, test, ood), strict=True):
+        write_manifest(out / AIO_MANIFEST_FILES[key], records)
+    with atomic_path(out / MSE_PAIRS_FILE) as tmp:
         mse_table.to_csv(tmp, index=False)
-    write_json(out / REPORT, report)
+    write_json(out / BUILD_REPORT_FILE, report)
     return report
 
 
@@ -329,7 +322,7 @@ def _report(roots, found, status, balanced, balance, manifests) -> dict[str, Any
             "drop_last": balance.drop_last,
         },
         "datasets": datasets,
-        "manifests": {k: len(m) for k, m in zip(MANIFESTS, manifests, strict=True)},
+        "manifests": {k: len(m) for k, m in zip(AIO_MANIFEST_FILES, manifests, strict=True)},
         "problems": {"total": sum(totals.values()), "counts": totals},
     }
 

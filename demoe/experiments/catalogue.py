@@ -380,9 +380,7 @@ def manifests(results: str) -> dict[str, str]:
     """The manifests the data rules write, by key: ``build_aioblur`` the AIO-Blur ones,
     ``build_lolv2`` one per other-task dataset (Fig. 8)."""
     return {
-        "train": paths.manifest(results, "aioblur_train"),
-        "test": paths.manifest(results, "aioblur_test"),
-        "ood": paths.manifest(results, "aioblur_ood"),
+        **{split: paths.aio_manifest(results, split) for split in paths.AIO_MANIFEST_FILES},
         # Fig. 8's other task (train + test records; rule build_lolv2, data.smk)
         **{d: paths.manifest(results, d) for d in OTHER_TASK},
     }

@@ -31,8 +31,8 @@ rule build_aioblur:
         train=MANIFESTS["train"],
         test=MANIFESTS["test"],
         ood=MANIFESTS["ood"],
-        report=paths.data(RESULTS, "manifests", "build_report.json"),
-        mse=paths.data(RESULTS, "manifests", "mse_pairs.csv"),
+        report=paths.build_report(RESULTS),
+        mse=paths.mse_pairs(RESULTS),
     params:
         # the synthetic default's folder (the input) or config data.root
         root=lambda wildcards, input: input[0] if input else DATA_ROOT,
