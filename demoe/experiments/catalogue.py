@@ -337,6 +337,18 @@ TRAINING_STRATEGIES: dict[str, str] = {
 }
 
 
+#: Seed replicates of an experiment (``train.replicates: {experiment: n}``): replicate
+#: ``k`` (1 ≤ k < n) is ``<experiment>_rep<k>``; replicate 0 is the experiment itself.
+REPLICATE_SUFFIX = "_rep"
+
+
+def replicate_names(name: str, replicates: Mapping[str, int] | None) -> list[str]:
+    """The seed replicates of ``name`` in seed order, ``name`` first: ``[name,
+    name_rep1, …]`` for ``replicates[name]`` = n (one name when absent)."""
+    count = int((replicates or {}).get(name, 1))
+    return [name, *(f"{name}{REPLICATE_SUFFIX}{k}" for k in range(1, count))]
+
+
 def experiment(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise ConfigError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
