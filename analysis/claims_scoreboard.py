@@ -7,11 +7,13 @@ atomically and prints the Markdown. ``--help`` for the options.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from demoe.analysis.claims import load_claims, render_markdown, scoreboard
+from demoe.analysis.claims import Context, load_claims, render_markdown, scoreboard
+from demoe.analysis.intervals import IntervalSettings
 from demoe.errors import run_reporting_errors
 from demoe.io.atomic import write_text
 
@@ -21,9 +23,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--claims", required=True, help="claims file (config/claims.yaml)")
     parser.add_argument("--results", required=True, help="results folder of the run")
     parser.add_argument("--out", required=True, help="output prefix (.csv, .md)")
+    parser.add_argument("--reported", help="folder of the paper's numbers (config/reported)")
+    parser.add_argument(
+        "--replicates",
+        default="{}",
+        help='seed replicates, JSON: {"experiment": n} (train.replicates)',
+    )
+    parser.add_argument(
+        "--intervals", default="{}", help="interval settings, JSON (analysis.intervals)"
+    )
+    parser.add_argument(
+        "--synthetic",
+        choices=["yes", "no"],
+        default="no",
+        help="yes: the run's data are the embedded synthetic ones (scores not comparable with the paper's)",
+    )
     args = parser.parse_args(argv)
-    board = scoreboard(load_claims(args.claims), args.results)
-    markdown = render_markdown(board)
+    settings = IntervalSettings.from_config({"analysis": {"intervals": json.loads(args.intervals)}})
+    ctx = Context(
+        results=Path(args.results),
+        replicates=json.loads(args.replicates),
+        settings=settings,
+        synthetic=args.synthetic == "yes",
+        reported=Path(args.reported) if args.reported else None,
+    )
+    board = scoreboard(load_claims(args.claims), ctx)
+    markdown = render_markdown(board, settings)
     write_text(f"{args.out}.csv", board.to_csv(index=False, float_format="%.6g"))
     write_text(f"{args.out}.md", markdown)
     print(markdown)

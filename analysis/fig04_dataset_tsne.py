@@ -1,10 +1,15 @@
 """Fig. 4: t-SNE of CLIP image embeddings of the AIO-Blur and AIO-Blur-OOD test images.
 
-Each point is a test image (at most ``--max-per-dataset`` per set, drawn with ``--seed``),
-coloured by dataset. CLIP weights come only from a local file (``--clip-pretrained``,
-config ``analysis.clip.pretrained``); without one the figure is drawn with a randomly
-initialised model only when ``--allow-random`` (``analysis.clip.allow_random``) is given,
-and its title says so.
+Paper Sec. 4 (Fig. 4, left): each point is a test image (at most ``--max-per-dataset``
+per set, drawn with ``--seed``), coloured by dataset. CLIP weights come only from a local
+file (``--clip-pretrained``, config ``analysis.clip.pretrained``); without one the figure
+is drawn with a randomly initialised model only when ``--allow-random``
+(``analysis.clip.allow_random``) is given, and its title says so.
+
+``--csv`` gets one row per image drawn: ``dataset, image, x, y, silhouette``, the image's
+point in the map and its silhouette among the datasets in the CLIP embedding space
+(cosine distance, ``demoe.analysis.embedding.CLIP_METRIC``); their mean, in the panel's
+title, is how far the paper's "clear separation among datasets" holds.
 """
 
 from __future__ import annotations
@@ -15,7 +20,13 @@ from pathlib import Path
 
 import torch
 
-from demoe.analysis.embedding import clip_features, load_clip
+from demoe.analysis.embedding import (
+    CLIP_METRIC,
+    clip_features,
+    load_clip,
+    separation_table,
+    write_separation_csv,
+)
 from demoe.analysis.plots.cli import figure_parser, run, save
 from demoe.analysis.plots.embeddings import sample_records, tsne_figure, tsne_frame
 from demoe.data.manifest import read_manifest
@@ -34,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--perplexity", type=float, default=30.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--csv", required=True, help="per-image points and silhouettes")
     args = parser.parse_args(argv)
 
     if args.clip_pretrained is None and not args.allow_random:
@@ -50,12 +62,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     feats = clip_features(model, preprocess, [r.blurry for r in chosen], args.batch_size)
     frame = tsne_frame(feats, [r.dataset for r in chosen], args.seed, args.perplexity)
+    table = separation_table(frame, [r.blurry for r in chosen], feats, CLIP_METRIC)
     if args.clip_pretrained is None:
         source = f"randomly initialised {args.clip_model} (no CLIP weights configured)"
     else:
         source = f"{args.clip_model}, weights {Path(args.clip_pretrained).name}"
     title = f"t-SNE of CLIP embeddings of {len(chosen)} AIO-Blur / AIO-Blur-OOD test images"
-    save(tsne_figure({source: frame}, title), args)
+    panel = f"{source}\nmean silhouette {table['silhouette'].mean():.2f} ({CLIP_METRIC})"
+    save(tsne_figure({panel: frame}, title), args)
+    write_separation_csv(table, args.csv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ filter are the CKA examples (``demoe.analysis.similarity``); the RBF bandwidth i
 its filters. Bars are the mean over every pair of the given models, whiskers the min and
 max over pairs. The dotted line is the expected score of unrelated random weights of each
 layer's shape (RBF CKA is well above 0 for them); dots and crosses are the seed and
-initialisation controls of Fig. 2. The CSV holds the baseline as kind ``random``.
+initialisation controls of Fig. 2. The panel on the right averages the pairs, the
+baseline and the controls over the layers of each type (as the paper's figure), whiskers
+the bootstrap interval of that mean over the layers. The CSV holds the baseline as kind
+``random``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from demoe.analysis.plots.weights import (
     Drawn,
     add_study_arguments,
     control_references,
+    interval_settings,
     layer_bar_figure,
+    layer_means,
     similarity_main,
 )
 from demoe.analysis.similarity_study import (
@@ -30,6 +35,8 @@ from demoe.analysis.similarity_study import (
 )
 
 RANDOM = "unrelated random weights (expected)"
+#: The series of the panel by layer type, by kind of score table.
+SERIES = {"pairs": "pairs", "random": "random weights", "seed": "other seed", "init": "own init"}
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +46,9 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def draw(args: argparse.Namespace) -> Drawn:
-    """Bars of the pairs with the random-weight baseline and the controls over them, and
-    the study and baseline behind them."""
+    """Bars of the pairs with the random-weight baseline and the controls over them, all
+    of them by layer type, and the study and baseline behind them."""
+    settings = interval_settings(args)
     study = similarity_study(
         args.models,
         args.seed_controls,
@@ -56,9 +64,13 @@ def draw(args: argparse.Namespace) -> Drawn:
         f"Layer-wise per-filter RBF CKA (σ = {args.sigma_factor:g} × median distance), "
         f"mean over {study['pairs']['pair'].nunique()} pairs of per-dataset NAFNets"
     )
-    fig = layer_bar_figure(summary, MEASURE_LABELS["rbf_cka"], title, None, references)
     random = summary.assign(pair=RANDOM, score=summary["layer"].map(baseline))
-    return fig, {**study, "random": random}
+    tables = {**study, "random": random}
+    by_type = layer_means({SERIES[kind]: tables[kind] for kind in SERIES if kind in tables})
+    fig = layer_bar_figure(
+        summary, MEASURE_LABELS["rbf_cka"], title, None, references, by_type, settings
+    )
+    return fig, tables
 
 
 main = similarity_main(__doc__, "rbf_cka", arguments, draw)

@@ -3,8 +3,8 @@
 * ``forward``: DeMoE k=1 (router choosing, top-1) and the NAFNet baseline of the same
   size, batch 1 at 256², eval, fused channels_last path (what ``demoe.load_model``
   runs), ``inference_mode``; median ms over ``--repeats`` after ``--warmup``, CUDA
-  events. Paper Sec. 4.1 reports 13.1 ms for DeMoE and 8 ms for NAFNet on an RTX 4090.
-* ``train``: training samples/s per GPU at 384² crops (Sec. 4.1) of the trainer's
+  events. Paper Table 1 reports 13.1 ms for DeMoE and 8 ms for NAFNet on an RTX 4090.
+* ``train``: training samples/s per GPU at 384² crops (App. C) of the trainer's
   step (channels_last, fused AdamW, bf16 autocast, L1 + 0.001·CE): stage 1 (the k=1
   network, ``demoe_baseline``) and stage 2 (DeMoE with the encoder frozen, soft mixing
   of every expert as in training, Eq. 2), 8 crops per GPU (global batch 32 on 4 GPUs).
@@ -30,7 +30,7 @@ from demoe.models import create_model
 from demoe.models.fuse import fuse_by_default
 from demoe.train.stages import freeze, set_train_mode
 
-PAPER_MS = {"demoe_k1": 13.1, "nafnet_baseline": 8.0}  # Sec. 4.1, RTX 4090
+PAPER_MS = {"demoe_k1": 13.1, "nafnet_baseline": 8.0}  # Table 1, RTX 4090
 
 
 def _reset_peak(device: torch.device) -> None:

@@ -10,7 +10,7 @@ Rows, per image size (default 256², 512², 1024²; batch 1; eval; random weight
 * ``nafnet_baseline``: the paper's NAFNet baseline (preset ``nafnet``, 10.08 M: the k=1
   network without router, Table 1), same fast path.
 
-Targets (paper Sec. 4.1, "as efficient as NAFNet"): demoe_k1 ≤ 1.10× nafnet_baseline;
+Targets (paper Sec. 5, "as efficient as NAFNet"): demoe_k1 ≤ 1.10× nafnet_baseline;
 demoe_k1 ≥ 1.3× faster than ``published`` at 256² with outputs equal to 1e-4.
 Peak memory: on CUDA ``max_memory_allocated``; on CPU the rise of the process's
 peak RSS over its RSS before the first forward, each row in a fresh process.

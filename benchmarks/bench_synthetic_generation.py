@@ -1,6 +1,6 @@
 """Synthetic AIO-Blur generation speed: pairs/s per generator at 256 x 256 on one core.
 
-The issue asks for >= 20 pairs/s per core. Two numbers per generator: the
+The target is >= 20 pairs/s per core (benchmarks/README.md). Two numbers per generator: the
 generator alone (sharp source + blur + noise, in memory) and with the two
 PNGs written as the embedded default writes them.
 

@@ -1,6 +1,6 @@
 """Training throughput (samples/s): the trainer's step vs a straightforward loop.
 
-Both train the same model on the same random batches with L1 + 0.001·CE (paper Sec. 3.3):
+Both train the same model on the same random batches with L1 + 0.001·CE (paper Sec. 3.4):
 
 * ``plain``: NCHW, ``torch.optim.AdamW`` without foreach/fused, fp32;
 * ``trainer``: ``demoe.train.loop.Trainer`` as configured for the device: channels_last,

@@ -3,7 +3,7 @@
 Shared by ``bench_gpu.py``, ``bench_train_levers.py`` and ``bench_training.py`` (run as
 scripts, so this folder is on ``sys.path``). It mirrors the trainer's step
 (``demoe.train.loop``): L1 on the restored image plus ``lambda_cls`` × the router's
-cross-entropy (paper Sec. 3.3; 0 drops it, as in stage 2), ``zero_grad``, backward,
+cross-entropy (paper Sec. 3.4; 0 drops it, as in stage 2), ``zero_grad``, backward,
 gradient norm clipped at 0.01, AdamW with betas (0.9, 0.9).
 """
 

@@ -111,6 +111,11 @@ def table(results: Root, name: str, ext: str = "csv") -> str:
     return _join(results, "tables", f"{name}.{ext}")
 
 
+def cost_repeats(results: Root) -> str:
+    """The cost table's timing repeats (one row per timed forward), beside ``cost.csv``."""
+    return table(results, "cost_runtime_repeats")
+
+
 def figure(results: Root, name: str, ext: str = "png") -> str:
     """A figure file (``pdf``, ``png``, or ``csv`` for the scores behind it)."""
     return _join(results, "figures", f"{name}.{ext}")

@@ -173,7 +173,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--task", "-t", default="auto", help=f"auto (router) or an expert: {', '.join(TASKS)}"
     )
     p.add_argument("--tlc", action="store_true", help="test-time local converter (Table 6)")
-    p.add_argument("--tlc-train-size", type=int, default=384, help="training crop (Sec. 4.1)")
+    p.add_argument("--tlc-train-size", type=int, default=384, help="training crop (App. C)")
     p.add_argument("--batch-size", type=int, default=4, help="same-size images per forward")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--tile", type=int, help="force tiled inference with this tile side (px)")

@@ -23,8 +23,9 @@ from typing import Any
 
 from demoe import paths
 from demoe.errors import ConfigError
-from demoe.experiments.catalogue import EXPERIMENTS, resolve_config
+from demoe.experiments.catalogue import EXPERIMENTS, experiment, experiment_names, resolve_config
 from demoe.tasks import OTHER_TASK
+from demoe.train.config import TrainConfig
 
 # --- set-up checks (common.smk) --------------------------------------------------------
 
@@ -157,6 +158,9 @@ class TrainJobs:
     fully resolved config as a param, so a changed value reruns only the experiments it
     reaches, while the bookkeeping keys (logging, checkpoint and validation intervals,
     workers) go through :meth:`bookkeeping`, a param Snakemake does not compare.
+    ``replicates``: the run's seed replicates
+    (:func:`demoe.experiments.catalogue.seed_replicates`), trained like the catalogue's
+    experiments.
     """
 
     def __init__(
@@ -166,28 +170,34 @@ class TrainJobs:
         manifests: Mapping[str, str],
         lolv2_available: bool,
         seed_controls: Sequence[str],
+        replicates: Mapping[str, int],
     ) -> None:
         self.train = train
         self.results = results
         self.manifests = manifests
         self.lolv2_available = lolv2_available
         self.seed_controls = tuple(seed_controls)
+        self.replicates = dict(replicates)
 
     def in_default_dag(self, name: str) -> bool:
         """Whether `rule all` trains an experiment (Fig. 8's and the control models may be
         off: no LOLv2-real data, or a dataset left out of the seed controls)."""
-        exp = EXPERIMENTS[name]
+        exp = experiment(name, self.replicates)
         if set(exp.datasets) & set(OTHER_TASK):
             return self.lolv2_available
         return exp.seed_offset == 0 or exp.datasets[0] in self.seed_controls
 
     def default_models(self) -> list[str]:
-        """The weights files of the experiments `rule all` trains."""
-        return [paths.model_file(self.results, n) for n in EXPERIMENTS if self.in_default_dag(n)]
+        """The weights files of the experiments `rule all` trains, seed replicates included."""
+        return [
+            paths.model_file(self.results, n)
+            for n in experiment_names(self.replicates)
+            if self.in_default_dag(n)
+        ]
 
     def init_model(self, wildcards: Any) -> list[str]:
         """The model folder an experiment starts from (stage 2, DeMoE*), if any."""
-        source = EXPERIMENTS[wildcards.experiment].init_from
+        source = experiment(wildcards.experiment, self.replicates).init_from
         if source is None:
             return []
         return [
@@ -195,14 +205,18 @@ class TrainJobs:
             for f in (paths.WEIGHTS_FILE, paths.CONFIG_FILE)
         ]
 
+    def _resolved(self, name: str) -> TrainConfig:
+        """The resolved :class:`~demoe.train.config.TrainConfig` of experiment ``name``."""
+        return resolve_config(name, self.train, self.results, self.replicates)
+
     def store_index(self, wildcards: Any) -> list[str]:
         """The decoded store the experiment's crops come from (train.settings.data.store)."""
-        config = resolve_config(wildcards.experiment, self.train, self.results)
+        config = self._resolved(wildcards.experiment)
         return [f"{config.data.store}/index.json"] if config.data.store else []
 
     def other_manifest(self, wildcards: Any) -> list[str]:
         """The manifests of an experiment trained outside AIO-Blur (Fig. 8: LOLv2-real)."""
-        exp = EXPERIMENTS[wildcards.experiment]
+        exp = experiment(wildcards.experiment, self.replicates)
         keys = {exp.manifest, exp.val_manifest} - {"train", "test"}
         return [self.manifests[k] for k in sorted(keys)]
 
@@ -210,7 +224,7 @@ class TrainJobs:
         """The resolved config of an experiment as JSON, bookkeeping keys blanked."""
         from demoe.train.config import BOOKKEEPING_KEYS
 
-        obj = resolve_config(wildcards.experiment, self.train, self.results).to_dict()
+        obj = self._resolved(wildcards.experiment).to_dict()
         for key in BOOKKEEPING_KEYS:
             section, name = key.split(".")
             obj[section][name] = None
@@ -221,7 +235,7 @@ class TrainJobs:
         keeps this param out of what Snakemake compares to decide reruns."""
         from demoe.train.config import BOOKKEEPING_KEYS
 
-        obj = resolve_config(wildcards.experiment, self.train, self.results).to_dict()
+        obj = self._resolved(wildcards.experiment).to_dict()
         values = []
         for key in BOOKKEEPING_KEYS:
             section, name = key.split(".")

@@ -17,14 +17,16 @@
 #
 # What this notebook shows, from DeMoE's per-image evaluations (`eval/demoe/`):
 #
-# * **Fig. 12 (left)**: mean router probability of every expert per test set
-#   (`eval/demoe/<dataset>/auto.csv`, expert mode `auto` = router).
-# * **Fig. 12 (right)**: confusion matrix true task × routed task (top-1 expert) and the
-#   router's accuracy.
-# * **Table 8-style comparison**: on the AIO-Blur-OOD sets, the quality with every expert
-#   forced manually (`eval/demoe/<ood dataset>/<task>.csv`) next to the router's choice.
+# * **Fig. 12**: mean router probability of every expert per test set, AIO-Blur and
+#   AIO-Blur-OOD (the paper's two panels) in one map (`eval/demoe/<dataset>/auto.csv`,
+#   expert mode `auto` = router).
+# * **Router confusion** (ours, beside Fig. 12): confusion matrix true task × routed task
+#   (top-1 expert) and the router's accuracy.
+# * **Table 2-style comparison** (manual expert selection): on the AIO-Blur-OOD sets, the
+#   quality with every expert forced manually (`eval/demoe/<ood dataset>/<task>.csv`) next
+#   to the router's choice.
 #
-# What it means in the paper: DeMoE's router (Sec. 3.3) predicts the blur type and sends
+# What it means in the paper: DeMoE's router (Sec. 3.2) predicts the blur type and sends
 # the image to that task's expert. App. E (Fig. 12) shows it is nearly always right on
 # AIO-Blur and less so out of distribution, and Sec. 4.2 / App. G show that picking the
 # expert by hand can beat the router on AIO-Blur-OOD. A diagonal confusion matrix means the

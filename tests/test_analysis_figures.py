@@ -23,6 +23,7 @@ from PIL import Image
 from demoe import paths
 from demoe.analysis.features import encoder_features, random_init_model
 from demoe.analysis.figures import FigureRun, figure, figure_names
+from demoe.analysis.intervals import IntervalSettings
 from demoe.analysis.labels import model_label, task_specific_model
 from demoe.analysis.plots.cli import run
 from demoe.analysis.plots.embeddings import sample_records
@@ -35,7 +36,13 @@ from demoe.analysis.plots.qualitative import (
     zoomed,
 )
 from demoe.analysis.plots.router import mean_router_probs, read_router_eval, router_confusion
-from demoe.analysis.plots.weights import heatmap_figure, network_stages, pair_grid_figure
+from demoe.analysis.plots.weights import (
+    layer_bar_figure,
+    layer_means,
+    network_stages,
+    pair_grid_figure,
+    type_bar_figure,
+)
 from demoe.analysis.similarity import block_position, compare_state_dicts
 from demoe.analysis.similarity_study import (
     expert_matrices,
@@ -44,9 +51,11 @@ from demoe.analysis.similarity_study import (
     layer_summary,
     network_order,
     pairwise_layer_scores,
+    per_layer_scores,
     random_weight_reference,
     similarity_study,
     type_matrix,
+    write_scores_csv,
 )
 from demoe.analysis.style import COLUMN_WIDTH_IN, DPI, MIN_FONT_PT, SAVE_PAD_IN
 from demoe.data.manifest import Record, write_manifest
@@ -188,6 +197,10 @@ def test_expert_type_scores_per_pair_and_type() -> None:
     np.testing.assert_allclose(matrix.loc["defocus – low light"], 1.0)
     assert (matrix.drop(index="defocus – low light").abs() < 0.6).all().all()
     assert set(scores["moe"]) == {"MoE 1", "MoE 2", "MoE 3"}
+    # a layer's id names its MoE block: unique within a pair, the same in every pair
+    ids = scores.groupby("pair", sort=False)["layer"].apply(tuple)
+    assert ids.map(lambda layers: len(set(layers)) == len(layers)).all()
+    assert ids.nunique() == 1 and "MoE 2/conv2.weight" in ids.iloc[0]
 
 
 def test_random_weight_reference_follows_filter_size() -> None:
@@ -239,6 +252,41 @@ def test_similarity_study_controls(artifacts) -> None:
     assert init.loc[init.layer_type != "LayerNorm", "score"].mean() > 0.95
     with pytest.raises(CheckpointError, match="seed controls without their model"):
         similarity_study(paths[:1], controls[1:])
+
+
+def test_per_layer_scores_round_trip_to_the_per_type_means(artifacts, tmp_path) -> None:
+    """The mean of the CSV's layer scores of a kind, pair and layer type is the per-type
+    mean the CSV held before it was per layer (its score and count of defined layers)."""
+    m = artifacts["models"]
+    paths = [m / f"nafnet_{d}" / "model.safetensors" for d in AIO_BLUR[:3]]
+    controls = [m / f"nafnet_{AIO_BLUR[0]}_reseed" / "model.safetensors"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = similarity_study(paths, controls, with_init=True)
+    keys = ["kind", "pair", "layer_type"]
+    before = pd.concat(
+        [
+            table.groupby(["pair", "layer_type"], sort=False)["score"]
+            .agg(score="mean", n_layers="count")
+            .reset_index()
+            .assign(kind=kind)
+            for kind, table in study.items()
+        ],
+        ignore_index=True,
+    )
+    write_scores_csv(per_layer_scores(study, "pearson"), tmp_path / "scores.csv")
+    table = pd.read_csv(tmp_path / "scores.csv")
+    assert list(table.columns) == ["kind", "pair", "layer_type", "layer", "measure", "score"]
+    assert not table.duplicated(["kind", "pair", "layer"]).any()
+    assert len(table) == sum(len(t) for t in study.values())  # every layer, defined or not
+    after = table.groupby(keys, sort=False)["score"].agg(score="mean", n_layers="count")
+    merged = before.merge(after.reset_index(), on=keys, suffixes=("", "_csv"), validate="1:1")
+    assert len(merged) == len(before) == len(after)
+    np.testing.assert_allclose(merged["score_csv"], merged["score"], atol=1e-5)
+    assert (merged["n_layers_csv"] == merged["n_layers"]).all()
+    # a model against its constant initial LayerNorm scales: every layer kept, none scored
+    undefined = table[(table.kind == "init") & (table.layer_type == "LayerNorm")]
+    assert len(undefined) and undefined["score"].isna().all()
 
 
 def test_router_probs_and_confusion(tmp_path) -> None:
@@ -352,16 +400,78 @@ def test_fig02_draws_one_panel_per_pair_with_its_controls(artifacts) -> None:
     _assert_legible(fig)
 
 
-def test_heatmap_is_legible_at_column_width() -> None:
-    rows = [f"RealBlur-J – RealBlur-J (other seed) {i}" for i in range(20)]
-    matrix = pd.DataFrame(
-        np.linspace(-0.1, 1, 80).reshape(20, 4), index=rows, columns=["a", "b", "c", "d"]
+def _type_scores(pairs: int = 20) -> pd.DataFrame:
+    """Per-layer scores of ``pairs`` pairs (kinds "pairs", then "seed" from the 11th) and
+    three layers of each of the four types; pair 0's layers all score 0.5, the others
+    spread; pair 3 has no LayerNorm score."""
+    rows = [
+        {
+            "kind": "pairs" if p < 10 else "seed",
+            "pair": f"RealBlur-J – RealBlur-J (other seed) {p}",
+            "layer_type": t,
+            "layer": f"{t} {i}",
+        }
+        for p in range(pairs)
+        for t in ("1x1 conv", "3x3 conv", "LayerNorm", "SCA")
+        for i in range(3)
+    ]
+    scores = pd.DataFrame(rows)
+    scores["score"] = np.random.default_rng(0).uniform(-0.1, 1, len(scores))
+    scores.loc[scores["pair"].str.endswith(" 0"), "score"] = 0.5
+    scores.loc[
+        scores["pair"].str.endswith(" 3") & (scores["layer_type"] == "LayerNorm"), "score"
+    ] = np.nan
+    return scores
+
+
+def test_type_bars_show_the_interval_over_layers_at_column_width() -> None:
+    scores = _type_scores()
+    settings = IntervalSettings(resamples=200, seed=1)
+    fig = type_bar_figure(
+        scores, "Weight correlation by layer type (controls below)", "r", settings
     )
-    matrix.iloc[3, 2] = np.nan
-    fig = heatmap_figure(matrix, "Weight correlation by layer type (controls below)", "r", [10])
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert "n/a" in texts and "1.00" in texts
+    panels = fig.axes
+    assert [ax.get_title() for ax in panels] == [
+        f"{t}\n(3 layers)" for t in ("1x1 conv", "3x3 conv", "LayerNorm", "SCA")
+    ]
+    layer_norm = panels[2]
+    assert [t.get_text().strip() for t in layer_norm.texts] == ["n/a"]
+    assert len(layer_norm.patches) == 19 and len(panels[0].patches) == 20
+    means = scores[scores.layer_type == "1x1 conv"].groupby("pair", sort=False)["score"]
+    widths = [bar.get_width() for bar in panels[0].patches]
+    np.testing.assert_allclose(widths, means.mean().to_numpy())
+    whiskers = [line.get_xdata() for line in panels[0].get_lines() if len(line.get_xdata()) == 2]
+    assert len(whiskers) >= 20
+    low, high = np.array(whiskers[:20]).T
+    assert low[0] == high[0] == 0.5  # equal layer scores: no spread
+    assert (low[1:] < high[1:]).all()
+    assert (low >= means.min().to_numpy() - 1e-12).all()  # within the layers' range
+    assert (high <= means.max().to_numpy() + 1e-12).all()
+    separators = [
+        line.get_ydata()[0]
+        for line in panels[0].get_lines()
+        if line.get_ydata()[0] == line.get_ydata()[1]
+    ]
+    assert 9.5 in separators  # where the seed rows start
+    assert "95 % bootstrap interval over the layers of the type" in fig.get_supxlabel()
     _assert_legible(fig)
+
+
+def test_layer_bars_add_the_means_by_layer_type() -> None:
+    scores = _type_scores(4).assign(
+        position="encoder 1 block 1", filter_size=9, order=lambda f: f["layer"].factorize()[0]
+    )
+    by_type = layer_means({"pairs": scores, "seed": scores.assign(score=0.9)})
+    assert list(by_type.columns) == ["layer", "layer_type", "score", "series"]
+    assert len(by_type) == 2 * 12  # the layers of each series, averaged over its pairs
+    fig = layer_bar_figure(
+        layer_summary(scores), "r", "Fig. 8", 0.7, None, by_type, IntervalSettings(resamples=100)
+    )
+    main, side = fig.axes
+    assert len(main.patches) == 12 and len(side.patches) == 2 * 4  # series x layer types
+    assert [t.get_text() for t in side.get_xticklabels()] == ["pairs", "seed"]
+    legend = [t.get_text() for t in main.get_legend().get_texts()]
+    assert "by layer type: 95 % bootstrap interval over the layers of the type" in legend
 
 
 def _row(dataset: str, paired: bool, seed: int) -> QualitativeRow:
@@ -561,21 +671,72 @@ def test_figure_script_draws_from_its_rules_arguments(artifacts, tmp_path, name)
 def test_similarity_figures_write_tidy_csv(artifacts, tmp_path, name, kinds) -> None:
     assert _draw(name, _rule_args(_figure_run(artifacts), name, tmp_path)) == 0
     table = pd.read_csv(tmp_path / f"{name}.csv")
-    assert list(table.columns) == ["kind", "pair", "layer_type", "measure", "score", "n_layers"]
+    assert list(table.columns) == ["kind", "pair", "layer_type", "layer", "measure", "score"]
     assert set(table["kind"]) == kinds
     assert set(table["layer_type"]) == {"1x1 conv", "3x3 conv", "LayerNorm", "SCA"}
+    assert not table.duplicated(["kind", "pair", "layer"]).any()
+    means = table.groupby(["kind", "layer_type", "pair"])["score"].mean()
     if name in ("fig07_layer_type_correlation", "fig09_cka"):  # the fixture's construction
-        init = table[(table.kind == "init") & (table.layer_type == "3x3 conv")]
-        assert len(init) == len(AIO_BLUR) and (init["score"] > 0.95).all()
+        init = means.loc["init", "3x3 conv"]
+        assert len(init) == len(AIO_BLUR) and (init > 0.95).all()
     if name == "fig07_layer_type_correlation":
-        seed = table[(table.kind == "seed") & (table.layer_type == "3x3 conv")]
-        assert (seed["score"].abs() < 0.3).all()
+        assert (means.loc["seed", "3x3 conv"].abs() < 0.3).all()
     if name == "fig08_other_task_correlation":
         other = set(table.loc[table.kind == "other_task", "pair"])  # named as the rule says
         assert other == {f"{DATASETS[d].display} – {LOLV2_LABEL}" for d in AIO_BLUR}
     if name == "fig09_cka":
-        random = table[table.kind == "random"].set_index("layer_type")["score"]
-        assert 0.1 < random["3x3 conv"] < 0.6  # depthwise 3x3 filters of 9 values
+        random = table[(table.kind == "random") & table.layer.str.contains("conv2")]
+        assert random["score"].between(0.1, 0.6).all()  # depthwise 3x3 filters of 9 values
+
+
+def test_layer_ids_are_the_same_in_figs_7_8_9(artifacts, tmp_path) -> None:
+    """The NAFNets of Figs. 7, 8 and 9 share their architecture: every pair of every
+    figure names the same layers, in the same order."""
+    run = _figure_run(artifacts)
+    ids = set()
+    for name in ("fig07_layer_type_correlation", "fig08_other_task_correlation", "fig09_cka"):
+        assert _draw(name, _rule_args(run, name, tmp_path)) == 0
+        table = pd.read_csv(tmp_path / f"{name}.csv")
+        table = table[table.kind != "random"]  # Fig. 9's baseline: one row per layer as well
+        ids |= set(table.groupby(["kind", "pair"], sort=False)["layer"].apply(tuple))
+    assert len(ids) == 1
+    (layers,) = ids
+    assert "intro.weight" in layers and "encoders.0.0.conv2.weight" in layers
+
+
+@pytest.mark.parametrize(
+    ("name", "datasets", "models"),
+    [
+        ("fig04_dataset_tsne", (*AIO_BLUR, *AIO_BLUR_OOD), [None]),
+        (
+            "fig13_encoder_tsne",
+            AIO_BLUR,
+            ["random_init", "no_class", "class_loss", "original_arch"],
+        ),
+    ],
+)
+def test_tsne_figures_write_per_image_silhouettes(
+    artifacts, tmp_path, name, datasets, models
+) -> None:
+    """One row per image drawn (3 of the 4 test images of each dataset, per model), with
+    its manifest path, its point and a silhouette in [-1, 1]."""
+    assert _draw(name, _rule_args(_figure_run(artifacts), name, tmp_path)) == 0
+    table = pd.read_csv(tmp_path / f"{name}.csv")
+    columns = ["dataset", "image", "x", "y", "silhouette"]
+    assert list(table.columns) == (columns if models == [None] else ["model", *columns])
+    assert len(table) == 3 * len(datasets) * len(models)
+    images = set((artifacts["root"] / "images").glob("*_b.png"))
+    assert {Path(p) for p in table["image"]} <= images
+    groups = table.groupby("model", sort=False) if "model" in table else [(None, table)]
+    assert [model for model, _ in groups] == models
+    for _, rows in groups:
+        assert list(rows["dataset"].value_counts().sort_index().items()) == [
+            (d, 3) for d in sorted(datasets)
+        ]
+        assert rows["image"].is_unique
+        assert rows["silhouette"].between(-1, 1).all()
+        assert np.isfinite(rows[["x", "y"]]).all().all()
+        assert rows[["x", "y"]].std().min() > 0  # the map drawn, not a placeholder
 
 
 def test_clip_without_weights_needs_allow_random(artifacts, tmp_path, capsys) -> None:

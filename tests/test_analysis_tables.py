@@ -1,5 +1,6 @@
-"""Results tables (demoe/analysis/tables.py, table_render.py) from fake eval summaries and
-reported values; the paper rows our models reproduce (demoe/experiments/paper_rows.py)."""
+"""Results tables (demoe/analysis/tables.py, table_render.py) from fake evaluations
+(summaries and per-image CSVs) and reported values; the paper rows our models reproduce
+(demoe/experiments/paper_rows.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -45,18 +47,32 @@ def spec():
     return SPECS["table1_aio_deblurring"]
 
 
+#: Per-image deviations from the mean of the first metric (exact in binary: the means stay exact).
+OFFSETS = np.array([-0.5, -0.25, 0.25, 0.5])
+
+
+def write_eval(root, ev, means, reasons=None, aligned=False, per_image=None):
+    """A fake `demoe eval` run: its summary and its per-image CSV (four images). The first
+    metric of ``means`` varies by :data:`OFFSETS` around its mean, the others are constant;
+    ``per_image`` (metric → values) overrides."""
+    summary = {"aligned": aligned, "means": means, "unavailable": reasons or {}}
+    path = ev.path(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary))
+    first = next(iter(means))
+    columns = {m: v + (OFFSETS if m == first else 0 * OFFSETS) for m, v in means.items()}
+    columns |= per_image or {}
+    images = [f"data/{ev.dataset}/{k:03d}.png" for k in range(len(OFFSETS))]
+    frame = pd.DataFrame({"dataset": ev.dataset, "image": images, "error": ""} | columns)
+    frame.to_csv(ev.path(root, ".csv"), index=False)
+
+
 def fake_results(root, spec, psnr=lambda i: 30.0 + i, aligned=("realblur_j",)):
-    """One summary per evaluation; PSNR = 30 + dataset index, LPIPS unavailable."""
+    """One evaluation per table row and dataset; PSNR = 30 + dataset index, LPIPS unavailable."""
     for ev in table_evaluations_shown(spec, SPECS):
         i = AIO_BLUR.index(ev.dataset) if ev.dataset in AIO_BLUR else 0
-        summary = {
-            "aligned": ev.dataset in aligned,
-            "means": {"psnr": psnr(i), "ssim": 0.9, "lpips": math.nan},
-            "unavailable": {"lpips": LPIPS_REASON},
-        }
-        path = ev.path(root)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary))
+        means = {"psnr": psnr(i), "ssim": 0.9, "lpips": math.nan}
+        write_eval(root, ev, means, {"lpips": LPIPS_REASON}, ev.dataset in aligned)
     return root
 
 
@@ -168,7 +184,12 @@ def test_plan_rows_carry_the_paper_row_they_reproduce():
     assert t1["baseline_aio"] == "NAFNet" and t1["demoe"] == "DeMoE k=1"
     assert t1["baseline_original_arch"] is None and t1[BLURRY_INPUT] is None
     t6 = [r.reported_as for r in SPECS["table6_tlc"].rows]
-    assert t6 == ["DeMoE k=1 (no TLC)", "DeMoE k=1 (TLC on all layers)", "DeMoE k=1 (partial TLC)"]
+    assert t6 == [
+        "NAFNet (TLC on all layers)",
+        "DeMoE k=1 (no TLC)",
+        "DeMoE k=1 (TLC on all layers)",
+        "DeMoE k=1 (partial TLC)",
+    ]
     t7 = [r.reported_as for r in SPECS["table7_expert_blocks"].rows]
     assert t7 == ["DarkIR", "Wavelet Expert", "Restormer", "PLK Expert", "DeMoE"]
     for spec in SPECS.values():
@@ -210,7 +231,11 @@ def test_rendered_tables_look_like_the_paper(tmp_path, spec):
         "reported (Table 1)",
         DIFFERENCE,
     ]
-    assert "| 30.00 / 0.900 / n/a " in demoe_rows[0] and "| +0.50 / – / – " in demoe_rows[2]
+    assert "| 30.00 / 0.900 / n/a " in demoe_rows[0]  # one seed: the value alone
+    ci = long[(long.method == "DeMoE k=1") & (long.origin == DIFFERENCE) & (long.dataset == "dpdd")]
+    low, high = ci.ci_low.iloc[0], ci.ci_high.iloc[0]
+    assert 0 < low < 0.5 < high  # the interval of the images' mean, shifted by the paper's
+    assert f"| +0.50 [{low:+.2f}, {high:+.2f}] / – / – " in demoe_rows[2]
     assert "| 29.50 / ? / – " in demoe_rows[1]
     assert f"n/a (LPIPS): {LPIPS_REASON}" in md and "?: the paper's cell is illegible" in md
     assert "RealBlur protocol" in md and "extra note" in md and "Table 1 (PDF p. 7)" in md
@@ -295,9 +320,7 @@ def test_no_reference_metrics_missing_from_a_summary_are_na(tmp_path):
     """Table 9: MUSIQ / NRQM columns are shown; "n/a" with the reason when not computed."""
     spec = SPECS["table9_real_lolblur"]
     for ev in table_evaluations_shown(spec, SPECS):
-        path = ev.path(tmp_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"means": {"niqe": 5.5}}))
+        write_eval(tmp_path, ev, {"niqe": 5.5})
     long, aligned = build_table(spec, tmp_path, paper_file(REPORTED_DIR, spec))
     assert value(long, "DeMoE k=1", REPRODUCED, "real_lolblur", "niqe") == 5.5
     musiq = long[(long.metric == "musiq") & (long.origin == REPRODUCED)]

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from snakemake.utils import update_config
 
 from demoe.cli import build_parser
-from demoe.experiments.catalogue import manifests
+from demoe.experiments.catalogue import manifests, seed_replicates
 from demoe.experiments.eval_jobs import (
     MIN_RUNTIME_MIN,
     RUNTIME_PER_EVALUATION_MIN,
@@ -118,6 +119,13 @@ def test_model_paths_are_quoted_for_the_shell():
 # --- the DAG (config/test.yaml, dry runs) -------------------------------------------------
 
 
+def _test_config() -> dict:
+    """config/test.yaml deep-merged over config/config.yaml, as the dry runs read them."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "config" / "test.yaml").read_text()))
+    return config
+
+
 def _dry_run(results: Path, *targets: str) -> str:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     cmd = [sys.executable, "-m", "snakemake", "--configfile", "config/test.yaml"]
@@ -149,12 +157,14 @@ def _jobs(stdout: str) -> dict[str, list[dict[str, list[str]]]]:
 def test_dag_has_one_evaluation_job_per_experiment_reading_its_own_model(tmp_path):
     results = tmp_path / "results"
     jobs = _jobs(_dry_run(results))
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["eval"]
-    specs = table_specs(config["tlc"]["experts"]).values()
-    planned = eval_jobs(needed_evaluations(specs, BENCHMARK))
+    config = _test_config()
+    specs = table_specs(config["eval"]["tlc"]["experts"]).values()
+    planned = eval_jobs(needed_evaluations(specs, BENCHMARK, seed_replicates(config)))
     evaluate = {rule: runs for rule, runs in jobs.items() if rule.startswith("evaluate")}
-    assert set(evaluate) == {j.rule_name for j in planned}
-    for job in planned:
+    # every experiment's job; its seed replicates' where a target reads them (tables do)
+    base = {j.rule_name for j in planned if "_rep" not in j.experiment}
+    assert base <= set(evaluate) <= {j.rule_name for j in planned}
+    for job in (j for j in planned if j.rule_name in evaluate):
         (run,) = evaluate[job.rule_name]  # one job per experiment …
         assert run["output"] == job.outputs(str(results))  # … writing exactly its evaluations
         models = {p for p in run["input"] if "/models/" in p}
@@ -179,3 +189,28 @@ def test_single_evaluation_target_schedules_only_its_experiments_job(tmp_path):
     assert "train_model" not in blurry and {r for r in blurry if r.startswith("evaluate")} == {
         f"evaluate_{BLURRY_INPUT}"
     }
+
+
+@pytest.mark.slow
+def test_replicates_are_trained_from_their_parents_replicate_and_evaluated(tmp_path):
+    """config/test.yaml: two seeds of baseline_aio and demoe (train.replicates)."""
+    results = tmp_path / "results"
+    models = {
+        Path(o).parent.name for r in _jobs(_dry_run(results))["train_model"] for o in r["output"]
+    }
+    replicated = {m for m in models if "_rep" in m}
+    assert replicated == {"baseline_aio_rep1", "demoe_rep1"}  # rule all trains them
+    jobs = _jobs(_dry_run(results, f"{results}/eval/demoe_rep1/gopro/auto.json"))
+    assert {r for r in jobs if r.startswith("evaluate")} == {"evaluate_demoe_rep1"}
+    config = _test_config()
+    specs = table_specs(config["eval"]["tlc"]["experts"]).values()
+    plan = eval_jobs(needed_evaluations(specs, BENCHMARK, seed_replicates(config)))
+    (job,) = [j for j in plan if j.experiment == "demoe_rep1"]
+    (run,) = jobs["evaluate_demoe_rep1"]
+    assert run["output"] == job.outputs(str(results))  # demoe's evaluations, its own files
+    assert {str(Path(p).parent) for p in run["input"] if "/models/" in p} == {
+        f"{results}/models/demoe_rep1"
+    }
+    trained = {Path(r["output"][0]).parent.name: r for r in jobs["train_model"]}
+    assert set(trained) == {"baseline_aio_rep1", "demoe_rep1"}  # not baseline_aio itself
+    assert f"{results}/models/baseline_aio_rep1/model.safetensors" in trained["demoe_rep1"]["input"]

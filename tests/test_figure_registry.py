@@ -107,10 +107,12 @@ def test_the_default_run_draws_every_figure():
     assert [t for t in targets if t.endswith(".csv")] == [
         f"res/figures/{name}.csv"
         for name in (
+            "fig04_dataset_tsne",
             "fig07_layer_type_correlation",
             "fig08_other_task_correlation",
             "fig09_cka",
             "fig11_expert_correlation",
+            "fig13_encoder_tsne",
         )
     ]
 

@@ -165,6 +165,7 @@ def test_a_registered_metric_is_a_table_column_with_its_label_and_decimals(tmp_p
         path = ev.path(tmp_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"means": {"psnr": 30.0, "mean_abs_error": 0.012345}}))
+        ev.path(tmp_path, ".csv").write_text("image,psnr,mean_abs_error\na.png,30.0,0.012345\n")
     with registered_metric(MAE):
         assert format_value(0.123456, "mean_abs_error", REPRODUCED) == "0.1235"
         long, aligned = build_table(spec, tmp_path, specs=specs)

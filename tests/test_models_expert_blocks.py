@@ -173,6 +173,7 @@ def test_table7_puts_the_reported_numbers_beside_ours(tmp_path):
         path = ev.path(results)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"means": {"psnr": 28.0, "ssim": 0.8, "lpips": 0.3}}))
+        ev.path(results, ".csv").write_text("image,psnr,ssim,lpips\na.png,28.0,0.8,0.3\n")
     models = [r.cost_model for r in spec.rows]
     cost = tmp_path / "cost.csv"
     pd.DataFrame({"model": models, "params_m": 1.0, "macs_g": 2.0, "runtime_ms": 3.0}).to_csv(

@@ -24,6 +24,7 @@ def test_the_documented_layout() -> None:
         paths.eval_file(r, "demoe", "gopro", "auto", ".csv") == "results/eval/demoe/gopro/auto.csv"
     )
     assert paths.table(r, "claims", "md") == "results/tables/claims.md"
+    assert paths.cost_repeats(r) == "results/tables/cost_runtime_repeats.csv"
     assert paths.figure(r, "fig09_cka", "csv") == "results/figures/fig09_cka.csv"
     assert paths.report_table(r, "cost") == "results/report/tables/cost.html"
     assert paths.log(r, "train", "demoe") == "results/logs/train/demoe.log"

@@ -5,7 +5,7 @@ The cluster is tools/slurm/local_cluster.sh (munge, MariaDB + slurmdbd, slurmctl
 a fake GPU GRES). The `slurm` tests start it when it is not running (and stop it again
 afterwards), and are skipped with the script's reason where it cannot start (packages
 missing: `make slurm-cluster`; not root). The target: data -> the two trainings of Fig. 11
-(stage 1 `baseline_aio`, then `demoe` initialised from it; paper Sec. 3.3), each launched
+(stage 1 `baseline_aio`, then `demoe` initialised from it; paper Sec. 3.4), each launched
 with `torchrun --nproc-per-node 2` (gloo on CPU) inside one SLURM job asking for 2 GPUs
 -> Fig. 11 (expert correlation).
 """

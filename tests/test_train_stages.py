@@ -1,4 +1,4 @@
-"""Stage-2 initialisation (Sec. 3.3), freezing, and DeMoE* (Table 3) fine-tuning."""
+"""Stage-2 initialisation (Sec. 3.4), freezing, and DeMoE* (Table 3) fine-tuning."""
 
 from __future__ import annotations
 

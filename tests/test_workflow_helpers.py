@@ -79,8 +79,9 @@ def test_report_tables_lists_claims_only_when_a_rule_writes_it():
 
 def test_train_jobs_on_the_default_config():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
-    jobs = TrainJobs(config["train"], "res", manifests("res"), False, AIO_BLUR[:1])
+    jobs = TrainJobs(config["train"], "res", manifests("res"), False, AIO_BLUR[:1], {"demoe": 2})
     models = jobs.default_models()
+    assert "res/models/demoe_rep1/model.safetensors" in models  # the seed replicate too
     assert "res/models/nafnet_lolv2_real/model.safetensors" not in models  # no LOLv2 data
     assert f"res/models/nafnet_{AIO_BLUR[0]}{SEED_CONTROL_SUFFIX}/model.safetensors" in models
     assert f"res/models/nafnet_{AIO_BLUR[1]}{SEED_CONTROL_SUFFIX}/model.safetensors" not in models

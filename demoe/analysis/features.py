@@ -23,6 +23,13 @@ from demoe.io.checkpoint import read_checkpoint
 from demoe.models.checkpoint import infer_config
 from demoe.models.registry import build_model
 
+#: Distance of the silhouettes of encoder features (Fig. 13): euclidean. The pooled
+#: features are not normalised and their magnitude is part of what the network reads
+#: (the router's 1×1 conv, BatchNorm and MLP are not scale-invariant, Sec. 3.2); the
+#: t-SNE map of the figure is built from euclidean distances too, so the score measures
+#: the geometry the map draws.
+ENCODER_METRIC = "euclidean"
+
 
 def random_init_model(path: str | os.PathLike, seed: int = 0) -> nn.Module:
     """The architecture of the checkpoint at ``path`` with fresh random weights (eval mode).

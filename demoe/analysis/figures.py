@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from demoe import paths
+from demoe.analysis.intervals import IntervalSettings
 from demoe.analysis.labels import task_specific_model
 from demoe.errors import ConfigError
 from demoe.experiments.catalogue import SEED_CONTROL_SUFFIX, manifests
@@ -177,6 +178,26 @@ def _similarity(**keys: str) -> Callable[[FigureRun], dict[str, Any]]:
     return lambda run: {name: run.analysis["similarity"][key] for name, key in keys.items()}
 
 
+#: Interval settings of the similarity figures' whiskers (``analysis.intervals``).
+_INTERVAL_ARGUMENTS = (
+    " --confidence {params.confidence:q} --resamples {params.resamples:q} "
+    "--interval-seed {params.interval_seed:q}"
+)
+
+
+def _with_intervals(
+    params: Callable[[FigureRun], dict[str, Any]],
+) -> Callable[[FigureRun], dict[str, Any]]:
+    """``params`` plus the interval settings of the config (absent keys: the defaults)."""
+
+    def both(run: FigureRun) -> dict[str, Any]:
+        settings = IntervalSettings.from_config({"analysis": run.analysis})
+        interval = {"confidence": settings.confidence, "resamples": settings.resamples}
+        return {**params(run), **interval, "interval_seed": settings.seed}
+
+    return both
+
+
 def _nafnets(run: FigureRun) -> list[str]:
     """The per-dataset NAFNets of the similarity study (Sec. 3.1)."""
     return [run.model(f"nafnet_{d}") for d in run.aio]
@@ -286,7 +307,7 @@ FIGURES: list[Figure] = [
         number=4,
         section="Sec. 4",
         arguments="--manifests {input.manifests:q} --datasets {params.datasets:q} "
-        "{params.clip} {params.tsne} --device {params.device:q}",
+        "{params.clip} {params.tsne} --device {params.device:q} --csv {output.csv:q}",
         inputs=lambda run: {"manifests": [run.manifest("test"), run.manifest("ood")]},
         params=lambda run: {
             "datasets": [*run.aio, *run.ood],
@@ -294,6 +315,7 @@ FIGURES: list[Figure] = [
             "tsne": _tsne_options(run),
             "device": run.analysis["device"],
         },
+        csv=True,
         torch=True,
     ),
     _qualitative("fig05_qualitative", 5, "Sec. 4.3", "test", lambda run: run.aio),
@@ -308,9 +330,10 @@ FIGURES: list[Figure] = [
         name="fig07_layer_type_correlation",
         number=7,
         section="App. A",
-        arguments=f"{_STUDY_ARGUMENTS} --csv {{output.csv:q}} --params {{params.params:q}}",
+        arguments=f"{_STUDY_ARGUMENTS} --csv {{output.csv:q}} --params {{params.params:q}}"
+        + _INTERVAL_ARGUMENTS,
         inputs=_study_inputs,
-        params=_similarity(params="params"),
+        params=_with_intervals(_similarity(params="params")),
         csv=True,
     ),
     Figure(
@@ -318,14 +341,17 @@ FIGURES: list[Figure] = [
         number=8,
         section="App. A",
         arguments="--models {input.models:q} --other {input.other:q} {params.label} "
-        "--params {params.params:q} --threshold {params.threshold:q} --csv {output.csv:q}",
+        "--params {params.params:q} --threshold {params.threshold:q} --csv {output.csv:q}"
+        + _INTERVAL_ARGUMENTS,
         inputs=lambda run: {"models": _nafnets(run), "other": run.other_task_model},
-        params=lambda run: {
-            **_similarity(params="params", threshold="threshold")(run),
-            "label": ""
-            if run.other_task_checkpoint
-            else "--other-label 'LOLv2-real (low-light enhancement)'",
-        },
+        params=_with_intervals(
+            lambda run: {
+                **_similarity(params="params", threshold="threshold")(run),
+                "label": ""
+                if run.other_task_checkpoint
+                else "--other-label 'LOLv2-real (low-light enhancement)'",
+            }
+        ),
         csv=True,
         drawn=lambda run: run.other_task_model is not None,
     ),
@@ -335,9 +361,9 @@ FIGURES: list[Figure] = [
         section="App. A",
         arguments="--models {input.models:q} --params {params.params:q} "
         "--seed-controls {input.controls:q} --init-control --csv {output.csv:q} "
-        "--sigma-factor {params.sigma:q}",
+        "--sigma-factor {params.sigma:q}" + _INTERVAL_ARGUMENTS,
         inputs=_study_inputs,
-        params=_similarity(params="params", sigma="cka_sigma_factor"),
+        params=_with_intervals(_similarity(params="params", sigma="cka_sigma_factor")),
         csv=True,
     ),
     Figure(
@@ -355,9 +381,10 @@ FIGURES: list[Figure] = [
         name="fig11_expert_correlation",
         number=11,
         section="App. D",
-        arguments="--model {input.model:q} --csv {output.csv:q} --params {params.params:q}",
+        arguments="--model {input.model:q} --csv {output.csv:q} --params {params.params:q}"
+        + _INTERVAL_ARGUMENTS,
         inputs=lambda run: {"model": run.model("demoe")},
-        params=_similarity(params="params"),
+        params=_with_intervals(_similarity(params="params")),
         csv=True,
     ),
     Figure(
@@ -382,7 +409,8 @@ FIGURES: list[Figure] = [
         section="App. F",
         arguments="--manifest {input.manifest:q} --datasets {params.datasets:q} "
         "--no-class {input.no_class:q} --class-loss {input.class_loss:q} "
-        "--original-arch {input.original_arch:q} {params.tsne} --device {params.device:q}",
+        "--original-arch {input.original_arch:q} {params.tsne} --device {params.device:q} "
+        "--csv {output.csv:q}",
         inputs=lambda run: {
             "manifest": run.manifest("test"),
             "no_class": run.model("baseline_aio_noclass"),
@@ -394,6 +422,7 @@ FIGURES: list[Figure] = [
             "tsne": _tsne_options(run),
             "device": run.analysis["device"],
         },
+        csv=True,
         torch=True,
     ),
     _qualitative(

@@ -56,16 +56,25 @@ class IntervalSettings:
 
     def __post_init__(self) -> None:
         if not 0 < self.confidence < 1:
-            raise ConfigError(f"analysis.intervals.confidence must be in (0, 1), got {self.confidence}")
+            raise ConfigError(
+                f"analysis.intervals.confidence must be in (0, 1), got {self.confidence}"
+            )
         if self.resamples < 100:
             raise ConfigError(f"analysis.intervals.resamples must be >= 100, got {self.resamples}")
         if self.method not in METHODS:
-            raise ConfigError(f"analysis.intervals.method must be one of {list(METHODS)}, got {self.method!r}")
+            raise ConfigError(
+                f"analysis.intervals.method must be one of {list(METHODS)}, got {self.method!r}"
+            )
 
     @classmethod
     def from_config(cls, config: Mapping | None) -> IntervalSettings:
         """From the config's ``analysis.intervals`` block (absent keys: the defaults)."""
         block = ((config or {}).get("analysis") or {}).get("intervals") or {}
+        unknown = sorted(set(block) - set(DEFAULT_SETTINGS))
+        if unknown:
+            raise ConfigError(
+                f"analysis.intervals: unknown keys {unknown}; valid: {list(DEFAULT_SETTINGS)}"
+            )
         return cls(**{**DEFAULT_SETTINGS, **block})
 
 
@@ -114,7 +123,9 @@ def mean_over_strata(means: Mapping[Hashable, np.ndarray]) -> np.ndarray:
     return np.mean([m.mean(axis=0) for m in means.values()], axis=0)
 
 
-def pooled_mean(sizes: Mapping[Hashable, int]) -> Callable[[Mapping[Hashable, np.ndarray]], np.ndarray]:
+def pooled_mean(
+    sizes: Mapping[Hashable, int],
+) -> Callable[[Mapping[Hashable, np.ndarray]], np.ndarray]:
     """Reduce to the mean over all observations pooled (strata weighted by their size)."""
     total = sum(sizes.values())
 
@@ -155,12 +166,13 @@ def estimate(
     settings = settings or IntervalSettings()
     combine = combine or (lambda values: values[0])
     sizes = _check(parts)
-    strata = list(sizes)
+    strata = [k for k, n in sizes.items() if n > 1]  # a single observation stays as it is
+    fixed = {k: np.zeros(1, dtype=int) for k, n in sizes.items() if n == 1}
     seed_counts = sorted({p.units for p in parts if p.seeds and p.units > 1})
     samples = [np.arange(sizes[k]) for k in strata] + [np.arange(c) for c in seed_counts]
 
     def statistic(*indices: np.ndarray, axis: int = -1) -> np.ndarray:
-        chosen = dict(zip(strata, indices[: len(strata)], strict=True))
+        chosen = {**fixed, **dict(zip(strata, indices[: len(strata)], strict=True))}
         seed_draws = dict(zip(seed_counts, indices[len(strata) :], strict=True))
         values = []
         for part in parts:
@@ -174,6 +186,8 @@ def estimate(
     value = float(statistic(*samples))
     if not np.isfinite(value):
         return Estimate(value, float("nan"), float("nan"))
+    if not samples:  # nothing to resample: exact numbers (parameter counts, MACs)
+        return Estimate.exact(value)
     with np.errstate(all="ignore"):
         result = stats.bootstrap(
             samples,

@@ -10,8 +10,10 @@ compared, and the statistics of their layer scores behind Figs. 2, 7, 8, 9 and 1
   (b) each model against its own initial weights (:func:`initial_state_dict`).
 * The experts of DeMoE (App. D, Fig. 11): every pair of experts of every MoE block.
 * Statistics: per layer over pairs (:func:`layer_summary`), per pair and layer type
-  (:func:`type_matrix`, :func:`type_scores`, the CSV beside Figs. 7, 8, 9, 11 that the
-  claims read), and the score of unrelated random weights (:func:`random_weight_reference`).
+  (:func:`type_matrix`), and the score of unrelated random weights
+  (:func:`random_weight_reference`). The CSV beside Figs. 7, 8, 9, 11 that the claims
+  read holds every layer score (:func:`per_layer_scores`), so that a statistic over
+  layers can resample them.
 
 Per-filter measures and layer types are in :mod:`demoe.analysis.similarity`; the figures
 are drawn by :mod:`demoe.analysis.plots.weights`.
@@ -176,14 +178,15 @@ def expert_type_scores(
     state_dict: StateDict, measure: Measure = "pearson", params: Params = "weight"
 ) -> pd.DataFrame:
     """Layer scores of every expert pair of every MoE block (Fig. 11), long format with
-    ``pair`` ("defocus – low light") and ``moe`` ("MoE 1"…) columns."""
+    ``pair`` ("defocus – low light") and ``moe`` ("MoE 1"…) columns; ``layer`` is
+    "<moe>/<key in the expert>" ("MoE 1/conv1.weight"), the same in every expert pair."""
     tables = [
         expert_pair_scores(state_dict, i, measure, params).assign(moe=f"MoE {i + 1}")
         for i in moe_blocks(state_dict)
     ]
     scores = pd.concat(tables, ignore_index=True)
     pair = scores["expert_a"].map(task_label) + " – " + scores["expert_b"].map(task_label)
-    return scores.assign(pair=pair)
+    return scores.assign(pair=pair, layer=scores["moe"] + "/" + scores["layer"])
 
 
 def read_models(paths: Sequence[str | os.PathLike]) -> dict[str, StateDict]:
@@ -257,21 +260,27 @@ def similarity_study(
     }
 
 
-def type_scores(tables: Mapping[str, pd.DataFrame], measure: Measure) -> pd.DataFrame:
-    """Tidy per-pair, per-layer-type means of score tables keyed by kind ("pairs",
-    "seed", "init", "other_task", "experts"…): columns ``kind, pair, layer_type,
-    measure, score, n_layers`` (the CSV beside Figs. 7, 8, 9, 11, for the claims)."""
-    rows = [
-        table.groupby(["pair", "layer_type"], sort=False)["score"]
-        .agg(score="mean", n_layers="count")
-        .reset_index()
-        .assign(kind=kind, measure=measure)
-        for kind, table in tables.items()
-    ]
-    columns = ["kind", "pair", "layer_type", "measure", "score", "n_layers"]
-    return pd.concat(rows, ignore_index=True)[columns]
+#: Columns of the per-layer score table beside Figs. 7, 8, 9, 11 (:func:`per_layer_scores`).
+SCORE_COLUMNS: tuple[str, ...] = ("kind", "pair", "layer_type", "layer", "measure", "score")
+
+
+def per_layer_scores(tables: Mapping[str, pd.DataFrame], measure: Measure) -> pd.DataFrame:
+    """Every layer score of score tables keyed by kind ("pairs", "seed", "init",
+    "other_task", "random", "experts"…), one row per kind, pair and layer in the tables'
+    order: columns :data:`SCORE_COLUMNS` (the CSV beside Figs. 7, 8, 9, 11, for the claims).
+
+    ``layer`` identifies the layer within its architecture, the same in every pair and
+    every figure: the NAFNet-layout state-dict key of a NAFNet's layer
+    (:func:`~demoe.analysis.similarity.canonical_key`, e.g. "encoders.0.0.conv2.weight"),
+    "<MoE block>/<key in the expert>" of an expert's (:func:`expert_type_scores`). A layer
+    without a score (every filter constant, e.g. a LayerNorm against its all-ones
+    initialisation) is kept with an empty score; the mean of the defined scores of a kind,
+    pair and layer type is that pair's bar of the type in Figs. 7 and 11.
+    """
+    frames = [table.assign(kind=kind, measure=measure) for kind, table in tables.items()]
+    return pd.concat(frames, ignore_index=True)[list(SCORE_COLUMNS)]
 
 
 def write_scores_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a :func:`type_scores` table atomically."""
+    """Write a :func:`per_layer_scores` table atomically."""
     write_text(path, frame.to_csv(index=False, float_format="%.6g"))

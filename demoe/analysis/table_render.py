@@ -6,6 +6,12 @@ joins the metrics as "PSNR / SSIM / LPIPS". Tables 3 and 8 are split into one bl
 dataset, as the paper prints them. "n/a" marks an unavailable metric, "?" an illegible
 paper cell and "–" a value that was not evaluated or not reported.
 
+Intervals are shown where a reader compares: on the ``reproduced − reported`` rows and the
+paired differences of two of our rows (``+0.12 [-0.05, +0.30]``). A reproduced cell of a
+model trained with several seeds shows the SD over its seeds (``16.50 ±0.08``); the
+reproduced cells' intervals are in the CSV (``ci_low``, ``ci_high``), to keep the paper's
+layout readable. A note under the table says what the intervals cover.
+
 An image metric is printed with the label and decimals of its record in
 :mod:`demoe.eval.registry`; the cost columns, which are no image metrics, with
 :data:`COST_LABELS` and :data:`COST_DECIMALS`.
@@ -14,14 +20,18 @@ An image metric is printed with the label and decimals of its record in
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
+from demoe.analysis.intervals import DEFAULT_SETTINGS, IntervalSettings
 from demoe.analysis.tables import (
     AVERAGE,
+    COMPARISON,
     COST,
     DIFFERENCE,
     REPRODUCED,
@@ -33,7 +43,7 @@ from demoe.analysis.tables import (
     shown_rows,
     uses_cost,
 )
-from demoe.errors import run_reporting_errors
+from demoe.errors import ConfigError, run_reporting_errors
 from demoe.eval.registry import get_metric, metric_names, registered_metrics
 from demoe.experiments.paper_tables import BLURRY_INPUT, BLURRY_INPUT_ROW, TableSpec, table_specs
 from demoe.io.atomic import write_text
@@ -58,6 +68,7 @@ LATEX_SYMBOLS: dict[str, str] = {
     "−": "$-$",
     "–": "--",
     "×": r"$\times$",
+    "±": r"$\pm$",
     "→": r"$\rightarrow$",
 }
 NOT_AVAILABLE = "n/a"
@@ -88,7 +99,7 @@ def latex_symbols() -> dict[str, str]:
 
 
 def format_value(value: float, metric: str, origin: str) -> str:
-    """A cell as printed: the paper's decimals ("n/a" for NaN, sign on differences).
+    """A number as printed: the paper's decimals ("n/a" for NaN, sign on differences).
 
     Reported values keep the extra decimals they were printed with (0.9249, Table 3);
     an illegible reported cell is "?".
@@ -99,8 +110,29 @@ def format_value(value: float, metric: str, origin: str) -> str:
     if origin.startswith("reported"):
         while decimals < MAX_DECIMALS and abs(round(value, decimals) - value) > 1e-9:
             decimals += 1
-    sign = "+" if origin == DIFFERENCE else ""
+    sign = "+" if origin in (DIFFERENCE, COMPARISON) else ""
     return f"{value:{sign}.{decimals}f}"
+
+
+def format_cell(
+    value: float,
+    metric: str,
+    origin: str,
+    ci: tuple[float, float] = (math.nan, math.nan),
+    seeds: float = math.nan,
+    seed_sd: float = math.nan,
+) -> str:
+    """A cell as printed: the value, its interval on a difference row (``-7.39 [-7.80,
+    -6.98]``), the SD over the seeds on a reproduced row of several seeds (``16.50 ±0.08``)."""
+    text = format_value(value, metric, origin)
+    if math.isnan(value):
+        return text
+    if origin in (DIFFERENCE, COMPARISON) and not any(map(math.isnan, ci)):
+        low, high = (format_value(v, metric, origin) for v in ci)
+        return f"{text} [{low}, {high}]"
+    if origin == REPRODUCED and seeds > 1 and not math.isnan(seed_sd):
+        return f"{text} ±{seed_sd:.{metric_decimals(metric)}f}"
+    return text
 
 
 def _group_metrics(long: pd.DataFrame, dataset: str) -> list[str]:
@@ -112,8 +144,8 @@ def _group_metrics(long: pd.DataFrame, dataset: str) -> list[str]:
 def _cells(long: pd.DataFrame) -> pd.DataFrame:
     return long.assign(
         cell=[
-            format_value(v, m, o)
-            for v, m, o in zip(long.value, long.metric, long.origin, strict=True)
+            format_cell(r.value, r.metric, r.origin, (r.ci_low, r.ci_high), r.seeds, r.seed_sd)
+            for r in long.itertuples()
         ]
     )
 
@@ -164,14 +196,46 @@ def _dataset_label(dataset: str, aligned: set[str]) -> str:
     return DATASETS[dataset].display + (ALIGNED_MARK if dataset in aligned else "")
 
 
+def interval_notes(long: pd.DataFrame, settings: IntervalSettings) -> list[str]:
+    """What the intervals and the ± are (only where the table shows them)."""
+    lines = []
+    shown = long[long["origin"].isin([DIFFERENCE, COMPARISON])]
+    shown = shown[shown["ci_low"].notna() & shown["ci_high"].notna()]
+    seeds = (long["seeds"] > 1).any()
+    over = "test images and seeds" if seeds else "test images"
+    if (shown["dataset"] != COST).any():
+        lines.append(
+            f"[low, high] on a difference row: {settings.confidence:.0%} bootstrap interval "
+            f"over the {over} ({settings.method}, {settings.resamples} resamples), paired "
+            f"(two models resampled on the same {over}) and stratified (each dataset "
+            "resampled within itself); every reproduced cell's interval is in the .csv "
+            f"(ci_low, ci_high). It covers the sampling of the {over}, not the choice of the "
+            "test sets nor the scale of this run (synthetic data or smaller models than the "
+            "paper's)."
+        )
+    if (shown["dataset"] == COST).any():
+        lines.append("[low, high] of a runtime: from the timing repeats of the cost table.")
+    ours = long[(long["origin"] == REPRODUCED) & (long["seeds"] > 1) & long["seed_sd"].notna()]
+    if not ours.empty:
+        counts = " or ".join(str(int(n)) for n in sorted(set(ours["seeds"])))
+        trained = ", ".join(dict.fromkeys(ours["method"]))
+        lines.append(
+            f"± after a reproduced value: SD over {counts} seeds (the value is their mean; "
+            f"models trained several times: {trained})."
+        )
+    return lines
+
+
 def notes(
     long: pd.DataFrame,
     spec: TableSpec,
     aligned: set[str],
     extra: Sequence[str] = (),
     rows: Sequence[ShownRow] = (),
+    settings: IntervalSettings | None = None,
 ) -> list[str]:
-    """Notes under the table: protocol, which model is ours, n/a reasons, sources."""
+    """Notes under the table: protocol, which model is ours, what the intervals are, n/a
+    reasons, sources."""
     lines = []
     if aligned:
         names = ", ".join(DATASETS[d].display for d in DATASETS if d in aligned)
@@ -201,6 +265,12 @@ def notes(
     only = [r.label for r in rows if not r.paper]
     if only:
         lines.append("Rows after the paper's are ours only (not in the paper): " + ", ".join(only))
+    if (long["origin"] == COMPARISON).any():
+        lines.append(
+            f"{COMPARISON}: A − B of two of our rows that the paper compares (its text or "
+            "caption), on the same images; not a row of the paper."
+        )
+    lines += interval_notes(long, settings or IntervalSettings())
     reasons = long.loc[long["value"].isna() & (long["note"] != ""), ["metric", "note"]]
     for metric, note in dict.fromkeys(map(tuple, reasons.values)):
         if not note.startswith("source: "):
@@ -254,15 +324,58 @@ def write_table(
     aligned: set[str],
     extra: Sequence[str] = (),
     rows: Sequence[ShownRow] = (),
+    settings: IntervalSettings | None = None,
 ) -> list[Path]:
     """Write ``<prefix>.csv`` (long), ``.md`` and ``.tex`` atomically; returns the paths."""
-    frames, lines = _frames(long, spec, aligned), notes(long, spec, aligned, extra, rows)
+    frames = _frames(long, spec, aligned)
+    lines = notes(long, spec, aligned, extra, rows, settings)
     prefix = Path(prefix)
     paths = [prefix.with_suffix(s) for s in (".csv", ".md", ".tex")]
     write_text(paths[0], long.to_csv(index=False, float_format="%.6g"))
     write_text(paths[1], render_markdown(frames, spec, lines))
     write_text(paths[2], render_latex(frames, spec, lines))
     return paths
+
+
+def intervals_param(config: Mapping | None) -> str:
+    """The scripts' ``--intervals``: the config's ``analysis.intervals`` with the defaults
+    filled in, as JSON (a rule param, so a changed setting reruns the tables)."""
+    return json.dumps(asdict(IntervalSettings.from_config(config)), sort_keys=True)
+
+
+def replicates_param(replicates: Mapping[str, int] | None) -> str:
+    """The scripts' ``--replicates``: ``train.replicates`` (experiment → seeds) as JSON."""
+    return json.dumps({k: int(v) for k, v in sorted((replicates or {}).items())})
+
+
+def parse_intervals(text: str) -> IntervalSettings:
+    """``--intervals`` (JSON, absent keys: the defaults); ConfigError on unknown keys."""
+    block = _json_object(text, "--intervals")
+    unknown = sorted(set(block) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise ConfigError(
+            f"analysis.intervals: unknown keys {unknown}; valid: {sorted(DEFAULT_SETTINGS)}"
+        )
+    return IntervalSettings.from_config({"analysis": {"intervals": block}})
+
+
+def parse_replicates(text: str) -> dict[str, int]:
+    """``--replicates`` (JSON: experiment → number of seeds); ConfigError if malformed."""
+    block = _json_object(text, "--replicates")
+    bad = {k: v for k, v in block.items() if type(v) is not int or v < 1}
+    if bad:
+        raise ConfigError(f"train.replicates: seeds must be integers >= 1, got {bad}")
+    return block
+
+
+def _json_object(text: str, option: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{option}: not JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise ConfigError(f"{option}: expected a JSON object, got {text!r}")
+    return value
 
 
 def main(name: str, argv: Sequence[str] | None = None) -> int:
@@ -286,12 +399,22 @@ def _write_table_command(name: str, argv: Sequence[str] | None) -> None:
         metavar="EXPERIMENT=FILE",
         help="experiment evaluated with given weights (config checkpoints:), labelled by FILE",
     )
+    parser.add_argument(
+        "--intervals", default="{}", help="analysis.intervals as JSON (absent keys: defaults)"
+    )
+    parser.add_argument(
+        "--replicates", default="{}", help='train.replicates as JSON: {"<experiment>": seeds}'
+    )
     parser.add_argument("--out", required=True, help="output prefix (.csv, .md, .tex)")
     args = parser.parse_args(argv)
     fixed = dict(item.split("=", 1) for item in args.fixed_weights)
+    settings = parse_intervals(args.intervals)
+    replicates = parse_replicates(args.replicates)
     specs = table_specs(args.tlc_experts, fixed)
     spec = specs[name]
-    long, aligned = build_table(spec, args.results, args.reported, args.cost, args.datasets, specs)
+    long, aligned = build_table(
+        spec, args.results, args.reported, args.cost, args.datasets, specs, replicates, settings
+    )
     rows = shown_rows(spec, specs, args.datasets)
-    for path in write_table(args.out, long, spec, aligned, args.note, rows):
+    for path in write_table(args.out, long, spec, aligned, args.note, rows, settings):
         print(path)

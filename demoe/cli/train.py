@@ -20,7 +20,12 @@ from pathlib import Path
 import yaml
 
 from demoe.errors import ConfigError
-from demoe.experiments.catalogue import EXPERIMENTS, resolve_dict
+from demoe.experiments.catalogue import (
+    EXPERIMENTS,
+    experiment_names,
+    resolve_dict,
+    seed_replicates,
+)
 from demoe.train.config import (
     TrainConfig,
     apply_overrides,
@@ -69,18 +74,19 @@ def resolve_cli_config(
         return from_dict(apply_overrides(obj, overrides))
     if Path(name).is_file():
         return load_config(name, overrides)
-    if name not in EXPERIMENTS:
-        raise ConfigError(
-            f"{name!r} is neither a config file nor an experiment; experiments: "
-            f"{', '.join(EXPERIMENTS)}"
-        )
     path = Path(profile)
     if not path.is_file():
         raise ConfigError(f"profile not found: {path}")
     top = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if "train" not in top:
         raise ConfigError(f"{path} has no train: section")
-    obj = resolve_dict(name, top["train"], results or top.get("results", "results"))
+    replicates = seed_replicates(top)  # the profile's train.replicates: <experiment>_rep<k>
+    names = experiment_names(replicates)
+    if name not in names:
+        raise ConfigError(
+            f"{name!r} is neither a config file nor an experiment; experiments: {', '.join(names)}"
+        )
+    obj = resolve_dict(name, top["train"], results or top.get("results", "results"), replicates)
     return from_dict(apply_overrides(obj, overrides))
 
 

@@ -15,19 +15,25 @@ per MoE block is counted, while parameters count every expert.
 
 Runtime follows Table 1's protocol: the mean wall-clock time of ``repeats`` forwards
 after ``warmup`` ones (the paper: 1000 at 256² on an RTX 4090), under
-``torch.inference_mode``, on the device named in the result.
+``torch.inference_mode``, on the device named in the result. The MAC count is itself a
+forward on the same input, so it serves as each model's first warm-up; ``warmup`` counts
+the untimed forwards after it. The cost table times its models interleaved
+(:func:`runtime_repeats`): round ``r`` times every model once, in an order shuffled anew
+each round, so a change of machine load between rounds hits every model alike and the
+repeat ``r`` of two models form a pair (a ratio of runtimes gets a paired interval).
 """
 
 from __future__ import annotations
 
 import io
 import math
+import random
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import pandas as pd
 import torch
@@ -86,28 +92,119 @@ def count_macs(model: nn.Module, x: torch.Tensor) -> int:
     return int(macs)
 
 
+#: The columns of the timing repeats (``results/tables/cost_runtime_repeats.csv``).
+REPEAT_COLUMNS: tuple[str, ...] = ("model", "repeat", "runtime_ms")
+
+
+def timing_order(repeats: Mapping[str, int], seed: int = 0) -> list[tuple[int, str]]:
+    """The ``(repeat, model)`` forwards of an interleaved timing, in the order they run.
+
+    Round ``r`` times once every model with more than ``r`` repeats, the models shuffled
+    anew each round (``random.Random(seed)``: the same order in every run), so no model is
+    always timed first in a round or always right after the same other model.
+    """
+    bad = {m: n for m, n in repeats.items() if n < 1}
+    if bad or not repeats:
+        raise ValueError(f"need repeats >= 1 for at least one model, got {dict(repeats)}")
+    rng = random.Random(seed)
+    order = []
+    for r in range(max(repeats.values())):
+        names = [m for m, n in repeats.items() if n > r]
+        rng.shuffle(names)
+        order += [(r, m) for m in names]
+    return order
+
+
+def forward_ms(
+    model: nn.Module, x: torch.Tensor, timer: Callable[[], float] = time.perf_counter
+) -> float:
+    """Milliseconds of one forward of ``model`` on ``x``, CUDA synchronised on a GPU."""
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    sync()
+    start = timer()
+    model(x)
+    sync()
+    return (timer() - start) * 1e3
+
+
+def runtime_repeats(
+    runs: Mapping[str, tuple[nn.Module, torch.Tensor]],
+    repeats: Mapping[str, int],
+    warmup: int = 0,
+    seed: int = 0,
+    timer: Callable[[], float] = time.perf_counter,
+) -> pd.DataFrame:
+    """Forward times of several models (``runs``: name → the network and its input),
+    timed interleaved in :func:`timing_order` after ``warmup`` untimed forwards of each;
+    one row per forward (:data:`REPEAT_COLUMNS`), in the order they ran."""
+    if warmup < 0:
+        raise ValueError(f"need warmup >= 0, got {warmup}")
+    order = timing_order({m: repeats[m] for m in runs}, seed)
+    rows = []
+    with torch.inference_mode():
+        for model, x in runs.values():
+            for _ in range(warmup):
+                model(x)
+        for r, name in order:
+            model, x = runs[name]
+            rows.append((name, r, forward_ms(model, x, timer)))
+    return pd.DataFrame(rows, columns=list(REPEAT_COLUMNS))
+
+
 def mean_runtime_ms(model: nn.Module, x: torch.Tensor, repeats: int = 10, warmup: int = 3) -> float:
     """Mean forward time in milliseconds after ``warmup`` untimed forwards (Table 1:
     "averaging the forward pass"), CUDA synchronised when on a GPU."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
-    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
-    times = []
-    with torch.inference_mode():
-        for i in range(warmup + repeats):
-            sync()
-            start = time.perf_counter()
-            model(x)
-            sync()
-            if i >= warmup:
-                times.append((time.perf_counter() - start) * 1e3)
-    return statistics.fmean(times)
+    times = runtime_repeats({"model": (model, x)}, {"model": repeats}, warmup)
+    return statistics.fmean(times["runtime_ms"])
 
 
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A model ready to be timed: its exact sizes, and the network and input one of its
+    forwards runs."""
+
+    model: str
+    params_m: float
+    macs_g: float
+    size: int
+    device: str
+    run: nn.Module
+    x: torch.Tensor
+
+    def cost(self, runtime_ms: float) -> Cost:
+        return Cost(self.model, self.params_m, self.macs_g, runtime_ms, self.size, self.device)
+
+
+def prepare(
+    name: str,
+    model: nn.Module,
+    size: int = 256,
+    device: str | torch.device = "cpu",
+    run_model: nn.Module | None = None,
+) -> Prepared:
+    """Params (M) of ``model`` and MACs (G) at ``size``×``size`` of ``run_model``, the
+    network one forward actually runs (default ``model``; for an ensemble that dispatches
+    each image to one member, that member), left on ``device`` with its input."""
+    device = torch.device(device)
+    model = model.eval().to(device)
+    run = model if run_model is None else run_model.eval().to(device)
+    x = torch.rand(1, getattr(run, "img_channel", 3), size, size, device=device)
+    params_m, macs_g = count_params(model) / 1e6, count_macs(run, x) / 1e9
+    return Prepared(name, params_m, macs_g, size, device_name(device), run, x)
+
+
+def prepare_preset(name: str, size: int = 256, device: str | torch.device = "cpu") -> Prepared:
+    """:func:`prepare` of a model preset at its paper-scale size. An ensemble (DeMoE-5)
+    runs one member per image, so its MACs and runtime are one member's."""
+    model = create_model(name)
+    run = next(iter(model.members.values())) if isinstance(model, TaskEnsemble) else None
+    return prepare(name, model, size, device, run_model=run)
 
 
 def measure_cost(
@@ -119,31 +216,18 @@ def measure_cost(
     warmup: int = 3,
     run_model: nn.Module | None = None,
 ) -> Cost:
-    """Params (M) of ``model``; MACs (G) at ``size``×``size`` and mean runtime (ms) of
-    ``run_model``, the network one forward actually runs (default ``model``; for an
-    ensemble that dispatches each image to one member, that member)."""
-    device = torch.device(device)
-    model = model.eval().to(device)
-    run = model if run_model is None else run_model.eval().to(device)
-    x = torch.rand(1, getattr(run, "img_channel", 3), size, size, device=device)
-    return Cost(
-        model=name,
-        params_m=count_params(model) / 1e6,
-        macs_g=count_macs(run, x) / 1e9,
-        runtime_ms=mean_runtime_ms(run, x, repeats, warmup),
-        size=size,
-        device=device_name(device),
-    )
+    """:func:`prepare`, then the mean runtime (ms) of ``repeats`` forwards of the network
+    it runs."""
+    prepared = prepare(name, model, size, device, run_model)
+    return prepared.cost(mean_runtime_ms(prepared.run, prepared.x, repeats, warmup))
 
 
 def preset_cost(
     name: str, size: int = 256, device: str = "cpu", repeats: int = 10, warmup: int = 3
 ) -> Cost:
-    """:func:`measure_cost` of a model preset at its paper-scale size. An ensemble
-    (DeMoE-5) runs one member per image, so its MACs and runtime are one member's."""
-    model = create_model(name)
-    run = next(iter(model.members.values())) if isinstance(model, TaskEnsemble) else None
-    return measure_cost(name, model, size, device, repeats, warmup, run_model=run)
+    """:func:`measure_cost` of a model preset (:func:`prepare_preset`)."""
+    prepared = prepare_preset(name, size, device)
+    return prepared.cost(mean_runtime_ms(prepared.run, prepared.x, repeats, warmup))
 
 
 COST_METRICS: tuple[str, ...] = ("params_m", "macs_g", "runtime_ms")
@@ -177,6 +261,13 @@ def reported_cost(reported: Sequence[str | Path], row: PaperCostRow | None) -> d
     return {f"reported_{m}": float(values.get(m, math.nan)) for m in COST_METRICS}
 
 
+class CostTables(NamedTuple):
+    """The cost table (one row per model) and the timing repeats behind its runtimes."""
+
+    table: pd.DataFrame
+    repeats: pd.DataFrame  # REPEAT_COLUMNS, one row per timed forward
+
+
 def cost_table(
     models: Sequence[str],
     reported: Sequence[str | Path],
@@ -185,15 +276,32 @@ def cost_table(
     device: str = "cpu",
     repeats: int = 10,
     warmup: int = 3,
-) -> pd.DataFrame:
+    model_repeats: Mapping[str, int] | None = None,
+    seed: int = 0,
+) -> CostTables:
     """The cost of each model preset beside the paper's (``paper_rows``: preset → the
-    paper row of its cost; a preset without one keeps its name and no reported values)."""
+    paper row of its cost; a preset without one keeps its name and no reported values).
+
+    Every model is built and counted first and kept in memory (about 2 GB for the
+    paper-scale presets of the default config); then all are timed interleaved
+    (:func:`runtime_repeats`), ``repeats`` times each or as ``model_repeats`` says for the
+    models it names. ``runtime_ms`` is the mean over a model's repeats.
+    """
+    unknown = sorted(set(model_repeats or {}) - set(models))
+    if unknown:
+        raise ValueError(f"repeats given for models that are not measured: {unknown}")
+    counts = {name: repeats for name in models} | dict(model_repeats or {})
+    prepared = {name: prepare_preset(name, size, device) for name in models}
+    runs = {name: (p.run, p.x) for name, p in prepared.items()}
+    times = runtime_repeats(runs, counts, warmup, seed)
+    means = times.groupby("model")["runtime_ms"].mean()
     rows = []
-    for name in models:
-        cost = preset_cost(name, size, device, repeats, warmup)
+    for name, p in prepared.items():
         row = paper_rows.get(name)
         label = name if row is None else row.label
-        rows.append({"method": label, **cost.as_dict(), **reported_cost(reported, row)})
+        cost = p.cost(float(means[name])).as_dict()
+        rows.append({"method": label, **cost, **reported_cost(reported, row)})
     columns = ["model", "method", *COST_METRICS, "size", "device"]
     table = pd.DataFrame(rows)
-    return table[columns + [c for c in table.columns if c not in columns]]
+    table = table[columns + [c for c in table.columns if c not in columns]]
+    return CostTables(table, times)

@@ -1,8 +1,10 @@
 """Every model the paper trains, as named experiments: the one source of truth.
 
 The Snakemake rules (``workflow/rules/train.smk``) and the tests derive the experiment
-list from :data:`EXPERIMENTS`. An experiment fixes *what* is trained (architecture at
-paper scale, stage, initialisation, loss, data, what is frozen, routing); a profile
+list from :data:`EXPERIMENTS`, with the seed replicates that ``train.replicates`` asks for
+(:func:`experiment_names`; replicate ``k`` of ``E`` is ``E_rep<k>``, :func:`experiment`).
+An experiment fixes *what* is trained (architecture at paper scale, stage,
+initialisation, loss, data, what is frozen, routing); a profile
 (the ``train:`` section of ``config/config.yaml`` or ``config/paper.yaml``) fixes *how
 long and how big* (crop, batch, schedule, optimiser, hardware, model scale).
 :func:`resolve_config` combines the two into a :class:`~demoe.train.config.TrainConfig`.
@@ -15,8 +17,8 @@ Readings of the paper that are ours (it does not spell them out):
   ``demoe.models.nafnet``). The stage-1 run ``baseline_aio`` trains it *with* the router
   and the class loss (Sec. 3.4); the per-dataset NAFNets see one dataset and no class
   loss, so they have no router.
-* Table 3 DeMoE* (``demoe_star_<dataset>``): "a single expert in the decoder ... fine-tuned
-  in each specific dataset", "equivalent to a single specialized NAFNet" (Sec. 4.3). It is
+* Table 3 DeMoE* (``demoe_star_<dataset>``): DeMoE with one expert in the decoder,
+  fine-tuned on one dataset, "equivalent to a single specialized NAFNet" (Sec. 4.3). It is
   that NAFNet, initialised with the trained ``demoe``'s k=1 path through the expert of
   the dataset's task (``init_mode="expert"``, :func:`demoe.models.nafnet_from_expert`) and
   fine-tuned, whole, on that dataset alone. DeMoE-5 (Sec. 5, Fig. 6) is the five of them
@@ -43,6 +45,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -59,7 +62,7 @@ from demoe.train.config import MODULE_GROUPS, TrainConfig, apply_overrides, from
 STAGE2_FROZEN: tuple[str, ...] = ("intro", "encoders", "downs", "mlp_branch")
 #: Everything but the experts (DeMoE*, Table 3).
 ALL_BUT_EXPERTS: tuple[str, ...] = tuple(g for g in MODULE_GROUPS if g != "experts")
-LAMBDA_CLS = 0.001  # Sec. 3.3
+LAMBDA_CLS = 0.001  # Sec. 3.4
 #: Profile sections; the rest of a TrainConfig comes from the experiment.
 PROFILE_SECTIONS: tuple[str, ...] = ("data", "schedule", "optim", "run")
 
@@ -84,6 +87,7 @@ class Experiment:
     router_noise: float = 0.0
     task: str = "auto"
     seed_offset: int = 0  # added to the profile's run.seed (seed controls, Sec. 3.1)
+    replicate: int = 0  # seed replicate k: added to run.seed too (train.replicates)
     manifest: str = "train"  # key of :func:`manifests`: training records
     val_manifest: str = "test"  # key of :func:`manifests`: validation records
 
@@ -102,13 +106,14 @@ def _nafnet(dataset: str) -> Experiment:
 
 
 # --- Similarity-study controls and Fig. 8 (analysis helper) -------------------------
-#: ``train.per_dataset_init``: the per-dataset NAFNets of Sec. 3.1 start from one shared
-#: initialisation (the same run.seed) or from one seed per dataset. The paper implies
-#: "shared": it trains "the same model" on each dataset (Sec. 3.1) and does not say the
-#: starts differ, and per-filter Pearson correlations above 0.7 (Figs. 2, 7) cannot arise
-#: between independently initialised networks, whose filters are unrelated (their
-#: correlation is ~0, the seed controls of Figs. 2/7/9 show it): a common start point
-#: (same seed, or one pretrained model) is the only way to such values.
+#: ``train.per_dataset_init``: where the per-dataset NAFNets of Sec. 3.1 start. The paper
+#: says only that they share one architecture (Sec. 3.1 and App. A: NAFNet trained on each
+#: dataset); it says nothing about their initial weights or seeds. "shared" (one
+#: initialisation, the same run.seed, for all) is our choice: per-filter Pearson
+#: correlations above 0.7 (Figs. 2, 7) need a common start point, since independently
+#: initialised networks have unrelated filters (their correlation is ~0, as the seed
+#: controls of Figs. 2/7/9 under "independent" show). "independent" gives each dataset
+#: its own seed.
 PER_DATASET_INITS: tuple[str, ...] = ("shared", "independent")
 #: Seed offset of the seed-control NAFNets: far from the per-dataset offsets (1..8).
 SEED_CONTROL_OFFSET = 1000
@@ -132,15 +137,15 @@ def _nafnet_seed_control(dataset: str) -> Experiment:
 
 
 def experiment_seed(exp: Experiment, profile: Mapping[str, Any]) -> int:
-    """run.seed of ``exp``: the profile's seed + ``exp.seed_offset``; with
-    ``train.per_dataset_init: independent`` a single-dataset experiment adds 1 + the
+    """run.seed of ``exp``: the profile's seed + ``exp.seed_offset`` + ``exp.replicate``;
+    with ``train.per_dataset_init: independent`` a single-dataset experiment adds 1 + the
     index of its dataset in ``demoe.tasks.DATASETS`` (one initialisation per dataset)."""
     mode = profile.get("per_dataset_init", "shared")
     if mode not in PER_DATASET_INITS:
         raise ConfigError(
             f"train.per_dataset_init: {mode!r}; valid: {', '.join(PER_DATASET_INITS)}"
         )
-    seed = int(profile["settings"]["run"]["seed"]) + exp.seed_offset
+    seed = int(profile["settings"]["run"]["seed"]) + exp.seed_offset + exp.replicate
     if mode == "independent" and exp.stage == "single":
         seed += 1 + list(DATASETS).index(exp.datasets[0])
     return seed
@@ -155,7 +160,8 @@ def experiment_init_seed(exp: Experiment, profile: Mapping[str, Any]) -> int | N
     the control that separates "trained on another dataset" from "trained again" is the same
     start on the same dataset with other data draws; a control from other initial weights
     would only show that unrelated initialisations do not correlate filter by filter. With
-    ``independent`` the control draws its own initial weights too."""
+    ``independent`` the control draws its own initial weights too. A seed replicate of a
+    control keeps the initial weights of the same replicate of the model it controls."""
     if exp.seed_offset == 0 or profile.get("per_dataset_init", "shared") != "shared":
         return None
     return experiment_seed(replace(exp, seed_offset=0), profile)
@@ -229,10 +235,10 @@ def _demoe_star(dataset: str) -> Experiment:
 def _all() -> dict[str, Experiment]:
     exps = [_nafnet(d) for d in AIO_BLUR]
     exps += [
-        _stage1("baseline_aio", "Stage 1 (Sec. 3.3): k=1 network + router, L1 + 0.001·CE"),
+        _stage1("baseline_aio", "Stage 1 (Sec. 3.4): k=1 network + router, L1 + 0.001·CE"),
         _stage1(
             "baseline_aio_noclass",
-            "Stage 1 without the classification loss (λ = 0; Table 6)",
+            "Stage 1 without the classification loss (λ = 0; Table 5 right)",
             lambda_cls=0.0,
         ),
         _stage1(
@@ -244,17 +250,17 @@ def _all() -> dict[str, Experiment]:
         ),
         _stage1(
             "baseline_aio_width64",
-            "Stage 1 of the width-64 ablation (Table 5)",
+            "Stage 1 of the width-64 ablation (Table 5 left)",
             **TABLE5_VARIANTS["width64"],
         ),
         _stage1(
             "baseline_aio_middle12",
-            "Stage 1 of the more-middle-blocks ablation (Table 5): 12 middle blocks",
+            "Stage 1 of the more-middle-blocks ablation (Table 5 right): 12 middle blocks",
             **TABLE5_VARIANTS["middle12"],
         ),
         _stage2(
             "demoe",
-            "DeMoE (Sec. 3.3 stage 2): experts from baseline_aio, encoder + router frozen, "
+            "DeMoE (Sec. 3.4 stage 2): experts from baseline_aio, encoder + router frozen, "
             "soft gating (Eq. 2); k=1 at inference. Also Fig. 6 'fine-tune MoE decoder'",
         ),
     ]
@@ -339,7 +345,11 @@ TRAINING_STRATEGIES: dict[str, str] = {
 
 #: Seed replicates of an experiment (``train.replicates: {experiment: n}``): replicate
 #: ``k`` (1 ≤ k < n) is ``<experiment>_rep<k>``; replicate 0 is the experiment itself.
+#: No catalogue name ends with ``_rep<digits>``, so a replicate name never shadows one.
 REPLICATE_SUFFIX = "_rep"
+#: Most seed replicates ``train.replicates`` may ask for, the experiment itself included.
+MAX_REPLICATES = 20
+_REPLICATE_NAME = re.compile(rf"(?P<base>.+){re.escape(REPLICATE_SUFFIX)}(?P<k>[1-9][0-9]*)")
 
 
 def replicate_names(name: str, replicates: Mapping[str, int] | None) -> list[str]:
@@ -349,19 +359,103 @@ def replicate_names(name: str, replicates: Mapping[str, int] | None) -> list[str
     return [name, *(f"{name}{REPLICATE_SUFFIX}{k}" for k in range(1, count))]
 
 
-def experiment(name: str) -> Experiment:
-    if name not in EXPERIMENTS:
-        raise ConfigError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
-    return EXPERIMENTS[name]
+def replicate_counts(replicates: Any) -> dict[str, int]:
+    """``train.replicates`` checked: experiment of :data:`EXPERIMENTS` → number of seed
+    replicates, 1 to :data:`MAX_REPLICATES` (the experiment itself included); ConfigError
+    naming the key otherwise. None is no replicates."""
+    if replicates is None:
+        return {}
+    if not isinstance(replicates, Mapping):
+        raise ConfigError(
+            f"train.replicates: expected a mapping experiment -> count, got {replicates!r}"
+        )
+    counts = {}
+    for name, count in replicates.items():
+        if name not in EXPERIMENTS:
+            raise ConfigError(
+                f"train.replicates.{name}: not an experiment of demoe/experiments/catalogue.py "
+                f"({', '.join(EXPERIMENTS)})"
+            )
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ConfigError(f"train.replicates.{name}: {count!r} is not an integer")
+        if not 1 <= count <= MAX_REPLICATES:
+            raise ConfigError(
+                f"train.replicates.{name}: {count} is not between 1 and {MAX_REPLICATES} "
+                "(the experiment itself counts as one)"
+            )
+        counts[name] = count
+    return counts
 
 
-def init_chain(name: str) -> list[str]:
+def seed_replicates(config: Mapping[str, Any]) -> dict[str, int]:
+    """The seed replicates a run trains and evaluates, from the whole config:
+    ``train.replicates`` checked (:func:`replicate_counts`), less the experiments given
+    fixed weights (``checkpoints:``), which are not trained and so have no seed to vary
+    (the trained children of such an experiment start from its fixed weights)."""
+    fixed = config.get("checkpoints") or {}
+    counts = replicate_counts((config.get("train") or {}).get("replicates"))
+    return {name: n for name, n in counts.items() if name not in fixed}
+
+
+def replicate_index(name: str) -> tuple[str, int]:
+    """``(experiment, k)`` of replicate name ``<experiment>_rep<k>`` whose experiment is in
+    the catalogue; ``(name, 0)`` for any other name."""
+    match = _REPLICATE_NAME.fullmatch(name)
+    if match is None or match["base"] not in EXPERIMENTS:
+        return name, 0
+    return match["base"], int(match["k"])
+
+
+def experiment_names(replicates: Mapping[str, int] | None = None) -> list[str]:
+    """Every experiment a run trains: the catalogue's, each followed by its seed replicates
+    (``replicates``: :func:`seed_replicates`)."""
+    counts = replicate_counts(replicates)
+    return [r for name in EXPERIMENTS for r in replicate_names(name, counts)]
+
+
+def experiment(name: str, replicates: Mapping[str, int] | None = None) -> Experiment:
+    """Experiment ``name`` of the catalogue, or seed replicate ``k`` of one
+    (``<experiment>_rep<k>``, k < ``replicates[<experiment>]``; ``replicates``:
+    :func:`seed_replicates`).
+
+    Replicate ``k`` is the same experiment with run.seed + k, which draws both its initial
+    weights and its data (order, crops, flips) anew: a seed replicate measures the
+    randomness of the whole training, not of one of its sources, so the spread over
+    replicates bounds what a difference between two trained models can mean. The paper
+    reports one training per model (App. C). Where the experiment starts from another
+    (``init_from``) that has a replicate ``k`` too, replicate ``k`` starts from it
+    (``demoe_rep1`` is fine-tuned from ``baseline_aio_rep1``: the two stages vary
+    together), else from that experiment itself.
+    """
+    counts = replicate_counts(replicates)
+    if name in EXPERIMENTS:
+        return EXPERIMENTS[name]
+    base, k = replicate_index(name)
+    if k == 0 or k >= counts.get(base, 1):
+        raise ConfigError(
+            f"unknown experiment {name!r}; valid: {', '.join(experiment_names(counts))}"
+        )
+    exp = EXPERIMENTS[base]
+    parent = exp.init_from
+    if parent is not None and k < counts.get(parent, 1):
+        parent = f"{parent}{REPLICATE_SUFFIX}{k}"
+    return replace(
+        exp,
+        name=name,
+        description=f"{exp.description}. Seed replicate {k}: run.seed + {k}"
+        + (f", from {parent}" if parent else ""),
+        init_from=parent,
+        replicate=k,
+    )
+
+
+def init_chain(name: str, replicates: Mapping[str, int] | None = None) -> list[str]:
     """Experiments ``name`` depends on, nearest first (``demoe_star_x`` → demoe, baseline_aio)."""
     chain = []
-    exp = experiment(name)
+    exp = experiment(name, replicates)
     while exp.init_from is not None:
         chain.append(exp.init_from)
-        exp = experiment(exp.init_from)
+        exp = experiment(exp.init_from, replicates)
     return chain
 
 
@@ -398,9 +492,17 @@ def manifests(results: str) -> dict[str, str]:
     }
 
 
-def resolve_dict(name: str, profile: Mapping[str, Any], results: str = "results") -> dict[str, Any]:
-    """The resolved config of experiment ``name`` under ``profile`` as a plain dict."""
-    exp = experiment(name)
+def resolve_dict(
+    name: str,
+    profile: Mapping[str, Any],
+    results: str = "results",
+    replicates: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """The resolved config of experiment ``name`` under ``profile`` as a plain dict;
+    ``replicates`` (:func:`seed_replicates`) defaults to the profile's ``replicates``."""
+    if replicates is None:
+        replicates = profile.get("replicates")
+    exp = experiment(name, replicates)
     scale = profile.get("model_scale", {})
     model = scaled_model(exp, scale.get("width_divisor", 1), scale.get("block_divisor", 1))
     preset = model.pop("architecture")
@@ -464,7 +566,8 @@ def profile_overrides(profile: Mapping[str, Any], name: str) -> dict[str, Any]:
     name (``train.profile``) because Snakemake deep-merges ``--configfile`` files over
     ``config/config.yaml``: a flat mapping of one profile would leak into the other (e.g.
     the small profile's ``schedule.steps`` next to the paper's ``schedule.epochs``). A
-    profile only ever reads its own block.
+    profile only ever reads its own block. A seed replicate trains as its experiment: it
+    takes the experiment's overrides.
     """
     blocks = profile.get("experiments") or {}
     own = blocks.get(profile.get("profile")) or {}
@@ -475,12 +578,19 @@ def profile_overrides(profile: Mapping[str, Any], name: str) -> dict[str, Any]:
             f"{', '.join(unknown)}; stages: {', '.join(STAGES)}; experiments: "
             f"{', '.join(EXPERIMENTS)}"
         )
-    return {**(own.get(experiment(name).stage) or {}), **(own.get(name) or {})}
+    base, _ = replicate_index(name)
+    return {**(own.get(experiment(base).stage) or {}), **(own.get(base) or {})}
 
 
-def resolve_config(name: str, profile: Mapping[str, Any], results: str = "results") -> TrainConfig:
-    """Experiment definition + profile + per-experiment profile overrides, validated."""
-    return from_dict(resolve_dict(name, profile, results))
+def resolve_config(
+    name: str,
+    profile: Mapping[str, Any],
+    results: str = "results",
+    replicates: Mapping[str, int] | None = None,
+) -> TrainConfig:
+    """Experiment definition + profile + per-experiment profile overrides, validated
+    (``replicates``: as :func:`resolve_dict`)."""
+    return from_dict(resolve_dict(name, profile, results, replicates))
 
 
 def _yaml_value(value: Any) -> str:

@@ -1,12 +1,13 @@
 """Evaluation jobs: every evaluation of one experiment in one ``demoe eval-plan`` call.
 
 The evaluations come from :func:`demoe.experiments.paper_tables.needed_evaluations` (the single source of
-truth for what the paper's Tables 1-3, 5-9, Fig. 6 right and the router figures read);
-:func:`eval_jobs` groups them by experiment, and ``workflow/rules/eval.smk`` makes one
-Snakemake rule per :class:`EvalJob`, whose outputs are exactly that experiment's
-``<results>/eval/{experiment}/{dataset}/{run}.{csv,json}``. One process per experiment
-loads torch and the model once instead of once per evaluation, and a changed model reruns
-only its own job.
+truth for what the paper's Tables 1-3, 5-9, Fig. 6 right and the router figures read, and
+the same evaluations of each seed replicate); :func:`eval_jobs` groups them by experiment
+(a seed replicate ``<experiment>_rep<k>`` is one: ``evaluate_demoe_rep1``), and
+``workflow/rules/eval.smk`` makes one Snakemake rule per :class:`EvalJob`, whose outputs
+are exactly that experiment's ``<results>/eval/{experiment}/{dataset}/{run}.{csv,json}``.
+One process per experiment loads torch and the model once instead of once per evaluation,
+and a changed model reruns only its own job.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def paper_row_label(method: str, setting: str = "") -> str:
 _NAFNET = Source("baseline_aio")  # Table 5: Table 1's NAFNet is the baseline w/ class loss
 _DEMOE = Source("demoe")
 #: Which of our models reproduces which paper row, per table (rows whose model the plan
-#: does not evaluate stay reported-only, e.g. NAFNet w/ TLC).
+#: does not evaluate stay reported-only).
 REPRODUCES: dict[str, dict[str, Source]] = {
     "table1_aio_deblurring": {"NAFNet": _NAFNET, "DeMoE k=1": _DEMOE},
     "table2_ood": {

@@ -4,7 +4,8 @@ Every results table of the paper (Tables 1, 2, 3, 5, 6, 7, 8, 9 and the training
 comparison of Fig. 6, right) is a :class:`TableSpec`: rows (a trained experiment, the
 expert mode and the TLC variant) × datasets × metrics (which paper row each of those
 models reproduces: :mod:`demoe.experiments.paper_rows`). :func:`needed_evaluations` lists
-every ``demoe eval`` run the tables need; the Snakemake rules (``workflow/rules/eval.smk``,
+every ``demoe eval`` run the tables need, repeated for each seed replicate of the
+experiment (:func:`replicate_evaluations`); the Snakemake rules (``workflow/rules/eval.smk``,
 ``tables.smk``) and the table scripts (``analysis/table*.py``) both derive from it.
 
 Evaluation files: ``<results>/eval/{experiment}/{dataset}/{run}.csv`` (per image) and
@@ -23,7 +24,12 @@ from typing import Any
 
 from demoe import paths
 from demoe.errors import ConfigError
-from demoe.experiments.catalogue import EXPERIMENTS, TRAINING_STRATEGIES, table7_experiment
+from demoe.experiments.catalogue import (
+    TRAINING_STRATEGIES,
+    experiment_names,
+    replicate_names,
+    table7_experiment,
+)
 from demoe.experiments.paper_rows import (
     AUTO,
     MATCHING,
@@ -311,8 +317,10 @@ def _ablation_table(name: str, number: str, title: str, labels: Mapping[str, str
 
 
 def _table6(chosen: str) -> TableSpec:
-    """Table 6: TLC off, on every block, on the chosen experts only."""
+    """Table 6: TLC off, on every block, on the chosen experts only (and the NAFNet
+    baseline with TLC on every block)."""
     rows = (
+        Row("NAFNet, TLC everywhere", "baseline_aio", tlc=TLC_ALL),
         Row("DeMoE, no TLC", "demoe"),
         Row("DeMoE, TLC everywhere", "demoe", tlc=TLC_ALL),
         Row(f"DeMoE, TLC on {chosen.replace(TLC_SEP, ', ')}", "demoe", tlc=chosen),
@@ -422,10 +430,25 @@ def table_evaluations(spec: TableSpec, datasets: Iterable[str] | None = None) ->
     return [e for e in dict.fromkeys(evals) if e.dataset in keep]
 
 
-def needed_evaluations(
-    specs: Iterable[TableSpec], datasets: Iterable[str] | None = None
+def replicate_evaluations(
+    evaluation: Evaluation, replicates: Mapping[str, int] | None
 ) -> list[Evaluation]:
-    """Every evaluation the tables and router figures need (deduplicated, in table order).
+    """``evaluation`` for each seed replicate of its experiment, in seed order, itself first
+    (``replicates``: :func:`demoe.experiments.catalogue.seed_replicates`): the same
+    dataset, expert and TLC, under ``<results>/eval/<experiment>_rep<k>/``."""
+    return [
+        replace(evaluation, experiment=name)
+        for name in replicate_names(evaluation.experiment, replicates)
+    ]
+
+
+def needed_evaluations(
+    specs: Iterable[TableSpec],
+    datasets: Iterable[str] | None = None,
+    replicates: Mapping[str, int] | None = None,
+) -> list[Evaluation]:
+    """Every evaluation the tables and router figures need (deduplicated, in table order),
+    each followed by its seed replicates' (:func:`replicate_evaluations`).
 
     Always included, for the router figures (Fig. 12, confusion matrices): ``demoe``
     with the router on every dataset, and with each expert on every OOD set (Table 2).
@@ -434,13 +457,17 @@ def needed_evaluations(
     evals = [e for s in specs for e in table_evaluations(s, keep)]
     evals += [Evaluation("demoe", d, AUTO) for d in BENCHMARK]
     evals += [Evaluation("demoe", d, t) for d in AIO_BLUR_OOD for t in TASKS]
-    return [e for e in dict.fromkeys(evals) if e.dataset in keep]
+    kept = [e for e in dict.fromkeys(evals) if e.dataset in keep]
+    return [r for e in kept for r in replicate_evaluations(e, replicates)]
 
 
-def check_experiments(evaluations: Iterable[Evaluation]) -> None:
-    """ConfigError naming evaluated experiments that ``demoe.experiments.catalogue`` lacks
-    (:data:`BLURRY_INPUT` needs no training)."""
-    missing = sorted({e.experiment for e in evaluations} - set(EXPERIMENTS) - {BLURRY_INPUT})
+def check_experiments(
+    evaluations: Iterable[Evaluation], replicates: Mapping[str, int] | None = None
+) -> None:
+    """ConfigError naming evaluated experiments that ``demoe.experiments.catalogue`` lacks,
+    with the seed replicates of ``replicates`` (:data:`BLURRY_INPUT` needs no training)."""
+    known = set(experiment_names(replicates)) | {BLURRY_INPUT}
+    missing = sorted({e.experiment for e in evaluations} - known)
     if missing:
         raise ConfigError(
             f"the evaluation plan uses experiments not in demoe.experiments.catalogue: {missing}"

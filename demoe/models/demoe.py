@@ -1,4 +1,4 @@
-"""DeMoE: a NAFNet U-Net whose decoder mixes blur-specific experts (paper Sec. 3.2, Fig. 3).
+"""DeMoE: a NAFNet U-Net whose decoder mixes blur-specific experts (paper Sec. 3.2-3.3, Fig. 3).
 
 A router on the features after the last downsampling predicts the blur type; its
 softmax weights mix the experts of a MoE block placed after the middle blocks and
@@ -38,10 +38,10 @@ class DeMoE(UNet):
     Options beyond the published ones (defaults reproduce the paper's model):
 
     * ``connection``: MoE block output, "sum" (DeMoE), "residual" or "attention"
-      (Table 5 ablations);
-    * ``moe_blocks_per_stage``: MoE blocks stacked after each stage (Table 5);
+      (Table 5 left ablations, Eqs. 7-8);
+    * ``moe_blocks_per_stage``: MoE blocks stacked after each stage (Table 5 right);
     * ``block_experts``: experts per MoE block; 1 gives the stage-1 baseline, the
-      "k=1 network" whose single block is later copied into every expert (Sec. 3.3);
+      "k=1 network" whose single block is later copied into every expert (Sec. 3.4);
     * ``gating``: "auto" mixes all experts in training (Eq. 2) and runs only the top-k
       at inference; "soft" and "topk" force one behaviour;
     * ``router_noise``: std of Gaussian noise added to router logits in training

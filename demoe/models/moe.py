@@ -1,4 +1,4 @@
-"""The MoE decoder block (paper Sec. 3.2, Eq. 2 and the Table 5 variants).
+"""The MoE decoder block (paper Sec. 3.3, Eq. 2; the App. F Table 5 (left) variants).
 
 ``num_exp`` experts mixed by the router weights ``w``; NAFBlocks in DeMoE, or another
 block of :data:`demoe.models.experts.EXPERT_BLOCKS` (``expert_block``, App. F Table 7):

@@ -45,10 +45,10 @@ TABLE5_VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # The paper's DeMoE (Sec. 4.1): 20.15 M parameters.
+    # The paper's DeMoE (Table 1): 20.15 M parameters.
     "demoe": {"architecture": "demoe"},
     # The stage-1 "k=1 network": one NAFBlock where each MoE block goes, plus the router
-    # (Sec. 3.3-3.4, trained with the class loss): 10.24 M.
+    # (stage 1 of Sec. 3.4, trained with the class loss): 10.24 M.
     "demoe_baseline": {"architecture": "demoe", "block_experts": 1},
     # The paper's NAFNet baseline = that network without the router, 10.08 M (Table 1
     # "NAFNet", Table 5 baselines; see demoe.models.nafnet): the per-dataset NAFNets of

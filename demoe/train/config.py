@@ -5,9 +5,9 @@ key or a missing one is a :class:`~demoe.errors.ConfigError` naming the dotted k
 (``optim.lrr``), so a typo never silently falls back to a default. ``key=value``
 overrides use the same dotted names; values are parsed as YAML (``optim.betas=[0.9,0.9]``).
 
-The paper's recipe (Sec. 3.3, Sec. 4.1): AdamW with β = (0.9, 0.9), learning rate 1e-3
-annealed by a cosine to 1e-7, 384 × 384 crops with flips, global batch 32, 400 epochs
-per stage, loss L1 + λ·CE(router, task) with λ = 0.001 in stage 1.
+The paper's recipe (App. C): AdamW with β = (0.9, 0.9), learning rate 1e-3 annealed by a
+cosine to 1e-7, 384 × 384 crops with flips, global batch 32, 400 epochs per stage; and
+(Sec. 3.4) loss L1 + λ·CE(router, task) with λ = 0.001 in stage 1, L1 alone in stage 2.
 """
 
 from __future__ import annotations

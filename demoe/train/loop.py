@@ -1,7 +1,8 @@
 """The trainer: one loop for every experiment, from one CPU to many GPUs.
 
-Per step (paper Sec. 3.3): L1(restored, sharp) + λ·CE(router logits, task label), AdamW
-(β = (0.9, 0.9)), gradient clipping, cosine schedule to ``min_lr``. Under ``torchrun``
+Per step: L1(restored, sharp) + λ·CE(router logits, task label) (paper Sec. 3.4), AdamW
+(β = (0.9, 0.9), App. C), gradient-norm clipping (NAFNet's training setting; the paper
+does not state one), cosine schedule to ``min_lr`` (App. C). Under ``torchrun``
 the model is wrapped in DistributedDataParallel and the global batch is split over the
 processes; only rank 0 writes files. On CUDA: channels_last, fused AdamW, bf16 (or fp16
 with loss scaling) autocast and cuDNN autotuning; on CPU: channels_last and the
@@ -438,7 +439,7 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def compute_loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        """L1 + λ·CE (Sec. 3.3); CE only for DeMoE with λ > 0 and routed by the router."""
+        """L1 + λ·CE (Sec. 3.4); CE only for DeMoE with λ > 0 and routed by the router."""
         x = batch["blurry"].to(self.device, non_blocking=True, memory_format=self.memory_format)
         y = batch["sharp"].to(self.device, non_blocking=True, memory_format=self.memory_format)
         lam = self.config.loss.lambda_cls

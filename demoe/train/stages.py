@@ -1,4 +1,4 @@
-"""The two training stages of DeMoE (paper Sec. 3.3): initialisation and freezing.
+"""The two training stages of DeMoE (paper Sec. 3.4, App. C): initialisation and freezing.
 
 Stage 1 (degradation-aware pre-training) trains the "k=1 network": every MoE block
 is one NAFBlock (``block_experts=1``), plus the router, with L1 + λ·CE. Stage 2 builds a
@@ -7,8 +7,8 @@ every expert there (:func:`expand_baseline`), freezes the encoder side and fine-
 the decoder with soft gating (Eq. 2).
 
 Default frozen groups for stage 2: ``intro``, ``encoders``, ``downs`` and ``mlp_branch``.
-The paper freezes "the encoder and the router" and fine-tunes "the decoder and the
-experts". ``middle_blks`` are *not* frozen: the router reads the features right after
+The paper (Sec. 3.4) freezes the router and the encoder and fine-tunes the MoE blocks
+and the decoder. ``middle_blks`` are *not* frozen: the router reads the features right after
 the last downsampling, before the middle blocks, so the middle blocks do not affect
 routing; they feed the first MoE block and are the first stage of the decoding path
 (Fig. 3), so we count them as decoder. Freezing the encoder keeps the features the

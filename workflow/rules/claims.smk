@@ -1,17 +1,21 @@
 # Claims scoreboard: each claim of config/claims.yaml tested on this run's
 # artifacts (evaluation summaries, router outputs, figure CSVs, cost table) as
 # <results>/tables/claims.{csv,md}. Reads common.smk's globals and the figure registry.
-from demoe.analysis.claims import claim_inputs, load_claims
+import json
+
+from demoe.analysis.claims import Context, claim_inputs, load_claims
 
 CLAIMS_FILE = REPO / "config" / "claims.yaml"
+CLAIMS_CONTEXT = Context(results=Path(RESULTS), replicates=REPLICATES)
 #: The artifacts this DAG makes that a claim may read; a claim needing another one is
 #: "not measurable here" on the scoreboard rather than a missing input.
 CLAIM_ARTIFACTS = {
     *(str(e.path(RESULTS, suffix)) for e in EVALUATIONS for suffix in (".json", ".csv")),
     *FIGURE_TARGETS,
     rules.cost_table.output.csv,
+    rules.cost_table.output.repeats,
 }
-CLAIM_INPUTS = [p for p in claim_inputs(load_claims(CLAIMS_FILE), RESULTS) if p in CLAIM_ARTIFACTS]
+CLAIM_INPUTS = [p for p in claim_inputs(load_claims(CLAIMS_FILE), CLAIMS_CONTEXT) if p in CLAIM_ARTIFACTS]
 
 
 rule claims_scoreboard:
@@ -24,10 +28,15 @@ rule claims_scoreboard:
     params:
         results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.csv)),
         prefix=lambda wildcards, output: output.csv.removesuffix(".csv"),
+        reported=str(REPO / "config" / "reported"),
+        replicates=json.dumps(REPLICATES, sort_keys=True),
+        intervals=json.dumps(config["analysis"].get("intervals") or {}, sort_keys=True),
+        synthetic="yes" if config["data"]["root"] is None else "no",
     log:
         paths.log(RESULTS, "tables", "claims"),
     conda:
         CONDA_ENV
     shell:
         "python -m analysis.claims_scoreboard --claims {input.claims:q} --results {params.results:q} "
-        "--out {params.prefix:q} > {log:q} 2>&1"
+        "--out {params.prefix:q} --reported {params.reported:q} --replicates {params.replicates:q} "
+        "--intervals {params.intervals:q} --synthetic {params.synthetic:q} > {log:q} 2>&1"

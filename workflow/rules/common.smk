@@ -15,7 +15,7 @@ from snakemake.utils import validate
 from demoe import paths
 from demoe.analysis.report_html import report_category, table_title
 from demoe.eval.registry import check_required_files
-from demoe.experiments.catalogue import manifests
+from demoe.experiments.catalogue import experiment_names, manifests, seed_replicates
 from demoe.experiments.paper_tables import check_experiments, needed_evaluations, table_specs
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK
 from demoe.workflow import (
@@ -43,6 +43,11 @@ if PYTHON_NOTE:
 
 #: Experiments with fixed weights (not trained): rule import_checkpoint of train.smk.
 CHECKPOINTS = fixed_checkpoints(config.get("checkpoints") or {})
+#: Seed replicates (train.replicates; none of an experiment with fixed weights): experiment
+#: -> count, the experiment itself included. Replicate k of E is the experiment E_rep<k>.
+REPLICATES = seed_replicates(config)
+#: Every experiment of the run: the catalogue's and their seed replicates.
+EXPERIMENT_NAMES = experiment_names(REPLICATES)
 check_data_roots(config["data"])
 #: The manifests of data.smk, by key (demoe/paths.py).
 MANIFESTS = manifests(RESULTS)
@@ -57,10 +62,11 @@ SEED_CONTROLS = config["analysis"]["similarity"].get("seed_controls", list(AIO_B
 
 EVAL = config["eval"]
 check_required_files(EVAL)  # eval.require_iqa_files (config/paper.yaml): no silent n/a
-#: The results tables (demoe/experiments/paper_tables.py) and every evaluation they read.
+#: The results tables (demoe/experiments/paper_tables.py) and every evaluation they read,
+#: each also for every seed replicate of its experiment.
 TABLE_SPECS = table_specs(EVAL["tlc"]["experts"])
-EVALUATIONS = needed_evaluations(TABLE_SPECS.values(), EVAL_DATASETS)
-check_experiments(EVALUATIONS)
+EVALUATIONS = needed_evaluations(TABLE_SPECS.values(), EVAL_DATASETS, REPLICATES)
+check_experiments(EVALUATIONS, REPLICATES)
 
 # Threads of the rules that use every core (`threads: workflow.cores` fails where no
 # --cores is given, as in `snakemake --report` and `--lint`).

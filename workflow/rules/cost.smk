@@ -1,5 +1,9 @@
 # Computational cost (Table 1 "Computational Cost" column, Table 5 right, App. F width 64,
-# DeMoE-5 of Sec. 5 / Fig. 6 left), beside the paper's values from config/reported/.
+# DeMoE-5 of Sec. 5 / Fig. 6 left), beside the paper's values from config/reported/. The
+# runtime's interval comes from the timing repeats (cost.runtime_repeats; the models timed
+# interleaved), with the interval settings (analysis.intervals): a param, so changing them
+# reruns the timing too.
+from demoe.analysis.table_render import intervals_param
 from demoe.experiments.paper_rows import COMPARED_METHODS, COST_ROWS
 from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 
@@ -31,12 +35,15 @@ rule cost_table:
     output:
         csv=paths.table(RESULTS, "cost", "csv"),
         md=paths.table(RESULTS, "cost", "md"),
+        repeats=paths.cost_repeats(RESULTS),
     params:
         models=COST_MODELS,
         size=config["cost"]["size"],
         device=config["cost"]["device"],
         repeats=config["cost"]["runtime_repeats"],
+        model_repeats=[f"{m}={n}" for m, n in config["cost"]["runtime_repeats_per_model"].items()],
         warmup=config["cost"]["runtime_warmup"],
+        intervals=intervals_param(config),
     resources:
         gpu=gpu_request(config["cost"]["device"]),
     log:
@@ -47,5 +54,6 @@ rule cost_table:
     shell:
         "python -m analysis.cost_table --models {params.models:q} --size {params.size:q} "
         "--device {params.device:q} --repeats {params.repeats:q} --warmup {params.warmup:q} "
+        "--model-repeats {params.model_repeats:q} --intervals {params.intervals:q} "
         "--reported {input.reported:q} --csv {output.csv:q} --md {output.md:q} "
-        "> {log:q} 2>&1"
+        "--repeats-csv {output.repeats:q} > {log:q} 2>&1"

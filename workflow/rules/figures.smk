@@ -1,8 +1,8 @@
 # Analysis figures (paper Figs. 2, 4-14): one rule per figure of the registry
 # demoe/analysis/figures.py that this run draws, named after it (rule fig02_layer_correlation,
 # ...); its script analysis/<name>.py writes <results>/figures/<name>.{pdf,png} (and
-# <name>.csv, the scores behind Figs. 7, 8, 9, 11: kind, pair, layer_type, measure, score,
-# n_layers). The PNG goes into `snakemake --report` with its caption from workflow/report/
+# <name>.csv: the per-layer scores behind Figs. 7, 8, 9, 11 (kind, pair, layer_type, layer,
+# measure, score) and the per-image silhouettes behind Figs. 4, 13). The PNG goes into `snakemake --report` with its caption from workflow/report/
 # (report_figure, common.smk). Fig. 8 only with its other-task model, Fig. 14 only with
 # AIO-Blur-OOD data (FIGURE_RUN, common.smk).
 # Reads common.smk's globals; the model, eval, manifest and table files come from the

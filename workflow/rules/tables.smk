@@ -1,7 +1,11 @@
 # Results tables (paper Tables 1-3 and 5-9; Fig. 6 (right)) as CSV + Markdown + LaTeX,
 # in the paper's shape: its rows (config/reported/) beside ours (the evaluations of
 # demoe/experiments/paper_tables.py) and, for Tables 1, 5 and 7, the cost table. Needs common.smk, eval.smk
-# and cost.smk.
+# and cost.smk. Our numbers and their bootstrap intervals come from the per-image results of
+# every seed replicate (train.replicates); the interval settings (analysis.intervals) and the
+# replicates are params, so changing either reruns the tables.
+from demoe.analysis.table_render import intervals_param, replicates_param
+from demoe.analysis.tables import per_image_files
 from demoe.workflow import TableJobs
 
 TABLE_FORMATS = ("csv", "md", "tex")
@@ -17,11 +21,15 @@ TABLE_JOBS = TableJobs(
     RESULTS,
     REPO / "config" / "reported",
 )
+#: Seed replicates per experiment: their evaluations are read beside the experiment's.
 
 
 rule results_table:
     input:
         unpack(TABLE_JOBS.inputs),
+        per_image=lambda wildcards: per_image_files(
+            TABLE_SPECS[wildcards.table], RESULTS, REPLICATES, TABLE_SPECS, EVAL_DATASETS
+        ),
     output:
         csv=paths.table(RESULTS, "{table}", "csv"),
         md=paths.table(RESULTS, "{table}", "md"),
@@ -32,10 +40,13 @@ rule results_table:
         results=lambda wildcards, output: str(Path(output.csv).parents[1]),
         options=TABLE_JOBS.options,
         prefix=lambda wildcards, output: output.csv.removesuffix(".csv"),
+        intervals=intervals_param(config),
+        replicates=replicates_param(REPLICATES),
     log:
         paths.log(RESULTS, "tables", "{table}"),
     conda:
         CONDA_ENV
     shell:
         "python -m analysis.{wildcards.table} --results {params.results:q} {params.options} "
+        "--intervals {params.intervals:q} --replicates {params.replicates:q} "
         "--out {params.prefix:q} > {log:q} 2>&1"

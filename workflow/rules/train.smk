@@ -1,9 +1,10 @@
-# Training (paper Sec. 3.3, 4.1): every model the paper trains, one job per experiment of
-# demoe/experiments/catalogue.py (the single source of the list). Needs common.smk (RESULTS,
-# CONDA_ENV) and the manifests of data.smk (rule build_aioblur).
+# Training (paper Sec. 3.4, App. C): every model the paper trains, one job per experiment of
+# demoe/experiments/catalogue.py (the single source of the list) and per seed replicate of
+# train.replicates (common.smk's EXPERIMENT_NAMES). Needs common.smk (RESULTS, CONDA_ENV,
+# REPLICATES) and the manifests of data.smk (rule build_aioblur).
 #
 # The profile is config["train"] (config/config.yaml: small CPU profile; config/paper.yaml:
-# the paper's recipe on GPUs). Each job gets its fully resolved config as `params`, so a
+# paper-scale settings on GPUs; config/paper.yaml says which are the paper's). Each job gets its fully resolved config as `params`, so a
 # changed value reruns only the experiments it reaches (and, through the model inputs,
 # the experiments initialised from them); the bookkeeping settings (logging, checkpoint
 # and validation intervals, workers: demoe.train.config.BOOKKEEPING_KEYS) go as command-line
@@ -14,15 +15,15 @@
 # because its config or data changed) also reach the console.
 import re
 
-from demoe.experiments.catalogue import EXPERIMENTS
 from demoe.workflow import TrainJobs
 
 TRAIN = config["train"]
 # Experiments given fixed weights under `checkpoints:` (common.smk) are imported, not trained.
-TRAIN_EXPERIMENTS = [name for name in EXPERIMENTS if name not in CHECKPOINTS]
+TRAIN_EXPERIMENTS = [name for name in EXPERIMENT_NAMES if name not in CHECKPOINTS]
 #: Input and param functions of rule train_model (demoe/workflow.py).
-TRAIN_JOBS = TrainJobs(TRAIN, RESULTS, MANIFESTS, LOLV2_AVAILABLE, SEED_CONTROLS)
-#: The models `rule all` trains (Fig. 8's and the seed controls' may be off).
+TRAIN_JOBS = TrainJobs(TRAIN, RESULTS, MANIFESTS, LOLV2_AVAILABLE, SEED_CONTROLS, REPLICATES)
+#: The models `rule all` trains, seed replicates included (Fig. 8's and the seed controls'
+#: may be off).
 TRAIN_MODELS = TRAIN_JOBS.default_models()
 
 

@@ -68,7 +68,7 @@ def router_confusion(per_image: pd.DataFrame) -> tuple[pd.DataFrame, float]:
 
 
 def router_probs_figure(means: pd.DataFrame, title: str) -> Figure:
-    """Heatmap of mean router probabilities, datasets × experts (Fig. 12, left)."""
+    """Heatmap of mean router probabilities, datasets × experts (Fig. 12: both its panels)."""
     rows = [dataset_label(d) for d in means.index]
     shown = pd.DataFrame(
         means.to_numpy(), index=rows, columns=[task_label(t) for t in means.columns]
@@ -91,7 +91,7 @@ def router_probs_figure(means: pd.DataFrame, title: str) -> Figure:
 
 
 def confusion_figure(matrix: pd.DataFrame, accuracy: float, title: str) -> Figure:
-    """Annotated confusion matrix, true task × routed task (Fig. 12, right)."""
+    """Annotated confusion matrix, true task × routed task (ours, beside Fig. 12)."""
     shown = matrix.rename(index=task_label, columns=task_label)
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
     sns.heatmap(shown, ax=ax, annot=True, fmt="d", cmap="Blues", cbar_kws={"label": "images"})

@@ -3,11 +3,16 @@
 * Fig. 2: per-filter Pearson correlation (Eq. 3–4) of every layer, between NAFNets
   trained on different blur datasets; one panel per dataset pair, bars per layer, the
   red line at 0.7.
-* Fig. 7: the same scores averaged per dataset pair and layer type.
+* Fig. 7: the same scores averaged per dataset pair and layer type, one panel per type.
 * Fig. 8: correlation with a NAFNet trained for low-light enhancement (LOLv2-real).
 * Fig. 9: per-filter RBF CKA (Eq. 4–6) per layer, beside its value for unrelated random
   weights of the same shapes.
 * Fig. 11: correlation between the five experts of DeMoE, per expert pair and layer type.
+
+A mean over the layers of a type (the bars of Figs. 7 and 11, the panel "by layer type"
+of Figs. 8 and 9) carries its bootstrap interval over those layers (seaborn's percentile
+bootstrap with the resamples, seed and confidence of the config's ``analysis.intervals``,
+given to the scripts as ``--resamples``, ``--interval-seed`` and ``--confidence``).
 
 Controls (ours, not the paper's) are drawn over the bars: the same training on the same
 dataset from another seed, and each model against its own initial weights.
@@ -29,11 +34,13 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
+from demoe.analysis.intervals import IntervalSettings
 from demoe.analysis.labels import task_label
 from demoe.analysis.plots.cli import figure_parser, save
 from demoe.analysis.similarity import LAYER_TYPES, Measure
-from demoe.analysis.similarity_study import type_scores, write_scores_csv
+from demoe.analysis.similarity_study import per_layer_scores, write_scores_csv
 from demoe.analysis.style import COLUMN_FIGURE_WIDTH_IN, MIN_FONT_PT, font_pt
 
 LAYER_TYPE_COLORS: dict[str, tuple[float, float, float]] = dict(
@@ -46,7 +53,7 @@ MEASURE_LABELS: dict[str, str] = {
 }
 
 
-#: The score heatmaps (Figs. 7, 11): annotated cells, one colour scale up to a score of 1.
+#: The expert × expert heatmaps: annotated cells, one colour scale up to a score of 1.
 HEATMAP_STYLE: dict = {"annot": True, "fmt": ".2f", "vmax": 1.0, "cmap": "viridis"}
 #: How each reference series of :func:`layer_bar_figure` is drawn, by its kind.
 REFERENCE_STYLES: dict[str, dict] = {
@@ -75,21 +82,97 @@ def tick_groups(
     return kept, ["\n".join(lines) for lines in text]
 
 
+def interval_label(settings: IntervalSettings) -> str:
+    """What the whiskers of a mean over the layers of a type are."""
+    return f"{100 * settings.confidence:g} % bootstrap interval over the layers of the type"
+
+
+def _interval_bars(ax: plt.Axes, data: pd.DataFrame, settings: IntervalSettings, **kws) -> None:
+    """Seaborn bars of the mean ``score`` of each group of ``data``, whiskers its
+    bootstrap interval over the group's rows (the layers) with ``settings``."""
+    sns.barplot(
+        data=data,
+        errorbar=("ci", 100 * settings.confidence),
+        n_boot=settings.resamples,
+        seed=settings.seed,
+        err_kws={"color": "black", "linewidth": 0.8},
+        saturation=1.0,  # the colours of LAYER_TYPE_COLORS, as in the other figures
+        ax=ax,
+        **kws,
+    )
+
+
+def layer_means(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per layer, the mean score over the pairs of each score table (keyed by the label
+    of its series): columns ``series``, ``layer``, ``layer_type``, ``score``, the
+    ``by_type`` of :func:`layer_bar_figure`."""
+    frames = [
+        table.groupby(["layer", "layer_type"], sort=False)["score"]
+        .mean()
+        .reset_index()
+        .assign(series=label)
+        for label, table in tables.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _type_panel(
+    ax: plt.Axes, by_type: pd.DataFrame, settings: IntervalSettings, fontsize: float
+) -> None:
+    """Per series (x) and layer type (colour) the mean of ``by_type``'s layer scores,
+    whiskers its bootstrap interval over the layers of the type."""
+    defined = by_type[by_type["score"].notna()]
+    _interval_bars(
+        ax,
+        defined,
+        settings,
+        x="series",
+        y="score",
+        hue="layer_type",
+        order=list(dict.fromkeys(by_type["series"])),
+        hue_order=[t for t in LAYER_TYPES if t in set(defined["layer_type"])],
+        palette=LAYER_TYPE_COLORS,
+        legend=False,
+    )
+    ax.set_xlabel("mean by layer type", fontsize=fontsize)
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", labelrotation=90, labelsize=fontsize)
+
+
 def layer_bar_figure(
     summary: pd.DataFrame,
     ylabel: str,
     title: str,
     threshold: float | None = None,
     references: Mapping[str, tuple[str, pd.Series]] | None = None,
+    by_type: pd.DataFrame | None = None,
+    settings: IntervalSettings | None = None,
 ) -> Figure:
     """Bars per layer (mean over pairs, min–max whiskers), coloured by layer type (Fig. 2/8/9).
 
     x ticks mark the first layer of every block position; ``threshold`` draws the red line;
     ``references`` maps a legend label to (kind of :data:`REFERENCE_STYLES`, per-layer
     values indexed by layer key), drawn over the bars (controls, random baseline).
+    ``by_type`` (per-layer scores of some series, :func:`layer_means`) adds a panel on the
+    right, on the same y scale: per series and layer type the mean over the layers of the
+    type, whiskers its bootstrap interval over them (``settings``, default
+    :class:`~demoe.analysis.intervals.IntervalSettings`).
     """
     n = len(summary)
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.06 * n), 3.8))
+    main_width = max(8.0, 0.06 * n)
+    if by_type is None:
+        fig, ax = plt.subplots(figsize=(main_width, 3.8))
+        axes = [ax]
+    else:
+        side = 0.6 + 0.45 * by_type["series"].nunique()
+        fig, axes = plt.subplots(
+            1,
+            2,
+            figsize=(main_width + side, 3.8),
+            sharey=True,
+            gridspec_kw={"width_ratios": [main_width, side], "wspace": 0.04},
+        )
+        ax = axes[0]
     x = np.arange(n)
     mean = summary["mean"].to_numpy()
     yerr = None
@@ -104,18 +187,26 @@ def layer_bar_figure(
         for t in LAYER_TYPES
         if t in set(summary["layer_type"])
     ]
+    if yerr is not None:
+        handles.append(Line2D([], [], color="black", linewidth=0.5, label="min–max over pairs"))
     for label, (kind, values) in (references or {}).items():
         style = REFERENCE_STYLES[kind]
         ax.plot(x, values.reindex(summary["layer"]).to_numpy(), **style)
         handles.append(Line2D([], [], label=label, **style))
+    width = fig.get_figwidth()
+    if by_type is not None:
+        settings = settings or IntervalSettings()
+        _type_panel(axes[1], by_type, settings, font_pt(width))
+        label = f"by layer type: {interval_label(settings)}"
+        handles.append(Line2D([], [], color="black", linewidth=0.8, label=label))
     if threshold is not None:
-        ax.axhline(threshold, color="red", linestyle="--", linewidth=1.0)
+        for each in axes:
+            each.axhline(threshold, color="red", linestyle="--", linewidth=1.0)
         handles.append(Line2D([], [], color="red", linestyle="--", label=f"{threshold:g}"))
     starts = np.flatnonzero(summary["position"].ne(summary["position"].shift()).to_numpy())
-    width = fig.get_figwidth()
     tick_pt = font_pt(width)
     # vertical labels need about 1.3 font heights between ticks: closer ones share a label
-    min_gap = 1.3 * tick_pt / 72 / (0.8 * width / (n + 1))
+    min_gap = 1.3 * tick_pt / 72 / (ax.get_position().width * width / (n + 1))
     ticks, labels = tick_groups(starts, summary["position"].iloc[starts].tolist(), min_gap)
     ax.set_xticks(ticks, labels, rotation=90, fontsize=tick_pt, linespacing=1.0)
     ax.set_xlim(-1, n)
@@ -124,7 +215,8 @@ def layer_bar_figure(
     ax.set_title(title, fontsize=font_pt(width, MIN_FONT_PT + 1))
     # the legend goes under the tick labels, whose height depends on the longest one
     fig.canvas.draw()
-    below = ax.get_tightbbox(fig.canvas.get_renderer()).transformed(ax.transAxes.inverted()).y0
+    renderer = fig.canvas.get_renderer()
+    below = min(a.get_tightbbox(renderer).transformed(ax.transAxes.inverted()).y0 for a in axes)
     ax.legend(
         handles=handles,
         ncol=min(len(handles), 4),
@@ -262,41 +354,69 @@ def pair_grid_figure(
     return fig
 
 
-def heatmap_figure(
-    matrix: pd.DataFrame, title: str, cbar_label: str, separators: Sequence[int] = ()
-) -> Figure:
-    """One annotated heatmap (Fig. 7: pairs × layer types); a white line above each
-    row index in ``separators`` (e.g. where the control rows start).
+def kind_starts(scores: pd.DataFrame) -> list[int]:
+    """Indices into the pairs of ``scores`` (in order of appearance) where a new kind
+    starts (e.g. the control rows of Fig. 7); none without a ``kind`` column."""
+    if "kind" not in scores.columns:
+        return []
+    kinds = scores.drop_duplicates("pair")["kind"].to_numpy()
+    return [i for i in range(1, len(kinds)) if kinds[i] != kinds[i - 1]]
 
-    Sized for the paper's column width with every text at least ``MIN_FONT_PT``: the
-    saved figure is the column wide and its constrained layout keeps the row labels
-    inside it. Empty cells (a measure undefined for every layer of the type) read "n/a".
+
+def type_bar_figure(
+    scores: pd.DataFrame, title: str, xlabel: str, settings: IntervalSettings
+) -> Figure:
+    """Figs. 7 and 11: one panel per layer type, one bar per pair: the mean score of the
+    pair's layers of that type, whiskers its bootstrap interval over those layers
+    (``settings``).
+
+    ``scores``: per-layer rows (``pair``, ``layer_type``, ``layer``, ``score``, optional
+    ``kind``; :func:`~demoe.analysis.similarity_study.per_layer_scores`), pairs drawn top
+    to bottom in order of appearance; a grey line where a new kind starts
+    (:func:`kind_starts`). A pair without a defined score of a type reads "n/a" (e.g. a
+    model against its initial, constant LayerNorm scales). Sized for the paper's column
+    width with every text at least ``MIN_FONT_PT``.
     """
-    fig, ax = plt.subplots(
-        figsize=(COLUMN_FIGURE_WIDTH_IN, 0.7 + 0.22 * matrix.shape[0]), layout="constrained"
+    pairs = list(dict.fromkeys(scores["pair"]))
+    types = [t for t in LAYER_TYPES if t in set(scores["layer_type"])]
+    defined = scores[scores["score"].notna()]
+    fig, axes = plt.subplots(
+        1,
+        len(types),
+        figsize=(COLUMN_FIGURE_WIDTH_IN, 1.0 + 0.16 * len(pairs)),
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
     )
-    vmin = min(0.0, float(np.nanmin(matrix.to_numpy())))
-    sns.heatmap(
-        matrix,
-        ax=ax,
-        vmin=vmin,
-        **HEATMAP_STYLE,
-        annot_kws={"fontsize": MIN_FONT_PT},
-        cbar_kws={"label": cbar_label, "pad": 0.02},
-    )
-    for r, c in zip(*np.nonzero(matrix.isna().to_numpy()), strict=True):
-        ax.text(
-            c + 0.5, r + 0.5, "n/a", ha="center", va="center", fontsize=MIN_FONT_PT, color="0.4"
+    for ax, layer_type in zip(axes.flat, types, strict=True):
+        of_type = defined[defined["layer_type"] == layer_type]
+        _interval_bars(
+            ax,
+            of_type,
+            settings,
+            x="score",
+            y="pair",
+            order=pairs,
+            orient="h",
+            color=LAYER_TYPE_COLORS[layer_type],
         )
-    for row in separators:
-        ax.axhline(row, color="white", linewidth=2.5)
-    ax.grid(False)
-    ax.tick_params(labelsize=MIN_FONT_PT, length=0, pad=2)
-    colorbar = ax.collections[0].colorbar
-    colorbar.ax.tick_params(labelsize=MIN_FONT_PT)
-    colorbar.set_label(cbar_label, fontsize=MIN_FONT_PT)
-    ax.set_xlabel("")
-    ax.set_ylabel("")
+        for row, pair in enumerate(pairs):
+            if pair not in set(of_type["pair"]):
+                ax.text(0, row, " n/a", va="center", fontsize=MIN_FONT_PT, color="0.4")
+        for row in kind_starts(scores):
+            ax.axhline(row - 0.5, color="0.4", linewidth=0.8)
+        ax.axvline(0, color="0.6", linewidth=0.6)
+        layers = scores.loc[scores["layer_type"] == layer_type, "layer"].nunique()
+        ax.set_title(f"{layer_type}\n({layers} layers)", fontsize=MIN_FONT_PT, pad=2)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3, steps=[5, 10]))
+        ax.tick_params(labelsize=MIN_FONT_PT, length=2, pad=1.5)
+        ax.grid(axis="y", visible=False)
+    low, high = axes[0, 0].get_xlim()
+    axes[0, 0].set_xlim(min(low, 0.0), max(high, 1.0))
+    fig.supxlabel(f"{xlabel}\nwhiskers: {interval_label(settings)}", fontsize=MIN_FONT_PT)
     fig.suptitle(title, fontsize=MIN_FONT_PT + 1)
     return fig
 
@@ -358,6 +478,22 @@ def add_study_arguments(parser: argparse.ArgumentParser, controls: bool = True) 
     parser.add_argument("--params", choices=["weight", "all"], default="weight")
 
 
+def add_interval_arguments(parser: argparse.ArgumentParser) -> None:
+    """The bootstrap of the intervals over layers (the config's ``analysis.intervals``:
+    ``--confidence``, ``--resamples``, ``--interval-seed``; defaults: its defaults)."""
+    defaults = IntervalSettings()
+    parser.add_argument("--confidence", type=float, default=defaults.confidence)
+    parser.add_argument("--resamples", type=int, default=defaults.resamples)
+    parser.add_argument("--interval-seed", type=int, default=defaults.seed)
+
+
+def interval_settings(args: argparse.Namespace) -> IntervalSettings:
+    """The interval settings of :func:`add_interval_arguments`' parsed arguments."""
+    return IntervalSettings(
+        confidence=args.confidence, resamples=args.resamples, seed=args.interval_seed
+    )
+
+
 #: What a similarity figure script draws from its parsed arguments: the figure, and the
 #: layer score tables behind it by kind ("pairs", "seed", "init", "other_task", "experts"…).
 Drawn = tuple[Figure, Mapping[str, pd.DataFrame]]
@@ -371,20 +507,21 @@ def similarity_main(
 ) -> Callable[[Sequence[str] | None], None]:
     """The ``main`` of a similarity figure script (Figs. 7, 8, 9, 11).
 
-    It parses the script's arguments (``add_arguments``, then ``--pdf``, ``--png`` and
-    ``--csv``), draws, saves the figure and, with ``--csv``, writes the per-pair,
-    per-layer-type means of the ``measure`` scores behind it
-    (:func:`~demoe.analysis.similarity_study.type_scores`), the table the claims read.
+    It parses the script's arguments (``add_arguments``, the interval settings of
+    :func:`add_interval_arguments`, then ``--pdf``, ``--png`` and ``--csv``), draws, saves
+    the figure and, with ``--csv``, writes every layer score of the ``measure`` behind it
+    (:func:`~demoe.analysis.similarity_study.per_layer_scores`), the table the claims read.
     """
 
     def main(argv: Sequence[str] | None = None) -> None:
         parser = figure_parser(doc)
         add_arguments(parser)
-        parser.add_argument("--csv", help="also write the per-pair, per-layer-type means as CSV")
+        add_interval_arguments(parser)
+        parser.add_argument("--csv", help="also write the score of every layer as CSV")
         args = parser.parse_args(argv)
         fig, tables = draw(args)
         save(fig, args)
         if args.csv:
-            write_scores_csv(type_scores(tables, measure), args.csv)
+            write_scores_csv(per_layer_scores(tables, measure), args.csv)
 
     return main
