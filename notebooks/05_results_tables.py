@@ -21,7 +21,8 @@
 # training-strategy table (Fig. 6 (right)).
 #
 # The results tables are stored in long format (`method, origin, dataset, metric, value,
-# note`). Where the paper reports a number for the same method, dataset and metric, the
+# note, ci_low, ci_high, seeds, seed_sd`: the 95 % bootstrap interval of each reproduced
+# number and difference, and the mean and spread over seed replicates). Where the paper reports a number for the same method, dataset and metric, the
 # reproduced and reported values are put side by side and highlighted.
 #
 # What it means in the paper: Table 1 is the main claim (DeMoE above the general baselines on
