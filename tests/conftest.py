@@ -63,3 +63,15 @@ def randomize_affine(model: torch.nn.Module, scale: float = 0.3) -> torch.nn.Mod
             if name.endswith(("beta", "gamma")) or ".norm" in name:
                 p.add_(torch.randn_like(p) * scale)
     return model
+
+
+def long_row(long, method: str, origin: str, dataset: str, metric: str = "psnr"):
+    """The one row of a results table's long frame for a method, origin, dataset, metric."""
+    sel = long[
+        (long.method == method)
+        & (long.origin == origin)
+        & (long.dataset == dataset)
+        & (long.metric == metric)
+    ]
+    assert len(sel) == 1, (method, origin, dataset, metric)
+    return sel.iloc[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import long_row
 
 from demoe.analysis.table_render import format_value, main, write_table
 from demoe.analysis.tables import (
@@ -92,14 +93,7 @@ def write_reported(path, rows):
 
 
 def value(long, method, origin, dataset, metric):
-    sel = long[
-        (long.method == method)
-        & (long.origin == origin)
-        & (long.dataset == dataset)
-        & (long.metric == metric)
-    ]
-    assert len(sel) == 1, (method, origin, dataset, metric)
-    return sel.value.iloc[0]
+    return long_row(long, method, origin, dataset, metric).value
 
 
 def test_reproduced_rows_average_cost_reported_and_difference(tmp_path, spec):

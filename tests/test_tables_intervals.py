@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import long_row
 
 from demoe.analysis.intervals import IntervalSettings
 from demoe.analysis.table_intervals import Quantity, load_per_image, per_image_paths
@@ -78,15 +79,7 @@ def cells(long, origin=REPRODUCED):
     return long[(long.origin == origin) & (long.dataset != COST)]
 
 
-def row(long, method, origin, dataset, metric="psnr"):
-    sel = long[
-        (long.method == method)
-        & (long.origin == origin)
-        & (long.dataset == dataset)
-        & (long.metric == metric)
-    ]
-    assert len(sel) == 1, (method, origin, dataset, metric)
-    return sel.iloc[0]
+row = long_row
 
 
 def test_every_reproduced_cell_has_its_interval(tmp_path):

@@ -315,6 +315,45 @@ def min_margin(
     return _compose(measures, lambda v: np.min(np.stack(v[1:]), axis=0) - v[0])
 
 
+def min_margin_per_dataset(
+    ctx: Context,
+    reference: str,
+    others: Sequence[str],
+    metric: str = "psnr",
+    datasets: Datasets = "aio_blur",
+    run: str = "auto",
+) -> Measure:
+    """``min`` over ``others`` and ``datasets`` of ``other − reference`` on each dataset
+    alone: ≥ t when every model beats ``reference`` by t on every set (no average can
+    hide a set where a model does nothing)."""
+    sets = _datasets(datasets)
+    measures = [
+        eval_mean(ctx, name, metric, [d], run) for d in sets for name in (reference, *others)
+    ]
+    k = 1 + len(others)
+
+    def combine(values: list[np.ndarray]) -> np.ndarray:
+        margins = [values[i * k + j] - values[i * k] for i in range(len(sets)) for j in range(1, k)]
+        return np.min(np.stack(margins), axis=0)
+
+    return _compose(measures, combine)
+
+
+def _per_dataset_inputs(
+    ctx: Context,
+    reference: str,
+    others: Sequence[str],
+    datasets: Datasets = "aio_blur",
+    run: str = "auto",
+    **_: Any,
+) -> list[Path]:
+    return [
+        p
+        for name in (reference, *others)
+        for p in _eval_mean_inputs(ctx, name, datasets=datasets, run=run)
+    ]
+
+
 def min_of(ctx: Context, items: Sequence[Mapping[str, Any]]) -> Measure:
     """The smallest of several statistics ("on every dataset …")."""
     return _compose([_measure(ctx, i) for i in items], lambda v: np.min(np.stack(v), axis=0))
@@ -574,6 +613,7 @@ STATISTICS: dict[str, Statistic] = {
     "min_margin": Statistic(
         min_margin, lambda ctx, reference, others: _nested_inputs(ctx, reference, *others)
     ),
+    "min_margin_per_dataset": Statistic(min_margin_per_dataset, _per_dataset_inputs),
     "min_of": Statistic(min_of, lambda ctx, items: _nested_inputs(ctx, *items)),
     "max_of": Statistic(max_of, lambda ctx, items: _nested_inputs(ctx, *items)),
 }
