@@ -15,7 +15,9 @@ clearly blurred. PSNR here is the plain whole-image PSNR (no ECC alignment for
 RealBlur-J, unlike the DAG's evaluation), so absolute numbers differ slightly from
 results/eval; gains are comparable.
 
-Nothing in demoe/ is edited: the study patches ``writer.RECIPES`` in this process only.
+Nothing in demoe/ is edited: the study patches ``writer.RECIPES`` and ``writer.SCENES``
+(``--recipe-override``, ``--scene-override``) in this process only; data trees and runs
+are cached under ``--work`` by their content.
 
     nice -n 10 python benchmarks/study_miniature_deblurring.py --out /tmp/study.csv \\
         --blur-scale 1 0.5 --lr 1e-3 4e-3 --schedule 4x64x600 8x64x300 --stage2
@@ -51,6 +53,7 @@ from demoe.data.synthetic.generators import GENERATORS
 from demoe.data.synthetic.sources import SceneStyle, dead_leaves
 from demoe.eval.metrics import psnr
 from demoe.experiments.catalogue import resolve_dict
+from demoe.models.checkpoint import load_model
 from demoe.tasks import AIO_BLUR
 from demoe.train.config import apply_overrides, from_dict
 from demoe.train.loop import Trainer
@@ -181,12 +184,12 @@ def train_config(
 
 
 @torch.no_grad()
-def evaluate(trainer: Trainer, test_manifest: str) -> dict[str, dict[str, float]]:
+def evaluate(model: torch.nn.Module, test_manifest: str) -> dict[str, dict[str, float]]:
     """Per AIO-Blur set: input PSNR, restored PSNR and router accuracy on every test pair."""
     from demoe.data.datasets import PairedDataset
     from demoe.train.loop import select_records
 
-    model = trainer.model.eval()
+    model.eval()
     items = PairedDataset(select_records(test_manifest, list(AIO_BLUR), "test"), crop=None)
     acc: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for item in items:
@@ -223,12 +226,15 @@ def run_point(
     for name in names:
         run_dir = run_root / name
         cfg = train_config(name, profile, results, run_dir, point, init)
-        torch.manual_seed(0)
-        trainer = Trainer(cfg, resume=None)
-        t0 = time.perf_counter()
-        init = trainer.fit()
-        train_s = time.perf_counter() - t0
-        scores = evaluate(trainer, paths.aio_manifest(results, "test"))
+        if Path(cfg.output, paths.WEIGHTS_FILE).is_file():  # trained by an earlier call
+            model, init, train_s = load_model(cfg.output), Path(cfg.output), float("nan")
+        else:
+            trainer = Trainer(cfg, resume=None)
+            t0 = time.perf_counter()
+            init = trainer.fit()
+            train_s = time.perf_counter() - t0
+            model = trainer.model
+        scores = evaluate(model, paths.aio_manifest(results, "test"))
         for dataset, s in scores.items():
             rows.append(
                 {

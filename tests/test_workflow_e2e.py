@@ -118,7 +118,7 @@ def test_notebooks_run_on_the_dag_outputs(results):
 def test_claims_scoreboard_and_blurry_input_row(results):
     """Every claim of config/claims.yaml gets a verdict from the DAG's artifacts,
     and Table 1 shows the blurry input's own scores."""
-    from demoe.analysis.claims import HOLDS, load_claims
+    from demoe.analysis.claims import FAILS, HOLDS, INCONCLUSIVE, load_claims
 
     board = pd.read_csv(results / "tables" / "claims.csv")
     claims = load_claims(REPO / "config" / "claims.yaml")
@@ -126,7 +126,13 @@ def test_claims_scoreboard_and_blurry_input_row(results):
     unmade = board[board["reason"].fillna("").str.contains("was not made by this run")]
     assert unmade.empty, unmade[["id", "reason"]].values.tolist()  # the DAG makes every input
     measured = board[board["this_run"].notna()]
-    assert not measured.empty and measured["verdict"].isin([HOLDS, "does not hold"]).all()
+    assert not measured.empty and measured["verdict"].isin([HOLDS, FAILS, INCONCLUSIVE]).all()
+    # every measured value lies in its interval; a decided verdict never straddles its threshold
+    assert (measured["ci_low"] <= measured["this_run"] + 1e-9).all()
+    assert (measured["this_run"] <= measured["ci_high"] + 1e-9).all()
+    threshold = {c.id: c.threshold for c in claims}
+    for row in measured[measured["verdict"].isin([HOLDS, FAILS])].itertuples():
+        assert not row.ci_low <= threshold[row.id] <= row.ci_high, row.id
     assert (
         "Blurry input (no restoration)"
         in (results / "tables" / "table1_aio_deblurring.md").read_text()
