@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from demoe import paths
-from demoe.analysis.intervals import IntervalSettings
 from demoe.analysis.labels import task_specific_model
 from demoe.errors import ConfigError
 from demoe.experiments.catalogue import SEED_CONTROL_SUFFIX, manifests
@@ -191,6 +190,9 @@ def _with_intervals(
     """``params`` plus the interval settings of the config (absent keys: the defaults)."""
 
     def both(run: FigureRun) -> dict[str, Any]:
+        # imported here: scipy.stats costs every job that reads the registry 0.6 s
+        from demoe.analysis.intervals import IntervalSettings
+
         settings = IntervalSettings.from_config({"analysis": run.analysis})
         interval = {"confidence": settings.confidence, "resamples": settings.resamples}
         return {**params(run), **interval, "interval_seed": settings.seed}
