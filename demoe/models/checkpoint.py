@@ -23,11 +23,35 @@ from demoe.io.atomic import atomic_path, write_json
 from demoe.io.checkpoint import CONFIG_FILE, WEIGHTS_FILE, StateDict, read_checkpoint
 from demoe.models.experts import EXPERT_BLOCKS, make_expert
 from demoe.models.fuse import fuse_by_default
-from demoe.models.registry import build_model, model_to_config
+from demoe.models.registry import CONFIG_INFERENCE, architectures, build_model, model_to_config
 
 
 def infer_config(state: StateDict) -> dict[str, Any]:
-    """Rebuild constructor arguments from a state_dict's keys and shapes.
+    """Rebuild constructor arguments from a state_dict's keys and shapes: a NAFNet or
+    DeMoE (:func:`infer_nafnet_config`), else the one registered architecture whose key
+    layout it is (:data:`demoe.models.registry.CONFIG_INFERENCE`); CheckpointError when
+    none or several claim it."""
+    if "intro.weight" in state:
+        return infer_nafnet_config(state)
+    architectures()  # registers every architecture module and its config inference
+    found = {name: cfg for name, read in CONFIG_INFERENCE.items() if (cfg := read(state))}
+    if len(found) == 1:
+        ((name, config),) = found.items()
+        return {"architecture": name, **config}
+    if found:
+        raise CheckpointError(
+            f"the state_dict fits several architectures ({', '.join(sorted(found))}); "
+            "give the architecture in a config.json beside the weights"
+        )
+    known = ", ".join(["nafnet", "demoe", *sorted(CONFIG_INFERENCE)])
+    raise CheckpointError(
+        f"the state_dict is none of the known architectures ({known}); its first keys: "
+        f"{list(state)[:4]}"
+    )
+
+
+def infer_nafnet_config(state: StateDict) -> dict[str, Any]:
+    """Rebuild a NAFNet's or DeMoE's constructor arguments from its keys and shapes.
 
     ``k_used`` and the MoE ``connection`` leave no trace in the weights: they default
     to 1 and "sum" (the paper's DeMoE) unless a config says otherwise. A DeMoE's

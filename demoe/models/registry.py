@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from demoe.errors import ConfigError
@@ -89,13 +90,30 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+#: A state_dict's tensors by key (what :mod:`demoe.io.checkpoint` reads).
+StateDict = Mapping[str, torch.Tensor]
+#: Architecture → its constructor arguments read off a state_dict with the architecture's
+#: own (official) key names, or None when the keys are not that architecture's
+#: (:func:`demoe.models.checkpoint.infer_config` asks each in turn).
+CONFIG_INFERENCE: dict[str, Callable[[StateDict], dict[str, Any] | None]] = {}
+#: Architecture → how the small training profile shrinks its full config
+#: (``train.model_scale``: ``shrink(config, width_divisor, block_divisor)``); NAFNet and
+#: DeMoE use the catalogue's own rule.
+SHRINK: dict[str, Callable[[dict[str, Any], int, int], dict[str, Any]]] = {}
+
+
 def register_architecture(
-    name: str, presets: Mapping[str, Mapping[str, Any]] | None = None
+    name: str,
+    presets: Mapping[str, Mapping[str, Any]] | None = None,
+    infer_config: Callable[[StateDict], dict[str, Any] | None] | None = None,
+    shrink: Callable[[dict[str, Any], int, int], dict[str, Any]] | None = None,
 ) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator: ``name`` builds the class, and each of ``presets`` (preset name →
     constructor arguments) becomes a preset of it, so a model defined in its own module of
-    ``demoe/models/`` (a compared method) needs no edit here. ConfigError when the name or
-    a preset is taken by another class."""
+    ``demoe/models/`` (a compared method) needs no edit here. ``infer_config`` reads the
+    constructor arguments off a state_dict in the architecture's key layout (so its plain
+    ``.pth`` files load), ``shrink`` scales it down for the small profile. ConfigError when
+    the name or a preset is taken by another class."""
 
     def add(cls: type[nn.Module]) -> type[nn.Module]:
         known = ARCHITECTURES.get(name)
@@ -106,6 +124,10 @@ def register_architecture(
                 raise ConfigError(f"model preset {preset!r} is already taken")
         ARCHITECTURES[name] = cls
         PRESETS.update({p: {"architecture": name, **kw} for p, kw in (presets or {}).items()})
+        if infer_config is not None:
+            CONFIG_INFERENCE[name] = infer_config
+        if shrink is not None:
+            SHRINK[name] = shrink
         return cls
 
     return add
