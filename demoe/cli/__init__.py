@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demoe.cli.train",
     "demoe.cli.data",
     "demoe.cli.eval",
+    "demoe.cli.plan",
     "demoe.restore",
 )
 
