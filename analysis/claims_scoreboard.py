@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="no",
         help="yes: the run's data are the embedded synthetic ones (scores not comparable with the paper's)",
     )
+    parser.add_argument("--scale", default="", help="the run's scale line, printed at the top")
     args = parser.parse_args(argv)
     settings = IntervalSettings.from_config({"analysis": {"intervals": json.loads(args.intervals)}})
     ctx = Context(
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reported=Path(args.reported) if args.reported else None,
     )
     board = scoreboard(load_claims(args.claims), ctx)
-    markdown = render_markdown(board, settings)
+    markdown = render_markdown(board, settings, args.scale)
     write_text(f"{args.out}.csv", board.to_csv(index=False, float_format="%.6g"))
     write_text(f"{args.out}.md", markdown)
     print(markdown)

@@ -8,22 +8,18 @@ Writes results/figures/fig10_lolblur_mse.{pdf,png}.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from demoe.errors import DataError, run_reporting_errors
-from demoe.io.atomic import atomic_path  # noqa: E402
+from demoe.analysis.plots.cli import figure_parser, run, save
+from demoe.errors import DataError
 
 
 def draw(mse: pd.DataFrame, summary: dict, dataset: str) -> plt.Figure:
@@ -59,12 +55,10 @@ def draw(mse: pd.DataFrame, summary: dict, dataset: str) -> plt.Figure:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = figure_parser(__doc__)
     parser.add_argument("--report", required=True, help="build_report.json")
     parser.add_argument("--mse", required=True, help="mse_pairs.csv")
     parser.add_argument("--dataset", default="lolblur")
-    parser.add_argument("--pdf", required=True)
-    parser.add_argument("--png", required=True)
     args = parser.parse_args(argv)
     report = json.loads(Path(args.report).read_text(encoding="utf-8"))
     entry = report["datasets"][args.dataset]
@@ -73,14 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise DataError(f"{args.dataset} was not subsampled by the MSE rule: no Fig. 10 data")
     mse = pd.read_csv(args.mse)
     sns.set_theme(style="whitegrid")
-    fig = draw(mse[mse["dataset"] == args.dataset], summary, entry["display"])
-    for path, fmt in ((args.pdf, "pdf"), (args.png, "png")):
-        with atomic_path(path) as tmp:  # a PDF without creation date: reruns are byte-stable
-            fig.savefig(
-                tmp, format=fmt, dpi=200, metadata={"CreationDate": None} if fmt == "pdf" else None
-            )
-    plt.close(fig)
+    save(draw(mse[mse["dataset"] == args.dataset], summary, entry["display"]), args)
 
 
 if __name__ == "__main__":
-    sys.exit(run_reporting_errors(Path(sys.argv[0]).name, main))
+    sys.exit(run(main))

@@ -753,8 +753,11 @@ def _with_interval(value: float, low: float, high: float) -> str:
     return f"{value:.4g} [{low:.4g}, {high:.4g}]"
 
 
-def render_markdown(board: pd.DataFrame, settings: IntervalSettings | None = None) -> str:
-    """The scoreboard as Markdown: counts per verdict, then one row per claim."""
+def render_markdown(
+    board: pd.DataFrame, settings: IntervalSettings | None = None, scale: str = ""
+) -> str:
+    """The scoreboard as Markdown: the run's scale (``scale``, a line of
+    :func:`demoe.experiments.scale.run_scale`), counts per verdict, then one row per claim."""
     settings = settings or IntervalSettings()
     counts = board["verdict"].value_counts()
     head = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
@@ -780,7 +783,8 @@ def render_markdown(board: pd.DataFrame, settings: IntervalSettings | None = Non
     )
     return (
         "**Claims scoreboard: the paper's claims tested on this run's artifacts**\n\n"
-        f"{head}.\n\n"
+        + (f"{scale}\n\n" if scale else "")
+        + f"{head}.\n\n"
         + table.to_markdown(index=False, disable_numparse=True)
         + "\n\n- Paper: the statistic on the paper's reported numbers (config/reported), "
         "where the paper gives them.\n"

@@ -145,10 +145,11 @@ class Figure:
 
 
 #: Every figure rule's shell command; ``{params.script}`` is :attr:`Figure.script`,
-#: ``{params.arguments}`` :meth:`Figure.command_arguments`.
+#: ``{params.arguments}`` :meth:`Figure.command_arguments`, ``{params.scale}`` the run's
+#: scale line (:func:`demoe.experiments.scale.run_scale`).
 COMMAND = (
     "python -m {params.script} {params.arguments} "
-    "--pdf {output.pdf:q} --png {output.png:q} > {log:q} 2>&1"
+    "--pdf {output.pdf:q} --png {output.png:q} --scale {params.scale:q} > {log:q} 2>&1"
 )
 
 

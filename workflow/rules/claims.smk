@@ -4,6 +4,7 @@
 import json
 
 from demoe.analysis.claims import Context, claim_inputs, load_claims
+from demoe.experiments.scale import run_scale
 
 CLAIMS_FILE = REPO / "config" / "claims.yaml"
 CLAIMS_CONTEXT = Context(results=Path(RESULTS), replicates=REPLICATES)
@@ -32,6 +33,7 @@ rule claims_scoreboard:
         replicates=json.dumps(REPLICATES, sort_keys=True),
         intervals=json.dumps(config["analysis"].get("intervals") or {}, sort_keys=True),
         synthetic="yes" if config["data"]["root"] is None else "no",
+        scale=run_scale(config).label,
     log:
         paths.log(RESULTS, "tables", "claims"),
     conda:
@@ -39,4 +41,5 @@ rule claims_scoreboard:
     shell:
         "python -m analysis.claims_scoreboard --claims {input.claims:q} --results {params.results:q} "
         "--out {params.prefix:q} --reported {params.reported:q} --replicates {params.replicates:q} "
-        "--intervals {params.intervals:q} --synthetic {params.synthetic:q} > {log:q} 2>&1"
+        "--intervals {params.intervals:q} --synthetic {params.synthetic:q} --scale {params.scale:q} "
+        "> {log:q} 2>&1"

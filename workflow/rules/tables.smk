@@ -5,6 +5,7 @@
 # every seed replicate (train.replicates); the interval settings (analysis.intervals) and the
 # replicates are params, so changing either reruns the tables.
 from demoe.analysis.table_render import intervals_param, replicates_param
+from demoe.experiments.scale import run_scale
 from demoe.analysis.tables import per_image_files
 from demoe.workflow import TableJobs
 
@@ -21,7 +22,8 @@ TABLE_JOBS = TableJobs(
     RESULTS,
     REPO / "config" / "reported",
 )
-#: Seed replicates per experiment: their evaluations are read beside the experiment's.
+#: The run's scale: the first note of every table (and what its cost columns describe).
+TABLE_SCALE = run_scale(config)
 
 
 rule results_table:
@@ -42,11 +44,12 @@ rule results_table:
         prefix=lambda wildcards, output: output.csv.removesuffix(".csv"),
         intervals=intervals_param(config),
         replicates=replicates_param(REPLICATES),
+        scale=lambda wildcards, input: TABLE_SCALE.note_options("cost" in input.keys()),
     log:
         paths.log(RESULTS, "tables", "{table}"),
     conda:
         CONDA_ENV
     shell:
         "python -m analysis.{wildcards.table} --results {params.results:q} {params.options} "
-        "--intervals {params.intervals:q} --replicates {params.replicates:q} "
+        "--intervals {params.intervals:q} --replicates {params.replicates:q} {params.scale} "
         "--out {params.prefix:q} > {log:q} 2>&1"

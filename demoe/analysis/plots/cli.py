@@ -23,11 +23,34 @@ def figure_parser(doc: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0])
     parser.add_argument("--pdf", required=True, help="PDF output")
     parser.add_argument("--png", required=True, help="PNG output")
+    parser.add_argument(
+        "--scale",
+        default="",
+        help="the run's scale, printed under the figure (demoe.experiments.scale.run_scale)",
+    )
     return parser
 
 
+#: Font size and colour of the scale line under a figure.
+SCALE_FONT_SIZE = 6
+SCALE_COLOUR = "0.35"
+
+
 def save(fig: Figure, args: argparse.Namespace) -> None:
-    """Write ``fig`` to ``args.pdf`` and ``args.png`` (atomically) and close it."""
+    """Write ``fig`` to ``args.pdf`` and ``args.png`` (atomically) and close it; the run's
+    scale (``--scale``) goes under the figure, so a miniature is never mistaken for the
+    paper's result."""
+    if getattr(args, "scale", ""):
+        fig.text(
+            0.0,
+            0.0,
+            args.scale,
+            fontsize=SCALE_FONT_SIZE,
+            color=SCALE_COLOUR,
+            ha="left",
+            va="top",
+            transform=fig.transFigure,
+        )
     save_figure(fig, args.pdf, args.png)
     plt.close(fig)
 
