@@ -43,8 +43,9 @@ def published_tree(tmp_path_factory) -> Path:
 
 
 def paper_site(tmp_path: Path, root: Path, **data) -> Path:
-    """A site config over ``root``: results under tmp, and the no-reference metric files that
-    config/paper.yaml requires (eval.require_iqa_files) as stand-ins a dry run never reads."""
+    """A site config over ``root``: results under tmp, and the files that config/paper.yaml
+    requires (the no-reference metrics' files of eval.require_iqa_files, Fig. 4's CLIP
+    weights) as stand-ins a dry run never reads."""
     files = {}
     for key, name in (
         ("niqe_params", "niqe_pris_params.npz"),
@@ -53,8 +54,12 @@ def paper_site(tmp_path: Path, root: Path, **data) -> Path:
     ):
         (tmp_path / name).touch()
         files[key] = str(tmp_path / name)
+    (tmp_path / "open_clip_vit_b_32.bin").touch()  # Fig. 4's CLIP weights (analysis.clip)
     site = {"results": str(tmp_path / "results"), "data": {"root": str(root), **data}}
-    return write_yaml(tmp_path / f"site_{len(data)}.yaml", {**site, "eval": files})
+    clip = {"clip": {"pretrained": str(tmp_path / "open_clip_vit_b_32.bin")}}
+    return write_yaml(
+        tmp_path / f"site_{len(data)}.yaml", {**site, "eval": files, "analysis": clip}
+    )
 
 
 def planned_outputs(stdout: str) -> set[str]:
@@ -113,6 +118,16 @@ def test_paper_config_missing_dataset_fails_at_dag_build(published_tree, tmp_pat
     # Listing it as optional is the documented way out.
     optional = paper_site(tmp_path, root, optional=["rsblur"])
     assert run_snakemake("-n", "--quiet", configs=("config/paper.yaml", optional)).returncode == 0
+
+
+def test_missing_clip_weights_fail_the_dry_run_with_their_key(published_tree, tmp_path):
+    site = paper_site(tmp_path, published_tree)
+    (tmp_path / "open_clip_vit_b_32.bin").unlink()
+    run = run_snakemake("-n", "--quiet", configs=("config/paper.yaml", site))
+    assert run.returncode != 0
+    console = run.stdout + run.stderr
+    assert "analysis.clip.pretrained: no file at" in console
+    assert "analysis.clip.allow_random: true" in console  # the opt-out, named
 
 
 def test_small_profile_overrides_do_not_leak_into_paper_profile(published_tree, tmp_path):

@@ -60,6 +60,7 @@ class FigureRun:
         other = self.other_task_checkpoint
         if other and not os.path.exists(other):
             raise ConfigError(f"analysis.fig08_other_checkpoint: no checkpoint at {other}")
+        check_clip_weights(self.analysis.get("clip") or {})
 
     @property
     def other_task_checkpoint(self) -> str | None:
@@ -230,6 +231,25 @@ def _router_params(run: FigureRun) -> dict[str, Any]:
     """Fixed DeMoE weights (config ``checkpoints:``) are named in the router figures' titles."""
     demoe = run.checkpoints.get("demoe")
     return {"router": shlex.join(["--weights-source", Path(demoe).name]) if demoe else ""}
+
+
+def check_clip_weights(clip: Mapping[str, Any]) -> None:
+    """Fig. 4's CLIP weights, checked when the DAG is built (a dry run fails, not the GPU
+    job): ConfigError naming ``analysis.clip.pretrained``, the opt-out and where the file
+    comes from, unless the file is there or ``analysis.clip.allow_random`` is true."""
+    pretrained = clip.get("pretrained")
+    if pretrained and os.path.isfile(pretrained):
+        return
+    if not pretrained and clip.get("allow_random"):
+        return
+    where = f"no file at {pretrained}" if pretrained else "not set"
+    raise ConfigError(
+        f"analysis.clip.pretrained: {where}; Fig. 4 needs the local open_clip weights of "
+        f"{clip.get('model')!r} (a release file of open_clip's pretrained tags, e.g. the "
+        "laion2b or openai weights of that model, fetched on a machine with a network), or "
+        "analysis.clip.allow_random: true to draw it with a randomly initialised CLIP "
+        "(labelled as such)"
+    )
 
 
 def clip_options(clip: Mapping[str, Any]) -> str:
