@@ -30,7 +30,8 @@ def model() -> DeMoE:
 
 def test_save_and_load_round_trip_with_config_and_metadata(tmp_path, model):
     folder = demoe.save_model(model, tmp_path / "m", metadata={"experiment": "x", "step": 3})
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["README.md", "config.json", "model.safetensors"]
     stored = json.loads((folder / "config.json").read_text())
     assert stored["architecture"] == "demoe" and stored["metadata"]["step"] == 3
     loaded = demoe.load_model(folder)

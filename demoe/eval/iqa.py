@@ -2,8 +2,9 @@
 
 The paper's Table 9 (Real-LOLBlur) takes NIQE, MUSIQ and NRQM from LEDNet's evaluation,
 which computes them with pyiqa; Table 2 reports the same columns. pyiqa is therefore the
-implementation here (NIQE: :mod:`demoe.eval.niqe`). pyiqa's own constructors download
-their weights when no path is given; this module always gives one, from the config:
+implementation here (NIQE: :mod:`demoe.eval.niqe`), each metric built by
+``pyiqa.create_metric`` with pyiqa's own options. pyiqa downloads weights when no path is
+given; this module always gives one, from the config:
 
 * ``eval.musiq_weights``: the state_dict of pyiqa's ``musiq`` metric, MUSIQ trained on
   KonIQ-10k (``musiq_koniq_ckpt-e95806b9.pth``, one output: the MOS). Read with
@@ -99,36 +100,40 @@ def load_nrqm(path: str | os.PathLike | None) -> Scorer:
 
 @functools.lru_cache(maxsize=2)
 def _musiq_cached(path: Path) -> Scorer:
-    musiq_arch = pyiqa_module("archs.musiq_arch")
     state = _read_state_dict(path)
     head = state.get("head.weight", state.get("head.0.weight"))
     if head is None:
         raise CheckpointError(f"{path}: not a MUSIQ state_dict (no head.weight / head.0.weight)")
-    net = musiq_arch.MUSIQ(num_class=head.shape[0], pretrained=False)
+    # pyiqa's registry builds the network; pretrained=False: nothing downloaded, and the
+    # weights go in from our weights_only read (pyiqa's own loader unpickles objects).
+    metric = _create_metric("musiq", pretrained=False, num_class=int(head.shape[0]))
     try:
-        net.load_state_dict(state, strict=True)
+        metric.net.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise CheckpointError(f"{path} does not fit pyiqa's MUSIQ: {err}") from err
-    net.eval()
-
-    def score(image: Image) -> float:
-        with torch.inference_mode():
-            return float(net(pyiqa_input(image)).reshape(-1)[0])
-
-    return score
+    return _scorer(metric)
 
 
 @functools.lru_cache(maxsize=2)
 def _nrqm_cached(path: Path) -> Scorer:
-    nrqm_arch = pyiqa_module("archs.nrqm_arch")
-    try:
-        net = nrqm_arch.NRQM(pretrained_model_path=str(path))
+    try:  # pyiqa reads the .mat with scipy.io.loadmat (no pickles)
+        metric = _create_metric("nrqm", pretrained_model_path=str(path))
     except (*MAT_READ_ERRORS, IndexError, TypeError) as err:
         raise CheckpointError(f"cannot read NRQM parameters {path}: {err}") from err
+    return _scorer(metric)
 
+
+def _create_metric(name: str, **options: object) -> torch.nn.Module:
+    """``pyiqa.create_metric(name, device="cpu", **options)``: the metric as pyiqa's
+    registry configures it (its default options, then ``options``)."""
+    pyiqa = pyiqa_module("api_helpers")
+    return pyiqa.create_metric(name, device=torch.device("cpu"), **options)
+
+
+def _scorer(metric: torch.nn.Module) -> Scorer:
     def score(image: Image) -> float:
         with torch.inference_mode():
-            return float(net(pyiqa_input(image)).reshape(-1)[0])
+            return float(metric(pyiqa_input(image)).reshape(-1)[0])
 
     return score
 

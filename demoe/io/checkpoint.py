@@ -2,10 +2,17 @@
 
 Reads: ``.pth/.pt/.ckpt`` (a raw state_dict or one nested under ``params``,
 ``params_ema``, ``model_state_dict``, ``state_dict`` or ``model``, first found in that
-order), ``.safetensors``, and a folder with ``config.json`` + ``*.safetensors`` (the
-Hugging Face layout; config keys are constructor argument names). ``module.`` and
-``_orig_mod.`` prefixes (DDP, torch.compile) are stripped. Pickles are opened with
-``torch.load(weights_only=True)`` only: a file that needs code to unpickle is refused.
+order), ``.safetensors``, and a folder with ``config.json`` + one ``*.safetensors`` (the
+Hugging Face layout; config keys are constructor argument names), or several shards named
+by a ``*.safetensors.index.json`` (its ``weight_map``: which file holds which key). A
+folder with several weight files and no index is refused: which one is the model is
+ambiguous. ``module.`` and ``_orig_mod.`` prefixes (DDP, torch.compile) are stripped.
+
+Pickles are opened with ``torch.load(weights_only=True)`` only: a file that needs code to
+unpickle is refused. Besides tensors and Python's plain values, numpy scalars, dtypes and
+arrays load (:data:`NUMPY_SAFE_GLOBALS`: data, never code). A ``torch.save`` zip archive
+whose members declare far more bytes than the file holds (a decompression bomb) is
+refused before anything is decompressed.
 
 Building a model from what is read (architecture inference, ``load_model``) and writing
 our format (``save_model``) are model concerns: :mod:`demoe.models.checkpoint`.
@@ -20,9 +27,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
+from torch.serialization import safe_globals
 
 from demoe.errors import CheckpointError
 
@@ -30,6 +39,7 @@ NESTED_KEYS: tuple[str, ...] = ("params", "params_ema", "model_state_dict", "sta
 PICKLE_SUFFIXES: tuple[str, ...] = (".pth", ".pt", ".ckpt")
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+INDEX_SUFFIX = ".safetensors.index.json"
 _PREFIXES = ("module.", "_orig_mod.")
 
 StateDict = dict[str, torch.Tensor]
@@ -59,20 +69,89 @@ def read_state_dict(path: str | Path) -> StateDict:
 
 
 def weight_files(folder: str | Path) -> list[Path]:
-    """The ``*.safetensors`` files of a model folder, sorted; hidden files (what an
-    interrupted atomic write or another tool leaves) are not weights."""
-    return sorted(p for p in Path(folder).glob("*.safetensors") if not p.name.startswith("."))
+    """The weight files of a model folder, sorted: those its ``*.safetensors.index.json``
+    names when it has one, else every ``*.safetensors`` (more than one is refused when the
+    folder is read). Hidden files (what an interrupted atomic write or another tool
+    leaves) are not weights."""
+    folder = Path(folder)
+    index = _index_file(folder)
+    if index is not None:
+        return sorted({folder / name for name in _weight_map(index).values()})
+    return sorted(p for p in folder.glob("*.safetensors") if not p.name.startswith("."))
+
+
+def _index_file(folder: Path) -> Path | None:
+    """The folder's ``*.safetensors.index.json`` (the Hugging Face sharded layout), if any."""
+    found = sorted(p for p in folder.glob(f"*{INDEX_SUFFIX}") if not p.name.startswith("."))
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise CheckpointError(f"{folder} has several weight index files ({names}); keep one")
+    return found[0] if found else None
+
+
+def _weight_map(index: Path) -> dict[str, str]:
+    """``weight_map`` of an index file: tensor name -> weight file name in its folder."""
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"unreadable weight index {index}: {exc}") from exc
+    mapping = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(mapping, dict) or not mapping:
+        raise CheckpointError(f"weight index {index} has no 'weight_map' object")
+    for key, name in mapping.items():
+        if (
+            not isinstance(name, str)
+            or Path(name).name != name
+            or not name.endswith(".safetensors")
+        ):
+            raise CheckpointError(
+                f"weight index {index}: {key!r} maps to {name!r}, not a .safetensors file "
+                "of the same folder"
+            )
+    return mapping
 
 
 def _read_folder(folder: Path) -> tuple[StateDict, dict[str, Any] | None]:
+    index = _index_file(folder)
     files = weight_files(folder)
     if not files:
         raise CheckpointError(f"no *.safetensors file in checkpoint folder {folder}")
-    state: StateDict = {}
-    for f in files:
-        state.update(_read_safetensors(f))
+    if index is not None:
+        state = _read_shards(folder, index)
+    elif len(files) > 1:
+        raise CheckpointError(
+            f"{folder} has several weight files ({', '.join(p.name for p in files)}): keep "
+            f"one, or add a *{INDEX_SUFFIX} saying which file holds which tensor"
+        )
+    else:
+        state = _read_safetensors(files[0])
     config_path = folder / CONFIG_FILE
     return state, _read_config(config_path) if config_path.exists() else None
+
+
+def _read_shards(folder: Path, index: Path) -> StateDict:
+    """Exactly the tensors ``index`` names, each from the file it names; a named tensor
+    missing from its file, or a file holding a tensor the index gives to no file or to
+    another one, is refused."""
+    mapping = _weight_map(index)
+    state: StateDict = {}
+    for name in sorted(set(mapping.values())):
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(f"weight index {index} names {name}, which is missing")
+        shard = _read_safetensors(path, strip=False)
+        wanted = {k for k, v in mapping.items() if v == name}
+        if missing := sorted(wanted - set(shard)):
+            raise CheckpointError(
+                f"{path} lacks {len(missing)} tensors its index assigns to it ({missing[:4]})"
+            )
+        if stray := sorted(set(shard) - wanted):
+            raise CheckpointError(
+                f"{path} holds {len(stray)} tensors its index does not assign to it "
+                f"({stray[:4]}); the index {index.name} and the shards disagree"
+            )
+        state.update(shard)
+    return _strip_prefixes(state)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -86,17 +165,29 @@ def _read_config(path: Path) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != "metadata" and not k.startswith("_")}
 
 
-def _read_safetensors(path: Path) -> StateDict:
+def _read_safetensors(path: Path, strip: bool = True) -> StateDict:
     try:
-        return _strip_prefixes(load_file(str(path)))
+        state = load_file(str(path))
     except (SafetensorError, OSError) as exc:
         raise CheckpointError(f"unreadable safetensors file {path}: {exc}") from exc
+    return _strip_prefixes(state) if strip else state
 
 
 def _read_pickle(path: Path) -> StateDict:
+    return _strip_prefixes(_unwrap(load_torch_file(path), path))
+
+
+def load_torch_file(path: str | Path) -> Any:
+    """What ``torch.save`` stored at ``path``, loaded on the CPU with
+    ``torch.load(weights_only=True)`` and the plain numpy types of
+    :data:`NUMPY_SAFE_GLOBALS`; CheckpointError for an empty, foreign, damaged,
+    truncated or bomb-like file and for one that needs pickled code."""
+    path = Path(path)
     _check_pickle_header(path)
+    check_zip_expansion(path)
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with safe_globals(NUMPY_SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # Random bytes can spell a GLOBAL opcode too: only a well-formed pickle that the
         # weights-only loader refuses "needs pickled code".
@@ -112,7 +203,49 @@ def _read_pickle(path: Path) -> StateDict:
         raise CheckpointError(f"unreadable checkpoint {path}: {reason}") from exc
     except Exception as exc:  # damaged bytes: the unpickler fails with any error type
         raise _damaged(path, exc) from exc
-    return _strip_prefixes(_unwrap(obj, path))
+
+
+def _numpy_safe_globals() -> list[Any]:
+    """numpy's scalar and array reconstructors, ``numpy.dtype`` and its concrete dtype
+    classes (under numpy 2's module names and numpy 1's, which older pickles spell):
+    numeric data only. Everything else a pickle names (``builtins.object`` inside an
+    object array, any function) is still refused by the weights-only unpickler."""
+    multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
+    found: list[Any] = [np.ndarray, np.dtype]
+    for name in ("scalar", "_reconstruct"):
+        fn = getattr(multiarray, name)
+        found += [fn, (fn, f"numpy.core.multiarray.{name}")]
+    found += [getattr(np.dtypes, n) for n in np.dtypes.__all__ if n != "ObjectDType"]
+    return found
+
+
+#: What :func:`load_torch_file` lets the weights-only unpickler build besides tensors and
+#: plain Python values: numpy scalars, dtypes and arrays (training metadata such as an
+#: iteration count saved as ``np.int64``).
+NUMPY_SAFE_GLOBALS: list[Any] = _numpy_safe_globals()
+
+#: A ``torch.save`` archive stores its members uncompressed; a zip whose members declare
+#: more than this many times the file's own size is a decompression bomb.
+MAX_EXPANSION = 20
+
+
+def check_zip_expansion(path: str | Path) -> None:
+    """Refuse a zip archive whose members declare far more bytes than the file holds,
+    before anything is decompressed (the sizes come from the central directory)."""
+    path = Path(path)
+    try:
+        if not zipfile.is_zipfile(path):
+            return
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # torch.load reports what is wrong with the archive
+    size = path.stat().st_size
+    if declared > MAX_EXPANSION * max(size, 1):
+        raise CheckpointError(
+            f"refused {path}: its zip members expand to {declared} bytes from {size} "
+            f"(more than {MAX_EXPANSION}x; a torch.save archive is stored uncompressed)"
+        )
 
 
 def _damaged(path: Path, exc: BaseException) -> CheckpointError:

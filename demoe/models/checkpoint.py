@@ -21,6 +21,7 @@ from torch import nn
 from demoe.errors import CheckpointError
 from demoe.io.atomic import atomic_path, write_json
 from demoe.io.checkpoint import CONFIG_FILE, WEIGHTS_FILE, StateDict, read_checkpoint
+from demoe.models.card import write_model_card
 from demoe.models.experts import EXPERT_BLOCKS, make_expert
 from demoe.models.fuse import fuse_by_default
 from demoe.models.registry import CONFIG_INFERENCE, architectures, build_model, model_to_config
@@ -130,11 +131,13 @@ def load_model(
 
     The config is, in order: ``config``, the one stored with the checkpoint, or one
     inferred from the tensor shapes. A state_dict that does not fit raises
-    CheckpointError naming missing keys, unexpected keys and shape conflicts.
+    CheckpointError naming missing keys, unexpected keys and shape conflicts; one with a
+    NaN or infinite value (:func:`check_finite`) names the tensor.
     Inference (eval mode, no parameter gradients) takes the fused fast path by default
     (:func:`demoe.models.fuse.fuse_by_default`); training mode stays eager.
     """
     state, stored = read_checkpoint(path)
+    check_finite(state, source=str(path))
     inferred = infer_config(state)
     chosen = {**inferred, **(stored or {}), **(config or {})}
     _check_sizes(chosen, inferred, str(path))
@@ -172,6 +175,20 @@ def _check_sizes(chosen: dict[str, Any], inferred: dict[str, Any], source: str) 
         )
 
 
+def check_finite(state: StateDict, source: str = "checkpoint") -> None:
+    """CheckpointError naming the first floating-point tensor of ``state`` that holds a
+    NaN or an infinity: such weights restore every image to NaN (black once saved)."""
+    for key, value in state.items():
+        if (value.is_floating_point() or value.is_complex()) and not bool(
+            torch.isfinite(value).all()
+        ):
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(
+                f"{source}: tensor {key!r} holds {bad} non-finite values (NaN or inf) of "
+                f"{value.numel()}; these weights are damaged"
+            )
+
+
 def check_state_dict(model: nn.Module, state: StateDict, source: str = "checkpoint") -> None:
     """Raise one CheckpointError listing every way ``state`` does not fit ``model``."""
     expected = model.state_dict()
@@ -193,10 +210,11 @@ def check_state_dict(model: nn.Module, state: StateDict, source: str = "checkpoi
 
 
 def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` as ``path/model.safetensors`` + ``path/config.json``, atomically.
+    """Write ``model`` as ``path/model.safetensors`` + ``path/config.json`` and its model
+    card ``path/README.md`` (:mod:`demoe.models.card`), each atomically, the card last.
 
     ``metadata`` (training config, git commit, metrics…) goes into config.json under
-    "metadata" and, flattened to strings, into the safetensors header.
+    "metadata", flattened to strings into the safetensors header, and into the card.
     """
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -207,4 +225,6 @@ def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any] | No
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata=header)
     write_json(folder / CONFIG_FILE, {**config, "metadata": metadata or {}})
+    parameters = sum(p.numel() for p in model.parameters())
+    write_model_card(folder, config, metadata or {}, parameters)
     return folder
