@@ -100,14 +100,21 @@ def test_restore_a_folder_keeps_names_and_bit_depth(folder, tmp_path, capsys):
         expected = model(torch.from_numpy(chw)[None], task="defocus")[0].clamp(0, 1).numpy()
     got, _ = read_any_depth(out / "sub/deep16.png")
     assert depth == 16 and np.abs(got - expected).max() <= 1 / 65535 + 1e-6
-    # Nothing is overwritten unless asked: outputs, and inputs (output folder = input).
-    assert main(["restore", *args, "--quiet"]) == 2
-    assert "refusing to overwrite 4 existing file(s)" in capsys.readouterr().err
+    # A rerun skips the complete outputs (resume); --overwrite redoes them; an input is
+    # never written over, not even with --overwrite (output folder = input).
+    capsys.readouterr()
+    inode = (out / "a.png").stat().st_ino
+    assert main(["restore", *args, "--quiet"]) == 0
+    assert "skipping 4 image(s) already restored" in capsys.readouterr().out
+    assert (out / "a.png").stat().st_ino == inode
     same = [str(folder), "--model", str(CHECKPOINT), "--out", str(folder), "--quiet"]
     before = (folder / "a.png").read_bytes()
-    assert main(["restore", *same]) == 2
+    for overwrite in ([], ["--overwrite"]):
+        assert main(["restore", *same, *overwrite]) == 2
+        assert "4 output(s) would replace their input" in capsys.readouterr().err
     assert (folder / "a.png").read_bytes() == before
     assert main(["restore", *args, "--quiet", "--overwrite"]) == 0
+    assert (out / "a.png").stat().st_ino != inode
 
 
 def test_restore_router_tiled_and_tlc(folder, tmp_path, capsys):

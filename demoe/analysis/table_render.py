@@ -45,6 +45,7 @@ from demoe.analysis.tables import (
 )
 from demoe.errors import ConfigError, run_reporting_errors
 from demoe.eval.registry import get_metric, metric_names, registered_metrics
+from demoe.experiments.paper_rows import compared_from_json
 from demoe.experiments.paper_tables import BLURRY_INPUT, BLURRY_INPUT_ROW, TableSpec, table_specs
 from demoe.io.atomic import write_text
 from demoe.tasks import DATASETS
@@ -405,12 +406,16 @@ def _write_table_command(name: str, argv: Sequence[str] | None) -> None:
     parser.add_argument(
         "--replicates", default="{}", help='train.replicates as JSON: {"<experiment>": seeds}'
     )
+    parser.add_argument(
+        "--compared", help="the compared methods and user models this run trains (JSON)"
+    )
     parser.add_argument("--out", required=True, help="output prefix (.csv, .md, .tex)")
     args = parser.parse_args(argv)
     fixed = dict(item.split("=", 1) for item in args.fixed_weights)
     settings = parse_intervals(args.intervals)
     replicates = parse_replicates(args.replicates)
-    specs = table_specs(args.tlc_experts, fixed)
+    compared = None if args.compared is None else compared_from_json(args.compared)
+    specs = table_specs(args.tlc_experts, fixed, compared=compared)
     spec = specs[name]
     long, aligned = build_table(
         spec, args.results, args.reported, args.cost, args.datasets, specs, replicates, settings

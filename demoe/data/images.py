@@ -11,6 +11,9 @@ dataset, model and metric here uses by keeping its high byte (``v >> 8``), which
 what Pillow itself does with 16-bit-per-channel colour PNGs, so grey and colour 16-bit
 files end up on one scale. Floating-point pixels (mode ``F``) and 32-bit integers
 beyond 16 bits have no fixed range and are refused.
+
+Truncated files are faults, never half images: Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES``
+is left False, so its decoders raise instead of padding the missing rows with grey.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from demoe.errors import DataError
 from demoe.io.atomic import atomic_path
@@ -52,6 +56,40 @@ def is_image(path: str | os.PathLike) -> bool:
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` from the file header, without decoding the pixels."""
     return _decoded(path, lambda im: im.size)
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What a file's header says, read without decoding its pixels."""
+
+    width: int
+    height: int
+    #: pages of a TIFF, frames of an animated PNG (1 for a still image)
+    frames: int
+    #: EXIF orientation (1 to 8; 1: stored upright, or no EXIF)
+    orientation: int
+    #: Pillow's name of the format found in the file ("PNG", "JPEG", ...), whatever the suffix
+    format: str
+
+
+def read_header(path: str | os.PathLike) -> ImageHeader:
+    """The header of ``path`` (:class:`ImageHeader`); faults are :class:`ImageProblem`, and so
+    are pixel counts beyond Pillow's decompression-bomb ceiling (2 × ``Image.MAX_IMAGE_PIXELS``)."""
+    return _decoded(path, _header)
+
+
+def _header(im: Image.Image) -> ImageHeader:
+    # A PNG's EXIF chunk precedes its pixel data; Pillow decodes the whole image to look
+    # for one after them, so only one already seen in the header is read.
+    read_exif = im.format != "PNG" or "exif" in im.info
+    orientation = im.getexif().get(ExifTags.Base.Orientation, 1) if read_exif else 1
+    return ImageHeader(
+        width=im.width,
+        height=im.height,
+        frames=int(getattr(im, "n_frames", 1)),
+        orientation=orientation if orientation in range(1, 9) else 1,
+        format=im.format or "",
+    )
 
 
 def read_uint8(path: str | os.PathLike) -> np.ndarray:

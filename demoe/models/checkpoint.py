@@ -25,6 +25,7 @@ from demoe.models.card import write_model_card
 from demoe.models.experts import EXPERT_BLOCKS, make_expert
 from demoe.models.fuse import fuse_by_default
 from demoe.models.registry import CONFIG_INFERENCE, architectures, build_model, model_to_config
+from demoe.models.user import USER_PREFIX
 
 
 def infer_config(state: StateDict) -> dict[str, Any]:
@@ -138,7 +139,9 @@ def load_model(
     """
     state, stored = read_checkpoint(path)
     check_finite(state, source=str(path))
-    inferred = infer_config(state)
+    wanted = (config or {}).get("architecture") or (stored or {}).get("architecture")
+    # A user's class (config models:) has no key layout to read: its saved config says all.
+    inferred = {} if str(wanted).startswith(USER_PREFIX) else infer_config(state)
     chosen = {**inferred, **(stored or {}), **(config or {})}
     _check_sizes(chosen, inferred, str(path))
     model = build_model(chosen)

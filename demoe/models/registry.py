@@ -21,6 +21,7 @@ from demoe.models.demoe import DeMoE
 from demoe.models.ensemble import TaskEnsemble
 from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 from demoe.models.nafnet import NAFNet
+from demoe.models.user import USER_PREFIX, user_class
 
 #: Architecture name → class: the built-ins here, any other model through
 #: :func:`register_architecture` in its own module of ``demoe/models/`` (found by
@@ -147,9 +148,17 @@ def architectures() -> dict[str, type[nn.Module]]:
     return ARCHITECTURES
 
 
+def _resolve_user(name: object) -> None:
+    """Register architecture ``user:<module:Class>`` (config ``models:``) on first use, so
+    any process rebuilds a user's model from its saved config (:mod:`demoe.models.user`)."""
+    if isinstance(name, str) and name.startswith(USER_PREFIX) and name not in ARCHITECTURES:
+        ARCHITECTURES[name] = user_class(name.removeprefix(USER_PREFIX))
+
+
 def model_config(name: str, **overrides: Any) -> dict[str, Any]:
     """The full config of a preset (or bare architecture name) with ``overrides`` applied."""
     architectures()
+    _resolve_user(name)
     if name in PRESETS:
         config = dict(PRESETS[name])
     elif name in ARCHITECTURES:
@@ -165,6 +174,7 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     """Instantiate ``{"architecture": ..., **kwargs}``; unknown keys are a ConfigError."""
     kwargs = dict(config)
     arch = kwargs.pop("architecture", None)
+    _resolve_user(arch)
     known = architectures()
     if arch not in known:
         raise ConfigError(f"unknown architecture {arch!r}; valid: {', '.join(known)}")

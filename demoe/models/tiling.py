@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -46,6 +47,8 @@ BYTES_PER_PIXEL_PER_WIDTH = 64.0
 MIN_TILE = 64
 #: Weight of the pixels next to a tile's inner border (kept > 0: no 0/0 anywhere).
 _FLOOR = 1e-6
+#: Called as ``on_tile(done, total)``: with 0 before the first tile, then after each tile.
+TileProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -165,12 +168,14 @@ def tiled_forward(
     tiling: Tiling,
     task: str = "auto",
     route_pixels: int | None = None,
+    on_tile: TileProgress | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Restore ``x`` (B, C, H, W) tile by tile; returns (output, router logits or None).
 
     ``task``: "auto" routes once (see the module docstring), or a task selects that
     expert on every tile. ``route_pixels``: most pixels the router sees (default: one
-    tile's). Run it under ``torch.inference_mode()``; the output is on ``x``'s device.
+    tile's). ``on_tile``: progress (:data:`TileProgress`). Run it under
+    ``torch.inference_mode()``; the output is on ``x``'s device.
     """
     check_tlc_fits(model, tiling)
     logits = None
@@ -190,16 +195,24 @@ def tiled_forward(
     b, c, h, w = x.shape
     out = torch.zeros_like(x, dtype=torch.float32)
     total = torch.zeros((1, 1, h, w), dtype=torch.float32, device=x.device)
-    for top in tile_starts(h, tiling.tile, tiling.overlap):
-        for left in tile_starts(w, tiling.tile, tiling.overlap):
-            th, tw = min(tiling.tile, h), min(tiling.tile, w)
-            patch = x[..., top : top + th, left : left + tw]
-            restored = model(patch, **kwargs).float()
-            weight = torch.outer(
-                _ramp(th, top, h, tiling.overlap), _ramp(tw, left, w, tiling.overlap)
-            ).to(x.device)
-            out[..., top : top + th, left : left + tw] += restored * weight
-            total[..., top : top + th, left : left + tw] += weight
+    corners = [
+        (top, left)
+        for top in tile_starts(h, tiling.tile, tiling.overlap)
+        for left in tile_starts(w, tiling.tile, tiling.overlap)
+    ]
+    for done, (top, left) in enumerate(corners):
+        if on_tile is not None:
+            on_tile(done, len(corners))
+        th, tw = min(tiling.tile, h), min(tiling.tile, w)
+        patch = x[..., top : top + th, left : left + tw]
+        restored = model(patch, **kwargs).float()
+        weight = torch.outer(
+            _ramp(th, top, h, tiling.overlap), _ramp(tw, left, w, tiling.overlap)
+        ).to(x.device)
+        out[..., top : top + th, left : left + tw] += restored * weight
+        total[..., top : top + th, left : left + tw] += weight
+    if on_tile is not None:
+        on_tile(len(corners), len(corners))
     return out / total, logits
 
 
@@ -218,10 +231,12 @@ def infer(
     task: str = "auto",
     tiling: Tiling | None = None,
     budget_bytes: float | None = None,
+    on_tile: TileProgress | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Restore ``x`` (B, C, H, W): whole when it fits ``budget_bytes`` (default
-    :func:`available_memory`), else tiled; ``tiling`` forces tiling with that tile.
-    Returns (output, router logits or None); call under ``torch.inference_mode()``."""
+    :func:`available_memory`), else tiled (``on_tile``: per-tile progress of each image);
+    ``tiling`` forces tiling with that tile. Returns (output, router logits or None);
+    call under ``torch.inference_mode()``."""
     if tiling is None:
         budget = budget_bytes if budget_bytes is not None else available_memory(x.device)
         if fits(model, x.shape[0] * x.shape[-2], x.shape[-1], budget):
@@ -230,6 +245,8 @@ def infer(
                 return out.output, out.logits
             return model(x), None
         tiling = tiling_for_budget(model, budget)
-    outputs = [tiled_forward(model, x[i : i + 1], tiling, task) for i in range(x.shape[0])]
+    outputs = [
+        tiled_forward(model, x[i : i + 1], tiling, task, on_tile=on_tile) for i in range(x.shape[0])
+    ]
     logits = [lg for _, lg in outputs if lg is not None]
     return torch.cat([o for o, _ in outputs]), torch.cat(logits) if logits else None
