@@ -14,6 +14,7 @@ the checkout in every environment, the per-rule conda env (``--use-conda``) incl
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import sys
@@ -23,7 +24,18 @@ from typing import Any
 
 from demoe import paths
 from demoe.errors import ConfigError
-from demoe.experiments.catalogue import EXPERIMENTS, experiment, experiment_names, resolve_config
+from demoe.experiments.catalogue import (
+    EXPERIMENTS,
+    add_experiment,
+    compared,
+    compared_experiment,
+    experiment,
+    experiment_names,
+    resolve_config,
+)
+from demoe.experiments.paper_rows import COMPARED_METHODS, ComparedMethod, compared_to_json
+from demoe.models.registry import ARCHITECTURES, PRESETS, register_architecture
+from demoe.models.user import check_user_model, import_user_class, user_architecture, user_class
 from demoe.tasks import OTHER_TASK
 from demoe.train.config import TrainConfig
 
@@ -64,6 +76,72 @@ def fixed_checkpoints(mapping: Mapping[str, str]) -> dict[str, str]:
         if not Path(path).exists():
             raise ConfigError(f"checkpoints.{name}: no checkpoint at {path}")
     return {name: str(Path(path).resolve()) for name, path in mapping.items()}
+
+
+# --- compared methods and the user's own models (common.smk) ---------------------------
+
+#: A key of config ``models:``: it names the user's preset and experiment ``<key>_aio``.
+_MODEL_KEY = re.compile(r"[a-z][a-z0-9_]*")
+#: The results tables a user's model gets a row in (those of the compared methods).
+USER_MODEL_TABLES: tuple[str, ...] = ("table1_aio_deblurring", "table2_ood")
+#: The user's models registered by :func:`register_user_models` in this process.
+USER_METHODS: dict[str, ComparedMethod] = {}
+
+
+def register_user_models(models: Mapping[str, Any]) -> list[ComparedMethod]:
+    """Config ``models:`` (key -> {class: "package.module:Class", kwargs, paper_name}): each
+    class imported, tried on a 1x3x32x32 image and registered as architecture
+    ``user:<class>`` with the preset ``<key>``, and its experiment ``<key>_aio`` added to the
+    catalogue, trained and evaluated like a compared method (Tables 1 and 2). Returns their
+    :class:`~demoe.experiments.paper_rows.ComparedMethod` rows (not reported by the paper).
+    ConfigError naming the key (``models.<key>.class: ...``) otherwise; registering the same
+    models again (a second DAG build in one process) is a no-op."""
+    methods = []
+    for key, entry in (models or {}).items():
+        where = f"models.{key}"
+        if not _MODEL_KEY.fullmatch(str(key)):
+            raise ConfigError(f"{where}: the key must match [a-z][a-z0-9_]*")
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("class"), str):
+            raise ConfigError(f"{where}.class: the model's class as 'package.module:Class'")
+        kwargs = dict(entry.get("kwargs") or {})
+        arch = user_architecture(entry["class"])
+        preset = {"architecture": arch, **kwargs}
+        if key in PRESETS and PRESETS[key] != preset or key in ARCHITECTURES:
+            raise ConfigError(f"{where}: {key!r} is already a model preset or architecture")
+        name = compared_experiment(key)
+        if name in EXPERIMENTS and EXPERIMENTS[name].preset != key:
+            raise ConfigError(f"{where}: experiment {name!r} already exists")
+        import_user_class(entry["class"], f"{where}.class")  # its errors name the key
+        cls = user_class(entry["class"]) if arch not in ARCHITECTURES else ARCHITECTURES[arch]
+        check_user_model(cls, kwargs, f"{where}.class")
+        register_architecture(arch, presets={key: kwargs})(cls)
+        if name not in EXPERIMENTS:
+            add_experiment(
+                compared(
+                    key,
+                    key,
+                    f"The user's model {entry['class']} ({where}) trained on "
+                    "AIO-Blur with the L1 loss, like the compared methods of Table 1",
+                )
+            )
+        label = str(entry.get("paper_name") or key)
+        USER_METHODS[name] = ComparedMethod(name, key, label, USER_MODEL_TABLES, reported=False)
+        methods.append(USER_METHODS[name])
+    return methods
+
+
+def planned_compared(
+    train: Mapping[str, Any], user_methods: Sequence[ComparedMethod]
+) -> list[ComparedMethod]:
+    """The compared methods the run trains and evaluates: Table 1's when
+    ``train.competitors`` is true (else they stay the paper's rows only), then the user's
+    models (:func:`register_user_models`)."""
+    return [*(COMPARED_METHODS if train.get("competitors", False) else []), *user_methods]
+
+
+def unplanned_experiments(planned: Sequence[ComparedMethod]) -> set[str]:
+    """The compared methods' experiments the run does not train (``train.competitors``)."""
+    return {m.experiment for m in COMPARED_METHODS} - {m.experiment for m in planned}
 
 
 def check_data_roots(data: Mapping[str, Any]) -> None:
@@ -160,7 +238,8 @@ class TrainJobs:
     workers) go through :meth:`bookkeeping`, a param Snakemake does not compare.
     ``replicates``: the run's seed replicates
     (:func:`demoe.experiments.catalogue.seed_replicates`), trained like the catalogue's
-    experiments.
+    experiments; ``skipped``: experiments not trained (the compared methods without
+    ``train.competitors``, :func:`unplanned_experiments`).
     """
 
     def __init__(
@@ -171,8 +250,10 @@ class TrainJobs:
         lolv2_available: bool,
         seed_controls: Sequence[str],
         replicates: Mapping[str, int],
+        skipped: Iterable[str] = (),
     ) -> None:
         self.train = train
+        self.skipped = frozenset(skipped)
         self.results = results
         self.manifests = manifests
         self.lolv2_available = lolv2_available
@@ -181,7 +262,10 @@ class TrainJobs:
 
     def in_default_dag(self, name: str) -> bool:
         """Whether `rule all` trains an experiment (Fig. 8's and the control models may be
-        off: no LOLv2-real data, or a dataset left out of the seed controls)."""
+        off: no LOLv2-real data, or a dataset left out of the seed controls; the compared
+        methods without ``train.competitors``)."""
+        if name in self.skipped:
+            return False
         exp = experiment(name, self.replicates)
         if set(exp.datasets) & set(OTHER_TASK):
             return self.lolv2_available
@@ -266,6 +350,11 @@ class TableJobs:
         reported_dir: Path,
     ) -> None:
         self.specs = table_specs
+        # The compared methods and user models with rows in these tables (the run's plan).
+        planned = {r.experiment for spec in table_specs.values() for r in spec.rows}
+        self.compared = [
+            m for m in (*COMPARED_METHODS, *USER_METHODS.values()) if m.experiment in planned
+        ]
         self.datasets = list(datasets)
         self.eval = eval_config
         self.cost = cost_config
@@ -320,6 +409,8 @@ class TableJobs:
         args += [f"--cost={input.cost}"] if "cost" in named else []
         # Rows of experiments with fixed weights (config checkpoints:) name the file.
         args += [f"--fixed-weights={name}={Path(p).name}" for name, p in self.checkpoints.items()]
+        # The compared methods and user models this run trains (their rows, none other).
+        args += [f"--compared={compared_to_json(self.compared)}"]
         for note in self.notes(spec):
             args += ["--note", note]
         return shlex.join(args)

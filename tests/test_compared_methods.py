@@ -52,4 +52,30 @@ def test_unregistering_leaves_no_trace(compared) -> None:
 def test_a_method_is_declared_once(compared) -> None:
     with pytest.raises(ValueError, match="already registered"):
         register_compared_method(METHOD)
-    assert paper_rows.COMPARED_METHODS == [METHOD]
+    assert paper_rows.COMPARED_METHODS.count(METHOD) == 1
+
+
+def test_table1_methods_are_registered_with_their_paper_rows() -> None:
+    """Restormer, PromptIR, FFTFormer and SFHFormer (Table 1) are trained here; their rows
+    reproduce the paper's in every table that prints them, with the * of Tables 8 and 9."""
+    names = {m.paper_name: m for m in paper_rows.COMPARED_METHODS}
+    assert {"Restormer", "PromptIR", "FFTFormer", "SFHFormer"} <= set(names)
+    assert names["PromptIR"].tables == ("table1_aio_deblurring",)
+    specs = table_specs()
+    for name in ("Restormer", "FFTFormer", "SFHFormer"):
+        for table, label in (
+            ("table1_aio_deblurring", name),
+            ("table2_ood", name),
+            ("table8_ood_extended", f"{name}*"),
+            ("table9_real_lolblur", f"{name}*"),
+        ):
+            rows = [r for r in specs[table].rows if r.experiment == names[name].experiment]
+            assert [r.reported_as for r in rows] == [label], (table, name)
+    assert COST_ROWS["promptir"].method == "PromptIR"
+
+
+def test_a_run_without_competitors_has_no_rows_of_them() -> None:
+    specs = table_specs(compared=[])
+    experiments = {r.experiment for s in specs.values() for r in s.rows}
+    assert not experiments & {m.experiment for m in paper_rows.COMPARED_METHODS}
+    assert "demoe" in experiments

@@ -28,10 +28,17 @@ the dataset's own expert) with a TLC scope (None, :data:`TLC_ALL` or tasks; Tabl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
 
-from demoe.experiments.catalogue import TRAINING_STRATEGIES, table7_experiment
+from demoe.errors import ConfigError
+from demoe.experiments.catalogue import (
+    TRAINING_STRATEGIES,
+    compared_experiment,
+    table7_experiment,
+)
 
 #: Expert modes: the router, and per dataset the expert of the dataset's own task.
 AUTO = "auto"
@@ -165,19 +172,32 @@ COST_ROWS: dict[str, CostRow] = {
 }
 
 
+#: Tables whose rows of other methods trained on AIO-Blur carry a mark ("Results with *
+#: were trained in the AIO-Blur dataset", Tables 8 and 9 captions).
+AIO_TRAINED_MARKS: dict[str, str] = {"table8_ood_extended": "*", "table9_real_lolblur": "*"}
+
+
 @dataclass(frozen=True)
 class ComparedMethod:
-    """A method the paper compares DeMoE with that we train on AIO-Blur ourselves.
+    """A method the paper compares DeMoE with that we train on AIO-Blur ourselves, or the
+    user's own model (config ``models:``).
 
     ``experiment``: the catalogue experiment training it; ``preset``: its model preset
     (its cost row); ``paper_name``: its method name in ``config/reported/`` (e.g.
-    "Restormer"); ``tables``: the results tables that list it.
+    "Restormer"), or the user's name for their model; ``tables``: the results tables that
+    list it; ``reported``: whether the paper reports it (then its paper rows and cost row
+    sit beside ours; a user's model has none).
     """
 
     experiment: str
     preset: str
     paper_name: str
     tables: tuple[str, ...] = ("table1_aio_deblurring", "table2_ood")
+    reported: bool = True
+
+    def paper_label(self, table: str) -> str:
+        """Its paper row in ``table`` (with the AIO-Blur mark of Tables 8 and 9)."""
+        return paper_row_label(self.paper_name, AIO_TRAINED_MARKS.get(table, ""))
 
 
 #: The compared methods trained here, in the order their rows are printed.
@@ -190,14 +210,15 @@ def register_compared_method(method: ComparedMethod) -> ComparedMethod:
     tables. ValueError if its experiment or paper name is already there."""
     taken = [m for m in COMPARED_METHODS if method.experiment == m.experiment]
     taken += [m for m in COMPARED_METHODS if method.paper_name == m.paper_name]
-    if taken or method.preset in COST_ROWS:
+    if taken or (method.reported and method.preset in COST_ROWS):
         raise ValueError(f"compared method {method.paper_name}: already registered")
     COMPARED_METHODS.append(method)
-    for table in method.tables:
-        REPRODUCES.setdefault(table, {})[method.paper_name] = Source(method.experiment)
-    COST_ROWS[method.preset] = CostRow(
-        method.paper_name, "table1_aio_deblurring.csv", method.paper_name
-    )
+    if method.reported:
+        for table in method.tables:
+            REPRODUCES.setdefault(table, {})[method.paper_label(table)] = Source(method.experiment)
+        COST_ROWS[method.preset] = CostRow(
+            method.paper_name, "table1_aio_deblurring.csv", method.paper_name
+        )
     return method
 
 
@@ -205,11 +226,43 @@ def unregister_compared_method(experiment: str) -> None:
     """Remove the compared method trained by ``experiment`` and everything it added."""
     method = next(m for m in COMPARED_METHODS if m.experiment == experiment)
     COMPARED_METHODS.remove(method)
-    for table in method.tables:
-        del REPRODUCES[table][method.paper_name]
-    del COST_ROWS[method.preset]
+    if method.reported:
+        for table in method.tables:
+            del REPRODUCES[table][method.paper_label(table)]
+        del COST_ROWS[method.preset]
 
 
-def compared_rows(table: str) -> list[ComparedMethod]:
-    """The compared methods listed in ``table``, in order."""
-    return [m for m in COMPARED_METHODS if table in m.tables]
+def compared_rows(
+    table: str, methods: Iterable[ComparedMethod] | None = None
+) -> list[ComparedMethod]:
+    """The compared methods listed in ``table``, in order (``methods``: those of the run's
+    plan, default every registered one)."""
+    return [m for m in (COMPARED_METHODS if methods is None else methods) if table in m.tables]
+
+
+def compared_to_json(methods: Iterable[ComparedMethod]) -> str:
+    """``methods`` as JSON (the table scripts' ``--compared`` option)."""
+    return json.dumps([asdict(m) for m in methods])
+
+
+def compared_from_json(text: str) -> list[ComparedMethod]:
+    """Inverse of :func:`compared_to_json`; ConfigError naming the option when malformed."""
+    try:
+        items: Any = json.loads(text)
+        return [
+            ComparedMethod(**{**item, "tables": tuple(item.get("tables", ()))}) for item in items
+        ]
+    except (json.JSONDecodeError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"--compared: not a JSON list of compared methods: {exc}") from exc
+
+
+_TABLES_8_9 = ("table8_ood_extended", "table9_real_lolblur")
+# Table 1's compared methods (Sec. 4.1), each in the tables that print it: PromptIR only in
+# Table 1; Restormer, FFTFormer and SFHFormer also in Table 2 and (marked *) Tables 8, 9.
+for _arch, _name, _tables in (
+    ("restormer", "Restormer", ("table1_aio_deblurring", "table2_ood", *_TABLES_8_9)),
+    ("promptir", "PromptIR", ("table1_aio_deblurring",)),
+    ("fftformer", "FFTFormer", ("table1_aio_deblurring", "table2_ood", *_TABLES_8_9)),
+    ("sfhformer", "SFHFormer", ("table1_aio_deblurring", "table2_ood", *_TABLES_8_9)),
+):
+    register_compared_method(ComparedMethod(compared_experiment(_arch), _arch, _name, _tables))

@@ -37,6 +37,7 @@ from demoe.experiments.paper_rows import (
     REPRODUCES,
     STAR_PREFIX,
     TLC_ALL,
+    ComparedMethod,
     Source,
     compared_rows,
 )
@@ -167,23 +168,29 @@ def resolve_expert(expert: str, dataset: str) -> str:
 def table_specs(
     chosen_experts: Iterable[str] = ("synth_global_motion",),
     fixed_weights: Mapping[str, str] | None = None,
+    compared: Iterable[ComparedMethod] | None = None,
 ) -> dict[str, TableSpec]:
     """Every results table; ``chosen_experts``: the "TLC on chosen experts" row of Table 6.
 
     ``fixed_weights`` (experiment → checkpoint file name, config ``checkpoints:``) labels
     the rows of experiments evaluated with given weights instead of trained ones.
+    ``compared``: the compared methods and user models the run trains and evaluates (their
+    rows; default every registered one,
+    :data:`~demoe.experiments.paper_rows.COMPARED_METHODS`); the others stay the paper's
+    rows only.
     """
     chosen = tlc_scope(chosen_experts)
+    methods = None if compared is None else tuple(compared)
     specs = (
-        _table1(),
-        _table2(),
+        _table1(methods),
+        _table2(methods),
         _table3(),
         _ablation_table(
             "table5_ablations", "5", "Architecture ablations on AIO-Blur", TABLE5_ABLATIONS
         ),
         _table6(chosen),
-        _table8(),
-        _table9(),
+        _table8(methods),
+        _table9(methods),
         _ablation_table(
             "table_fig06_training_strategy",
             "Fig. 6",
@@ -227,23 +234,26 @@ def with_weights_labels(spec: TableSpec, fixed_weights: Mapping[str, str]) -> Ta
     return replace(spec, rows=rows)
 
 
-def _compared(table: str) -> tuple[Row, ...]:
-    """Our rows of the compared methods trained here that ``table`` lists
-    (:data:`~demoe.experiments.paper_rows.COMPARED_METHODS`)."""
+Methods = tuple[ComparedMethod, ...] | None
+
+
+def _compared(table: str, methods: Methods) -> tuple[Row, ...]:
+    """Our rows of the compared methods trained here that ``table`` lists (``methods``:
+    the run's, default :data:`~demoe.experiments.paper_rows.COMPARED_METHODS`)."""
     return tuple(
         Row(f"{m.paper_name} (trained on AIO-Blur)", m.experiment, cost_model=m.preset)
-        for m in compared_rows(table)
+        for m in compared_rows(table, methods)
     )
 
 
-def _table1() -> TableSpec:
+def _table1(methods: Methods = None) -> TableSpec:
     """Table 1: all-in-one deblurring on the five AIO-Blur test sets, with cost."""
     rows = (
         Row("NAFNet (original arch.)", "baseline_original_arch", cost_model="nafnet_original_arch"),
         Row("NAFNet baseline (k=1 network)", "baseline_aio", cost_model="nafnet"),
         Row("NAFNet baseline, no classifier", "baseline_aio_noclass", cost_model="nafnet"),
         Row("DeMoE (k=1)", "demoe", cost_model="demoe"),
-        *_compared("table1_aio_deblurring"),
+        *_compared("table1_aio_deblurring", methods),
         Row(BLURRY_INPUT_ROW, BLURRY_INPUT),
     )
     return TableSpec(
@@ -257,12 +267,12 @@ def _table1() -> TableSpec:
     )
 
 
-def _table2() -> TableSpec:
+def _table2(methods: Methods = None) -> TableSpec:
     """Table 2: OOD sets, DeMoE with the router vs. each expert chosen by hand."""
     rows = (Row("DeMoE (router)", "demoe"),) + tuple(
         Row(f"DeMoE (expert: {t})", "demoe", expert=t) for t in TASKS
     )
-    rows += (*_compared("table2_ood"), Row(BLURRY_INPUT_ROW, BLURRY_INPUT))
+    rows += (*_compared("table2_ood", methods), Row(BLURRY_INPUT_ROW, BLURRY_INPUT))
     return TableSpec(
         "table2_ood",
         "2",
@@ -330,7 +340,7 @@ def _table6(chosen: str) -> TableSpec:
     )
 
 
-def _table8() -> TableSpec:
+def _table8(methods: Methods = None) -> TableSpec:
     """Table 8: RealDOF and RSBlur, all-in-one baselines and task-specific models."""
     rows = (
         Row("NAFNet (original arch.)", "baseline_original_arch"),
@@ -339,6 +349,7 @@ def _table8() -> TableSpec:
         Row("NAFNet (RealBlur-J only)", f"{NAFNET_PREFIX}realblur_j", datasets=("rsblur",)),
         Row("DeMoE (router)", "demoe"),
         Row("DeMoE (matching expert)", "demoe", expert=MATCHING),
+        *_compared("table8_ood_extended", methods),
         Row(BLURRY_INPUT_ROW, BLURRY_INPUT),
     )
     return TableSpec(
@@ -352,7 +363,7 @@ def _table8() -> TableSpec:
     )
 
 
-def _table9() -> TableSpec:
+def _table9(methods: Methods = None) -> TableSpec:
     """Table 9: Real-LOLBlur, no-reference metrics."""
     rows = (
         Row("NAFNet (original arch.)", "baseline_original_arch"),
@@ -360,6 +371,7 @@ def _table9() -> TableSpec:
         Row("NAFNet (LOLBlur only)", f"{NAFNET_PREFIX}lolblur"),
         Row("DeMoE (router)", "demoe"),
         Row("DeMoE (expert: low_light)", "demoe", expert="low_light"),
+        *_compared("table9_real_lolblur", methods),
         Row(BLURRY_INPUT_ROW, BLURRY_INPUT),
     )
     return TableSpec(

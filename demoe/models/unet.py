@@ -13,7 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch import nn
 
-from demoe.models.layers import NAFBlock, check_image_batch, pad_to_multiple
+from demoe.models.layers import (
+    NAFBlock,
+    check_image_batch,
+    pad_to_multiple,
+    refuse_non_finite_input,
+)
 
 StageHook = Callable[[int, torch.Tensor], torch.Tensor]
 
@@ -39,6 +44,7 @@ class UNet(nn.Module):
                 "must have the same number of levels"
             )
         self.img_channel = img_channel
+        self.register_forward_pre_hook(refuse_non_finite_input, with_kwargs=True)
         self.intro = nn.Conv2d(img_channel, width, 3, padding=1)
         self.ending = nn.Conv2d(width, img_channel, 3, padding=1)
         self.encoders = nn.ModuleList()

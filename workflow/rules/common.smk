@@ -6,6 +6,7 @@
 # Rules run `python -m demoe.cli` / `python -m analysis.<script>` from the repository root,
 # with the `python` of the active environment (the .venv that make puts on PATH, or the
 # rule's conda env with --use-conda).
+import sys
 from pathlib import Path
 
 from snakemake.logging import logger
@@ -24,7 +25,10 @@ from demoe.workflow import (
     cores_or_one,
     fixed_checkpoints,
     gpu_request,
+    planned_compared,
     python_on_path_note,
+    register_user_models,
+    unplanned_experiments,
     report_figure as _report_figure,
     report_tables as _report_tables,
 )
@@ -41,13 +45,24 @@ PYTHON_NOTE = python_on_path_note(
 if PYTHON_NOTE:
     logger.warning(PYTHON_NOTE)
 
+#: The user's own models (config models:): each class imported, checked and registered as
+#: an architecture, its experiment <key>_aio added to the catalogue (demoe/workflow.py).
+# Their modules import from the repository root, as in the rules' `python -m` processes.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+USER_MODELS = register_user_models(config.get("models") or {})
+#: The compared methods of Table 1 the run trains and evaluates (train.competitors), then
+#: the user's models; the others stay the paper's rows only.
+COMPARED = planned_compared(config["train"], USER_MODELS)
+#: The compared methods' experiments this run does not train.
+UNPLANNED = unplanned_experiments(COMPARED)
 #: Experiments with fixed weights (not trained): rule import_checkpoint of train.smk.
 CHECKPOINTS = fixed_checkpoints(config.get("checkpoints") or {})
 #: Seed replicates (train.replicates; none of an experiment with fixed weights): experiment
 #: -> count, the experiment itself included. Replicate k of E is the experiment E_rep<k>.
 REPLICATES = seed_replicates(config)
 #: Every experiment of the run: the catalogue's and their seed replicates.
-EXPERIMENT_NAMES = experiment_names(REPLICATES)
+EXPERIMENT_NAMES = [n for n in experiment_names(REPLICATES) if n not in UNPLANNED]
 check_data_roots(config["data"])
 #: The manifests of data.smk, by key (demoe/paths.py).
 MANIFESTS = manifests(RESULTS)
@@ -64,7 +79,7 @@ EVAL = config["eval"]
 check_required_files(EVAL)  # eval.require_iqa_files (config/paper.yaml): no silent n/a
 #: The results tables (demoe/experiments/paper_tables.py) and every evaluation they read,
 #: each also for every seed replicate of its experiment.
-TABLE_SPECS = table_specs(EVAL["tlc"]["experts"])
+TABLE_SPECS = table_specs(EVAL["tlc"]["experts"], compared=COMPARED)
 EVALUATIONS = needed_evaluations(TABLE_SPECS.values(), EVAL_DATASETS, REPLICATES)
 check_experiments(EVALUATIONS, REPLICATES)
 

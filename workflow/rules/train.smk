@@ -21,7 +21,9 @@ TRAIN = config["train"]
 # Experiments given fixed weights under `checkpoints:` (common.smk) are imported, not trained.
 TRAIN_EXPERIMENTS = [name for name in EXPERIMENT_NAMES if name not in CHECKPOINTS]
 #: Input and param functions of rule train_model (demoe/workflow.py).
-TRAIN_JOBS = TrainJobs(TRAIN, RESULTS, MANIFESTS, LOLV2_AVAILABLE, SEED_CONTROLS, REPLICATES)
+TRAIN_JOBS = TrainJobs(
+    TRAIN, RESULTS, MANIFESTS, LOLV2_AVAILABLE, SEED_CONTROLS, REPLICATES, skipped=UNPLANNED
+)
 #: The models `rule all` trains, seed replicates included (Fig. 8's and the seed controls'
 #: may be off).
 TRAIN_MODELS = TRAIN_JOBS.default_models()
@@ -65,6 +67,7 @@ rule train_model:
 
 # The training images decoded once (demoe.data.store), so a training crop is a
 # memory-mapped read instead of two whole-image decodes; same batches as the files.
+# The store removes only files it created and refuses a folder holding others.
 rule prepare_train_store:
     input:
         lambda wc: MANIFESTS[wc.manifest],
