@@ -90,8 +90,20 @@ def fuse_for_inference(model: nn.Module, channels_last: bool = True) -> nn.Modul
     for p in fused.parameters():
         p.requires_grad_(False)
     if channels_last:
-        fused = fused.to(memory_format=torch.channels_last)
+        to_channels_last(fused)
     return fused
+
+
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """``module`` with its 4-D parameters and buffers in channels_last memory, in place.
+
+    ``module.to(memory_format=torch.channels_last)`` refuses any module holding a tensor of
+    another rank (PromptIR's 5-D prompts); the layout only matters for the convolutions'
+    4-D weights anyway."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return module
 
 
 def _without_default(model: nn.Module) -> None:
