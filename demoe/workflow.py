@@ -7,16 +7,16 @@ results folder, the workflow's rules) as arguments instead of reading Snakemake 
 
 Shell commands run ``python -m demoe.cli`` and ``python -m analysis.<script>`` from the
 repository root (Snakemake's working directory), so ``demoe`` and ``analysis`` import from
-the checkout in every environment, the per-rule conda env (``--use-conda``) included; the
-``python`` found on ``PATH`` is the active environment's (see :func:`python_on_path_note`).
+the checkout in every environment, the per-rule conda env (``--use-conda``) included; that
+``python`` is the interpreter running Snakemake (see :func:`rule_path`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
-import shutil
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -42,26 +42,17 @@ from demoe.train.config import TrainConfig
 # --- set-up checks (common.smk) --------------------------------------------------------
 
 
-def python_on_path_note(use_conda: bool, executable: str = sys.executable) -> str | None:
-    """A warning when the ``python`` that rules run is not the interpreter of Snakemake.
-
-    Without ``--use-conda`` every rule runs the first ``python`` on ``PATH``; Snakemake
-    started as ``.venv/bin/snakemake`` from a shell without the environment activated would
-    run the system's instead (which lacks the pinned stack). ``make`` puts the environment
-    first on ``PATH``; run by hand, activate it (``. .venv/bin/activate``). None when all is
-    well or when the rules run in their conda env.
-    """
-    if use_conda:
-        return None
-    found = shutil.which("python")
-    here = Path(executable).parent
-    if found is not None and Path(found).parent.resolve() == here.resolve():
-        return None
-    return (
-        f"demoe: the rules run `python` from PATH ({found or 'none found'}), not the "
-        f"interpreter of this Snakemake ({executable}); activate its environment "
-        f"(`. {here}/activate`) or put {here} first on PATH."
-    )
+def rule_path(env_deployment: bool, path: str, executable: str = sys.executable) -> str:
+    """The ``PATH`` the rules' ``python`` comes from: the directory of the interpreter
+    running Snakemake first, so ``.venv/bin/snakemake`` called by its path (a script, cron,
+    an IDE, a cluster submit script) runs every rule with its own environment's Python,
+    activated or not. Unchanged when the rules run in their own software environment
+    (``--use-conda`` or a container: ``env_deployment``), whose ``python`` comes first."""
+    if env_deployment:
+        return path
+    here = str(Path(executable).parent)
+    rest = [p for p in path.split(os.pathsep) if p and p != here]
+    return os.pathsep.join([here, *rest])
 
 
 def fixed_checkpoints(mapping: Mapping[str, str]) -> dict[str, str]:

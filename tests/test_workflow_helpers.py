@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import yaml
 
+from demoe import paths
 from demoe.errors import ConfigError
 from demoe.experiments.catalogue import EXPERIMENTS, SEED_CONTROL_SUFFIX, manifests
 from demoe.tasks import AIO_BLUR
@@ -17,8 +21,8 @@ from demoe.workflow import (
     available_datasets,
     fixed_checkpoints,
     gpu_request,
-    python_on_path_note,
     report_tables,
+    rule_path,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,20 +38,39 @@ def test_rule_files_hold_no_function_definitions():
         assert "def " not in smk.read_text(encoding="utf-8"), smk.name
 
 
-def test_python_on_path_note(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    python = bin_dir / "python"
-    python.write_text("#!/bin/sh\n", encoding="utf-8")
-    python.chmod(0o755)
-    monkeypatch.setenv("PATH", str(bin_dir))
-    assert python_on_path_note(False, str(python)) is None
-    other = tmp_path / "other" / "python"
-    note = python_on_path_note(False, str(other))
-    assert note is not None and str(python) in note and "activate" in note
-    assert python_on_path_note(True, str(other)) is None  # conda env: its own python
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert "none found" in python_on_path_note(False, str(python))
+def test_rule_path_puts_the_interpreter_of_snakemake_first():
+    venv = os.path.join("/", "v", "bin")
+    python = os.path.join(venv, "python")
+    path = os.pathsep.join(["/usr/bin", venv, "/bin"])
+    assert rule_path(False, path, python) == os.pathsep.join([venv, "/usr/bin", "/bin"])
+    assert rule_path(True, path, python) == path  # conda/container: the env's own python
+    assert rule_path(False, "", python) == venv
+
+
+def test_the_venvs_snakemake_called_by_path_runs_rules_with_its_python(tmp_path):
+    """A bare PATH (no environment activated): the rules still find torch."""
+    snakemake = Path(sys.executable).parent / "snakemake"
+    site = tmp_path / "site.yaml"
+    site.write_text(f"results: {tmp_path / 'results'}\n", encoding="utf-8")
+    target = Path(paths.aio_manifest(str(tmp_path / "results"), "train"))
+    run = subprocess.run(
+        [
+            str(snakemake),
+            str(target),
+            "--cores",
+            "1",
+            "--configfile",
+            "config/test.yaml",
+            str(site),
+        ],
+        cwd=REPO,
+        env={"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert target.is_file()
 
 
 def test_fixed_checkpoints(tmp_path):

@@ -4,12 +4,12 @@
 # and each other's outputs through `rules.<name>.output`; the functions live in
 # demoe/workflow.py (rule files hold rules only) and every path in demoe/paths.py.
 # Rules run `python -m demoe.cli` / `python -m analysis.<script>` from the repository root,
-# with the `python` of the active environment (the .venv that make puts on PATH, or the
-# rule's conda env with --use-conda).
+# with the interpreter of the Snakemake that runs them (its folder goes first on PATH), or
+# the rule's own env's with --use-conda or a container.
+import os
 import sys
 from pathlib import Path
 
-from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import validate
 
@@ -26,7 +26,7 @@ from demoe.workflow import (
     fixed_checkpoints,
     gpu_request,
     planned_compared,
-    python_on_path_note,
+    rule_path,
     register_user_models,
     unplanned_experiments,
     report_figure as _report_figure,
@@ -39,11 +39,11 @@ validate(config, REPO / "config" / "schema" / "config.schema.yaml")
 
 RESULTS = config["results"]
 CONDA_ENV = "../envs/demoe.yaml"
-PYTHON_NOTE = python_on_path_note(
-    DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+_ENV_DEPLOYMENT = bool(
+    {DeploymentMethod.CONDA, DeploymentMethod.APPTAINER}
+    & set(workflow.deployment_settings.deployment_method)
 )
-if PYTHON_NOTE:
-    logger.warning(PYTHON_NOTE)
+os.environ["PATH"] = rule_path(_ENV_DEPLOYMENT, os.environ.get("PATH", ""))
 
 #: The user's own models (config models:): each class imported, checked and registered as
 #: an architecture, its experiment <key>_aio added to the catalogue (demoe/workflow.py).
