@@ -11,7 +11,7 @@ CONFIG ?= config/config.yaml
 # The rules run `python` from PATH (demoe/workflow.py): the environment's, put first here.
 SNAKEMAKE := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake
 
-.PHONY: setup lock lock-check reproduce test test-slurm lint format dag-dry-run report notebooks gallery clean-results slurm-cluster
+.PHONY: setup lock lock-check reproduce test test-slurm lint format dag-dry-run report notebooks gallery tensorboard clean-results slurm-cluster
 
 setup: $(STAMP)
 
@@ -67,6 +67,13 @@ gallery:
 	cp $(RESULTS)/figures/*.png docs/gallery/
 	cp $(RESULTS)/tables/table1_aio_deblurring.md $(RESULTS)/tables/table4_aioblur_distribution.md \
 		$(RESULTS)/tables/claims.md docs/gallery/
+
+# TensorBoard on the training logs of a run (RUN=<results folder>, default RESULTS): every
+# experiment's <results>/checkpoints/<experiment>/tensorboard (demoe.paths.TENSORBOARD_DIR),
+# written by rank 0 while it trains; open the printed address in a browser.
+RUN ?= $(RESULTS)
+tensorboard: setup
+	$(BIN)/tensorboard --logdir "$(RUN)/checkpoints"
 
 # ruff on the Python code, `snakemake --lint` on the workflow (default config): rule files
 # hold rules only, their functions are in demoe/workflow.py.

@@ -32,3 +32,31 @@ rule all:
         TRAIN_MODELS,
         rules.claims_scoreboard.output,
         report_tables(),
+
+
+# One run writes a results folder at a time. Snakemake's own lock covers one working
+# directory; two runs from different ones sharing `results` would delete each other's
+# outputs (a failed job's outputs are removed). The lock is taken when jobs are about to
+# run (never by a dry run or a run with nothing to do) and released when the run ends.
+from snakemake.exceptions import WorkflowError
+
+from demoe.errors import DataError
+from demoe.io.atomic import lock_owner, release_lock, take_lock
+
+RESULTS_LOCK = f"{RESULTS}/.demoe_run.lock"
+RESULTS_LOCK_OWNER = lock_owner()
+
+
+onstart:
+    try:
+        take_lock(RESULTS_LOCK, RESULTS_LOCK_OWNER, f"results folder {RESULTS}")
+    except DataError as err:
+        raise WorkflowError(str(err)) from None
+
+
+onsuccess:
+    release_lock(RESULTS_LOCK, RESULTS_LOCK_OWNER)
+
+
+onerror:
+    release_lock(RESULTS_LOCK, RESULTS_LOCK_OWNER)

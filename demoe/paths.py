@@ -22,6 +22,9 @@ CONFIG_FILE = "config.json"
 #: Files a training job leaves beside the weights.
 TRAIN_LOG_FILE = "train_log.jsonl"
 RESOLVED_CONFIG_FILE = "resolved_config.yaml"
+#: A training job's TensorBoard event files: this folder of its checkpoint folder, beside
+#: the JSONL log there (``make tensorboard`` opens ``checkpoints/`` of a results folder).
+TENSORBOARD_DIR = "tensorboard"
 
 
 def _join(results: Root, *parts: str) -> str:

@@ -159,9 +159,18 @@ def check_data_roots(data: Mapping[str, Any]) -> None:
 
 
 def available_datasets(names: Iterable[str], data: Mapping[str, Any]) -> list[str]:
-    """The datasets of ``names`` the manifests hold: all of them with the synthetic default
-    (``data.root`` null), else those with a root (not dropped as optional)."""
-    return [d for d in names if data["root"] is None or data["roots"].get(d)]
+    """The datasets of ``names`` the run has: all of them with the synthetic default
+    (``data.root`` null), else those with a root (``data.roots.<name>: null`` drops one)
+    whose folder is there or that are not optional. An optional dataset that is absent
+    leaves the plan entirely: no evaluation, no training on it, no table cell, no figure
+    panel (the tables print "not available")."""
+    if data["root"] is None:
+        return list(names)
+    from demoe.data.build import resolve_roots
+
+    roots = resolve_roots(data["root"], data["roots"])
+    optional = set(data.get("optional") or ())
+    return [d for d in names if d in roots and (d not in optional or roots[d].is_dir())]
 
 
 # --- resources -------------------------------------------------------------------------

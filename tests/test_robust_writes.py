@@ -150,3 +150,15 @@ def test_superseded_checkpoints_are_kept_per_identity_and_the_change_is_named(
     assert sorted(p.name for p in kept.iterdir()) == sorted({first.identity, second.identity})
     for identity in (first.identity, second.identity):
         assert [p.name for p in ckpt.list_checkpoints(kept / identity)] == ["step_00000001.pt"]
+
+
+def test_the_longest_legal_name_is_written_through_a_short_hidden_temp(tmp_path):
+    target = tmp_path / ("a" * 251 + ".png")  # 255 bytes, the most a file system allows
+    with atomic_path(target) as tmp:
+        staging = tmp.parent
+        tmp.write_bytes(b"x")
+    assert target.read_bytes() == b"x" and os.listdir(tmp_path) == [target.name]
+    assert staging.parent == tmp_path and is_temporary(staging)
+    assert staging.name.startswith(".") and len(staging.name) < 32
+    staging.mkdir()  # as a killed write leaves it
+    assert sweep_stale_temps(tmp_path) == [staging] and os.listdir(tmp_path) == [target.name]

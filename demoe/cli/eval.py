@@ -39,7 +39,13 @@ from demoe.eval.registry import (
     weight_flag,
     weight_keys,
 )
-from demoe.eval.runner import evaluate, failures, summarize
+from demoe.eval.runner import (
+    check_some_evaluated,
+    evaluate,
+    failures,
+    json_means,
+    summarize,
+)
 from demoe.experiments.paper_rows import TLC_ALL
 from demoe.experiments.paper_tables import BLURRY_INPUT
 from demoe.io.atomic import write_json, write_text
@@ -83,7 +89,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=_tlc_value,
         help="Table 6: TLC on every block ('all') or on these experts (comma-separated tasks)",
     )
-    p.add_argument("--tlc-train-size", type=int, default=384, help="training crop size for TLC")
+    p.add_argument(
+        "--tlc-train-size",
+        type=_positive_int,
+        default=384,
+        help="training crop size for TLC (pixels, > 0)",
+    )
     p.add_argument("--save-images", help="folder for the restored images")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="per-image CSV")
@@ -130,6 +141,17 @@ def _tlc_value(value: str) -> str:
         return ",".join(resolve_task(t) for t in tasks)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from err
+
+
+def _positive_int(value: str) -> int:
+    """An integer > 0 (argparse type; a crop size of 0 or less would make TLC a no-op)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {number}")
+    return number
 
 
 def _check_files(records: list[Record], manifest: str) -> None:
@@ -222,7 +244,8 @@ def _plan_entry(args: argparse.Namespace, index: int, entry: list[str]) -> argpa
 
 def _evaluate_and_write(args: argparse.Namespace, records: list[Record], model: nn.Module) -> None:
     """Score ``records`` with ``model`` as ``args`` say; write the per-image CSV and the
-    summary JSON (atomically)."""
+    summary JSON (atomically); DataError, and neither file, when no image could be
+    evaluated."""
     per_image, reasons = evaluate(
         model,
         records,
@@ -233,6 +256,7 @@ def _evaluate_and_write(args: argparse.Namespace, records: list[Record], model: 
         save_dir=args.save_images,
         device=args.device,
     )
+    check_some_evaluated(per_image)  # nothing is written then
     write_text(args.out, per_image.to_csv(index=False))
     failed = failures(per_image)
     summary = {
@@ -246,7 +270,7 @@ def _evaluate_and_write(args: argparse.Namespace, records: list[Record], model: 
         "niqe_model": _niqe_model_description(args),
         "failed": len(failed),  # images not evaluated …
         "failures": failed,  # … each with the reason
-        "means": summarize(per_image, args.metrics),
+        "means": json_means(summarize(per_image, args.metrics)),  # null: n/a
         "unavailable": reasons,
     }
     if args.summary:

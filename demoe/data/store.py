@@ -13,10 +13,17 @@ Layout of a store folder::
     index.json          {"version": 1, "images": {<manifest path>: {file, shape, source}}}
     <sha1 of path>.npy  one decoded image
 
+    .store_files.json   the store's own record: every file it created, and the index
+
 ``source`` records the file's size and modification time: a rebuild decodes again only
-images whose file changed and removes ``.npy`` files no longer indexed (the folder is
-the store's own). Values are the ones :func:`demoe.data.images.read_uint8` decodes, so
-crops from the store equal crops from the image files bit for bit.
+images whose file changed and removes ``.npy`` files no longer indexed. The store never
+touches a file it did not create: it names each file in ``.store_files.json`` before
+writing it (so a killed build leaves nothing unaccounted for), removes only files named
+there, and refuses to build in a folder holding anything else (a user's file under a
+``results`` folder that already existed). The record outlives ``index.json``, which the
+workflow removes before it rebuilds the store, so a rebuild still reuses what is decoded.
+Values are the ones :func:`demoe.data.images.read_uint8` decodes, so crops from the store
+equal crops from the image files bit for bit.
 """
 
 from __future__ import annotations
@@ -34,9 +41,10 @@ import numpy as np
 from demoe.data.images import read_uint8
 from demoe.data.manifest import Record
 from demoe.errors import DataError
-from demoe.io.atomic import atomic_path, write_json
+from demoe.io.atomic import atomic_path, is_temporary, sweep_stale_temps, write_json
 
 INDEX = "index.json"
+OWN_FILES = ".store_files.json"
 VERSION = 1
 
 
@@ -79,7 +87,9 @@ def build_store(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    old = _read_index(out) if (out / INDEX).is_file() else {}
+    sweep_stale_temps(out)  # killed writes of an earlier build (the folder is this job's)
+    owned, old = _own_record(out)
+    _refuse_foreign_files(out, owned)
     paths = image_paths(records)
     sources = {p: _source(p) for p in paths}
     images: dict[str, dict[str, Any]] = {}
@@ -90,6 +100,8 @@ def build_store(
             images[p] = entry
         else:
             jobs.append((p, str(out / store_file(p))))
+    owned |= {Path(target).name for _, target in jobs}
+    write_json(out / OWN_FILES, {"version": VERSION, "files": sorted(owned), "images": images})
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             decoded = list(pool.map(_decode_one, jobs, chunksize=4))
@@ -97,11 +109,12 @@ def build_store(
         decoded = [_decode_one(j) for j in jobs]
     for path, shape in decoded:
         images[path] = {"file": store_file(path), "shape": shape, "source": sources[path]}
-    write_json(out / INDEX, {"version": VERSION, "images": images})
     kept = {e["file"] for e in images.values()}
-    removed = [f for f in out.glob("*.npy") if f.name not in kept]
-    for f in removed:
-        f.unlink()
+    removed = [name for name in sorted(owned - kept) if (out / name).is_file()]
+    for name in removed:
+        (out / name).unlink()
+    write_json(out / OWN_FILES, {"version": VERSION, "files": sorted(kept), "images": images})
+    write_json(out / INDEX, {"version": VERSION, "images": images})
     nbytes = sum(int(np.prod(e["shape"])) for e in images.values())
     return {
         "images": len(images),
@@ -110,6 +123,33 @@ def build_store(
         "removed": len(removed),
         "bytes": nbytes,
     }
+
+
+def _own_record(root: Path) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """The files the store created in ``root`` and its image entries: from its record,
+    else from the index of a store written before the record existed, else none."""
+    if (root / OWN_FILES).is_file():
+        try:
+            obj = json.loads((root / OWN_FILES).read_text(encoding="utf-8"))
+            return set(obj["files"]), dict(obj["images"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"cannot read the store's record {root / OWN_FILES}: {exc}") from exc
+    if (root / INDEX).is_file():
+        images = _read_index(root)
+        return {e["file"] for e in images.values()}, images
+    return set(), {}
+
+
+def _refuse_foreign_files(root: Path, owned: set[str]) -> None:
+    """DataError naming the entries of ``root`` the store did not create (never removed)."""
+    ours = owned | {INDEX, OWN_FILES}
+    foreign = sorted(p.name for p in root.iterdir() if p.name not in ours and not is_temporary(p))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
+        raise DataError(
+            f"{root} holds {len(foreign)} file(s) the decoded store did not create ({shown}): "
+            "refusing to build the store there; move them or choose another results folder"
+        )
 
 
 def _read_index(root: Path) -> dict[str, dict[str, Any]]:

@@ -8,8 +8,11 @@ Conventions (inputs as in :mod:`demoe.eval.common`: float RGB in [0, 1], numpy (
 or torch (C, H, W) / (B, C, H, W); a 4-D batch gives one value per image, a single
 image one float):
 
-* PSNR: ``10 log10(data_range^2 / MSE)``, the MSE over every pixel and channel; ``inf``
-  for identical images.
+* PSNR: ``10 log10(data_range^2 / MSE)``, the MSE over every pixel and channel, capped
+  at :data:`PSNR_CEILING_DB`. Identical images have an infinite PSNR (BasicSR,
+  scikit-image and MATLAB's ``psnr`` return ``inf``); one such image would make a mean
+  infinite and hide every other image, so ours is capped at 100 dB, far above what a
+  restoration reaches (the tables' notes say so).
 * SSIM (Wang et al., TIP 2004): computed on RGB, each channel separately and the
   channel means averaged; 11×11 Gaussian window with sigma 1.5 (normalised), K1 = 0.01,
   K2 = 0.03, population (co)variances; the SSIM map is evaluated at the positions where
@@ -26,7 +29,10 @@ import torch.nn.functional as F
 from demoe.errors import DataError
 from demoe.eval.common import Image, check_pair, is_batched
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["PSNR_CEILING_DB", "psnr", "ssim"]
+
+#: Our cap of PSNR (dB): the value of identical images (module conventions).
+PSNR_CEILING_DB = 100.0
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -38,7 +44,7 @@ def psnr(pred: Image, target: Image, data_range: float = 1.0) -> float | np.ndar
     a, b = check_pair(pred, target)
     mse = (a - b).pow(2).mean((1, 2, 3)).numpy()
     with np.errstate(divide="ignore"):
-        values = 10 * np.log10(data_range**2 / mse)
+        values = np.minimum(10 * np.log10(data_range**2 / mse), PSNR_CEILING_DB)
     return values if is_batched(pred) else float(values[0])
 
 

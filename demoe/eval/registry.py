@@ -28,6 +28,9 @@ Inputs follow :mod:`demoe.eval.common` (float RGB in [0, 1]). Conventions of
   evaluation) uses it, any other full-reference metric (LPIPS, which that protocol does not
   define) is computed on the two masked images;
 * no-reference metrics are computed on the unaligned prediction;
+* PSNR, aligned or not, is capped at ``PSNR_CEILING_DB`` (100 dB, ours: identical images
+  would make it infinite; :mod:`demoe.eval.metrics`), so every value is a finite number;
+  the record's ``note`` says so for the tables' notes;
 * an unavailable metric (missing weights or parameters) is NaN in the values, with a
   one-line reason under the same name in the reasons; callers print "n/a (reason)".
 """
@@ -49,7 +52,7 @@ from demoe.eval.common import Image, MetricUnavailable, as_batch, to_hwc
 from demoe.eval.ecc import AlignResult, masked_psnr, masked_ssim, realblur_align
 from demoe.eval.iqa import FILE_HINTS, FILE_KEYS, load_musiq, load_nrqm, required_file
 from demoe.eval.lpips import BACKBONE_KEY, LIN_KEY, load_lpips
-from demoe.eval.metrics import psnr, ssim
+from demoe.eval.metrics import PSNR_CEILING_DB, psnr, ssim
 from demoe.eval.niqe import load_niqe_model, niqe
 
 __all__ = [
@@ -90,6 +93,7 @@ class Metric:
     key of the metric's weight files to what that file is (the ``demoe eval --<key>``
     help). ``aligned``: the metric's own RealBlur-protocol variant, if it has one (module
     docstring). ``latex``: characters of ``display`` that pdflatex lacks, mapped to LaTeX.
+    ``note``: a convention of ours the tables state in their notes (empty: none).
     """
 
     name: str  # config, --metrics, the per-image CSV column and the summary key
@@ -102,6 +106,7 @@ class Metric:
     weights: Mapping[str, str] = field(default_factory=dict)
     aligned: Callable[[AlignResult], float] | None = None
     latex: Mapping[str, str] = field(default_factory=dict)
+    note: str = ""
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or self.name != self.name.lower():
@@ -314,7 +319,9 @@ register_metric(
         higher_is_better=True,
         decimals=2,
         unit="dB",
-        aligned=lambda a: masked_psnr(a.aligned, a.target, a.mask),
+        aligned=lambda a: min(masked_psnr(a.aligned, a.target, a.mask), PSNR_CEILING_DB),
+        note=f"PSNR is capped at {PSNR_CEILING_DB:g} dB (ours; identical images would give "
+        "an infinite PSNR).",
     )
 )
 register_metric(

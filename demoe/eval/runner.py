@@ -9,7 +9,8 @@ figures (Fig. 12) and confusion matrices come from the same pass.
 
 An image that cannot be used (truncated, unreadable, a size mismatch with its ground
 truth) does not stop the run: its row has ``error`` set to the reason and no metric,
-every other image is still scored, and :func:`failures` lists it for the summary.
+every other image is still scored, and :func:`failures` lists it for the summary; an
+evaluation where every image failed is an error (:func:`check_some_evaluated`).
 The "blurry input (no restoration)" reference row evaluates ``nn.Identity()`` (``demoe eval --blurry-input``): the degraded
 image goes through the same 8-bit rounding and protocol as any restoration.
 """
@@ -110,3 +111,21 @@ def summarize(per_image: pd.DataFrame, metrics: Sequence[str]) -> dict[str, floa
     """Mean of each metric over the evaluated images (failed rows have no metric; a
     metric that is n/a everywhere stays NaN, never 0)."""
     return {m: float(per_image[m].mean()) if m in per_image else math.nan for m in metrics}
+
+
+def json_means(means: Mapping[str, float]) -> dict[str, float | None]:
+    """``means`` as JSON can hold them: a NaN (n/a) mean is ``null`` (its reason is in
+    the summary's ``unavailable``); every value is finite (PSNR is capped,
+    :mod:`demoe.eval.metrics`), so no ``NaN``/``Infinity`` token is ever written."""
+    return {m: v if math.isfinite(v) else None for m, v in means.items()}
+
+
+def check_some_evaluated(per_image: pd.DataFrame) -> None:
+    """DataError when no image could be evaluated (every row failed), naming the first
+    image and its reason."""
+    failed = failures(per_image)
+    if failed and len(failed) == len(per_image):
+        raise DataError(
+            f"all {len(failed)} images failed; the first, {failed[0]['image']}: "
+            f"{failed[0]['error']}"
+        )

@@ -72,6 +72,8 @@ class DeMoE(UNet):
         )
         if gating not in GATINGS:
             raise ValueError(f"unknown gating {gating!r}; valid: {', '.join(GATINGS)}")
+        if not 1 <= k_used <= num_exp:
+            raise ValueError(f"k_used must be between 1 and num_exp ({num_exp}), got {k_used}")
         n_block = num_exp if block_experts is None else block_experts
         if n_block not in (1, num_exp):
             raise ValueError(f"block_experts must be 1 or num_exp ({num_exp}), got {n_block}")

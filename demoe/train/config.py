@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import types
 import typing
@@ -119,6 +120,10 @@ class OptimSection:
     weight_decay: float
     eps: float
     grad_clip: float | None  # max global gradient norm; None = no clipping
+    # Micro-batches accumulated into one update: each process computes
+    # data.batch_size / (processes × grad_accum) crops at a time, so the global batch
+    # (32 in App. C) holds on fewer GPUs than the paper's four.
+    grad_accum: int = 1
 
 
 @dataclass
@@ -179,6 +184,7 @@ class TrainConfig:
             ("optim.weight_decay", 0 <= self.optim.weight_decay < math.inf),
             ("optim.eps", 0 < self.optim.eps < math.inf),
             ("optim.grad_clip", self.optim.grad_clip is None or self.optim.grad_clip > 0),
+            ("optim.grad_accum", self.optim.grad_accum >= 1),
             ("loss.lambda_cls", 0 <= self.loss.lambda_cls < math.inf),
             ("model.router_noise", 0 <= self.model.router_noise < math.inf),
             ("run.device", DEVICE_PATTERN.fullmatch(self.run.device) is not None),
@@ -191,12 +197,18 @@ class TrainConfig:
         for key, ok in checks:
             if not ok:
                 raise ConfigError(f"invalid value for {key}: {_get(self.to_dict(), key)!r}")
+        if self.data.batch_size % self.optim.grad_accum:
+            raise ConfigError(
+                f"data.batch_size {self.data.batch_size} is not divisible by "
+                f"optim.grad_accum {self.optim.grad_accum}"
+            )
         if (self.schedule.steps is None) == (self.schedule.epochs is None):
             raise ConfigError("schedule: set exactly one of schedule.steps and schedule.epochs")
         length = self.schedule.steps if self.schedule.steps is not None else self.schedule.epochs
         if not 0 < length < math.inf:
             raise ConfigError(f"schedule length must be positive and finite, got {length}")
         self._validate_names()
+        check_batch_memory(self)
         return self
 
     def _validate_names(self) -> None:
@@ -227,6 +239,39 @@ class TrainConfig:
                 raise ConfigError(f"init.expert (needed by init.mode 'expert'): {exc}") from exc
 
 
+#: Host bytes of a training crop per float32 RGB crop byte (``crop² × 3 × 4``): on the CPU
+#: the training step's activations are host memory (a forward and backward pass of the
+#: smallest DeMoE, width 8, on 256 × 256 crops peaks at about 1100 crops' worth), so 64 is
+#: far below any real need; on a GPU the host holds the batch's blurry and sharp crops
+#: and the next, prefetched batch (4). Only a batch that cannot fit is refused.
+BATCH_MEMORY_FACTOR = {"cpu": 64, "gpu": 4}
+
+
+def host_memory_bytes() -> int:
+    """Physical memory of this machine, or the cgroup's limit when it is lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text(encoding="utf-8").strip()
+    except OSError:
+        return total
+    return min(total, int(limit)) if limit.isdigit() else total
+
+
+def check_batch_memory(config: TrainConfig, memory: int | None = None) -> None:
+    """ConfigError naming ``data.crop`` and ``data.batch_size`` when one global batch would
+    need more than ``memory`` bytes (default: :func:`host_memory_bytes`), estimated as
+    ``crop² × 3 × 4 × BATCH_MEMORY_FACTOR × batch_size``."""
+    memory = host_memory_bytes() if memory is None else memory
+    factor = BATCH_MEMORY_FACTOR["cpu" if config.run.device == "cpu" else "gpu"]
+    need = config.data.crop**2 * 3 * 4 * factor * config.data.batch_size
+    if need > memory:
+        raise ConfigError(
+            f"data.crop {config.data.crop} with data.batch_size {config.data.batch_size} "
+            f"needs about {need / 2**30:.1f} GiB on run.device {config.run.device}, more than "
+            f"this machine's {memory / 2**30:.1f} GiB: lower data.crop or data.batch_size"
+        )
+
+
 def from_dict(obj: Any) -> TrainConfig:
     """Build and validate a TrainConfig; unknown, missing or mistyped keys → ConfigError."""
     return _build(TrainConfig, obj, "").validate()
@@ -255,7 +300,8 @@ def write_config(config: TrainConfig, path: str | Path) -> None:
 
 def apply_overrides(obj: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of ``obj`` with each ``a.b.c=value`` set; the key must already exist
-    (except inside free-form dicts: ``model.overrides`` and ``extra``)."""
+    or be an optional key of :class:`TrainConfig` (``optim.grad_accum``), except inside
+    free-form dicts (``model.overrides`` and ``extra``)."""
     out = _deepcopy(obj)
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -276,10 +322,22 @@ def _set(obj: dict[str, Any], key: str, value: Any) -> None:
         if not isinstance(node, dict) or part not in node:
             raise ConfigError(f"override: unknown key {'.'.join(parts[: i + 1])!r}")
         node = node[part]
-    free_form = key.startswith(("model.overrides.", "extra."))
+    free_form = key.startswith(("model.overrides.", "extra.")) or key in _optional_keys()
     if not isinstance(node, dict) or (parts[-1] not in node and not free_form):
         raise ConfigError(f"override: unknown key {key!r}")
     node[parts[-1]] = value
+
+
+def _optional_keys(cls: type = TrainConfig, prefix: str = "") -> set[str]:
+    """Dotted keys of ``cls`` that have a default (a config file may leave them out)."""
+    keys = set()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+            keys.add(prefix + f.name)
+        elif dataclasses.is_dataclass(hints[f.name]):
+            keys |= _optional_keys(hints[f.name], f"{prefix}{f.name}.")
+    return keys
 
 
 def _get(obj: dict[str, Any], key: str) -> Any:

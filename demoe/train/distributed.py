@@ -7,11 +7,13 @@ those variables everything runs in one process and the collectives are no-ops.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,12 @@ def broadcast_buffers(module: torch.nn.Module) -> None:
         return
     for buf in module.buffers():
         dist.broadcast(buf, src=0)
+
+
+def gradient_sync(net: torch.nn.Module, sync: bool) -> contextlib.AbstractContextManager:
+    """Context for a forward and backward of ``net``: under DDP with ``sync`` False the
+    gradients only accumulate locally (``no_sync``), so an accumulated update all-reduces
+    once, on its last micro-batch; a no-op otherwise."""
+    if sync or not isinstance(net, DistributedDataParallel):
+        return contextlib.nullcontext()
+    return net.no_sync()

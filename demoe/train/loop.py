@@ -4,9 +4,12 @@ Per step: L1(restored, sharp) + λ·CE(router logits, task label) (paper Sec. 3.
 (β = (0.9, 0.9), App. C), gradient-norm clipping (NAFNet's training setting; the paper
 does not state one), cosine schedule to ``min_lr`` (App. C). Under ``torchrun``
 the model is wrapped in DistributedDataParallel and the global batch is split over the
-processes; only rank 0 writes files. On CUDA: channels_last, fused AdamW, bf16 (or fp16
-with loss scaling) autocast and cuDNN autotuning; on CPU: channels_last and the
-``foreach`` AdamW.
+processes; with ``optim.grad_accum`` > 1 each process adds up the gradients of that many
+micro-batches (loss / grad_accum, all-reduced once, on the last) before one update, so the
+global batch is the same on any number of processes. Only rank 0 writes files and talks
+(:mod:`demoe.train.monitor`: console lines, TensorBoard). On CUDA: channels_last, fused
+AdamW, bf16 (or fp16 with loss scaling) autocast and cuDNN autotuning; on CPU:
+channels_last and the ``foreach`` AdamW.
 
 Robustness: a non-finite loss or gradient skips the step with a warning; after
 ``run.max_bad_steps`` in a row training stops (:class:`TrainingDiverged`) and the last
@@ -15,7 +18,8 @@ but huge gradient) stops training at once, before any checkpoint or export can h
 them. Checkpoints (every ``run.checkpoint_every`` steps
 and at the end) restore the run exactly: weights, optimiser, scheduler, step, data
 position and every rank's random state (augmentation is seeded by (seed, epoch,
-index) in :class:`~demoe.data.datasets.PairedDataset`).
+index) in :class:`~demoe.data.datasets.PairedDataset`); they are written between
+optimiser steps, never inside an accumulation.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ import json
 import math
 import os
 import random
-import sys
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +44,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
+from demoe import paths
 from demoe.data.datasets import BalancedTaskSampler, PairedDataset
 from demoe.data.manifest import Record, read_manifest
 from demoe.data.store import DecodedStore
@@ -51,6 +55,7 @@ from demoe.io.atomic import sweep_stale_temps, write_jsonl
 from demoe.io.checkpoint import weight_files
 from demoe.models.checkpoint import save_model
 from demoe.models.demoe import DeMoE
+from demoe.models.fuse import to_channels_last
 from demoe.models.registry import build_model, model_config
 from demoe.tasks import TASKS
 from demoe.train import checkpoints as ckpt
@@ -61,9 +66,11 @@ from demoe.train.distributed import (
     barrier,
     broadcast_buffers,
     gather_objects,
+    gradient_sync,
     init_distributed,
     select_device,
 )
+from demoe.train.monitor import Monitor, notice
 from demoe.train.stages import freeze, initialise, set_train_mode
 
 #: Config keys that do not change what is computed (a run may resume with other values).
@@ -217,7 +224,8 @@ class Trainer:
         self.memory_format = (
             torch.channels_last if config.run.channels_last else torch.contiguous_format
         )
-        self.model.to(memory_format=self.memory_format)
+        if config.run.channels_last:
+            to_channels_last(self.model)  # 4-D tensors only (PromptIR has 5-D prompts)
         self.is_demoe = isinstance(self.model, DeMoE)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.net = self._wrap(self.model)
@@ -253,13 +261,14 @@ class Trainer:
         return len(self.model.experts[0].experts) == 1 or self.config.model.task != "auto"
 
     def _setup_data(self) -> None:
-        cfg = self.config.data
-        if cfg.batch_size % self.dist.world_size:
+        cfg, accum = self.config.data, self.config.optim.grad_accum
+        if cfg.batch_size % (self.dist.world_size * accum):
             raise ConfigError(
                 f"data.batch_size {cfg.batch_size} is not divisible by the "
-                f"{self.dist.world_size} processes"
+                f"{self.dist.world_size} processes x optim.grad_accum {accum}"
             )
         self.batch_per_rank = cfg.batch_size // self.dist.world_size
+        self.micro_batch = self.batch_per_rank // accum
         records = select_records(cfg.train_manifest, cfg.datasets, "train")
         self.train_set = PairedDataset(
             records,
@@ -319,7 +328,8 @@ class Trainer:
                 )
             return
         auto = str(resume) == "auto"
-        source = existing if auto else resume
+        # "auto" reads the folder: its newest intact checkpoint, damaged ones passed over
+        source = (folder if existing is not None else None) if auto else resume
         if source is None:
             return
         payload = ckpt.load_checkpoint(source)
@@ -388,32 +398,62 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def fit(self) -> Path:
         """Train to ``total_steps`` (from where a resumed run stopped) and export."""
-        run = self.config.run
-        bar = tqdm(
-            total=self.total_steps,
-            initial=self.state.step,
-            desc=self.config.experiment,
-            disable=not (run.progress and self.dist.is_main),
-            mininterval=2.0,
+        folder = Path(self.config.checkpoint_dir) / paths.TENSORBOARD_DIR
+        self.monitor = Monitor(
+            self.config.experiment,
+            self.total_steps,
+            self.state.step,
+            tensorboard=folder,
+            progress=self.config.run.progress,
+            enabled=self.dist.is_main,
         )
-        self._window = (time.perf_counter(), 0)
+        self.monitor.start(self._header(folder))
+        self._window = (time.perf_counter(), self.state.step)
         set_train_mode(self.model)
-        while self.state.step < self.total_steps:
-            for batch in self._epoch_batches():
-                self.state.batch_in_epoch += 1
-                if self._train_step(batch):
-                    bar.update(1)
-                    self._after_step()
-                if self.state.step >= self.total_steps:
-                    break
-            if self.state.batch_in_epoch >= self.batches_per_epoch:
-                self.state.epoch += 1
-                self.state.batch_in_epoch = 0
-        bar.close()
+        try:
+            self._run()
+        finally:
+            self.monitor.close()
         broadcast_buffers(self.model)
         return self._finish()
 
-    def _epoch_batches(self) -> DataLoader:
+    def _run(self) -> None:
+        self.monitor.mark()
+        while self.state.step < self.total_steps:
+            for micro_batches in self._epoch_batches():
+                self.monitor.data_ready()
+                self.state.batch_in_epoch += 1
+                done = self._train_step(micro_batches)
+                self.monitor.step_done(self._last["loss"] if done else None)
+                if done:
+                    self._after_step()
+                if self.state.step >= self.total_steps:
+                    break
+                self.monitor.mark()
+            if self.state.batch_in_epoch >= self.batches_per_epoch:
+                self.state.epoch += 1
+                self.state.batch_in_epoch = 0
+
+    def _header(self, tensorboard: Path) -> str:
+        d = self.config.data
+        return (
+            f"training {self.total_steps} steps from step {self.state.step} on "
+            f"{self.device}: global batch {d.batch_size} = {self.dist.world_size} "
+            f"process(es) x {self.config.optim.grad_accum} micro-batch(es) x "
+            f"{self.micro_batch} crops of {d.crop} px; TensorBoard: {tensorboard}"
+        )
+
+    def _epoch_batches(self) -> Iterator[list[dict[str, Any]]]:
+        """The rest of this epoch's steps, each as its ``optim.grad_accum`` micro-batches."""
+        accum = self.config.optim.grad_accum
+        group: list[dict[str, Any]] = []
+        for batch in self._epoch_loader():
+            group.append(batch)
+            if len(group) == accum:
+                yield group
+                group = []
+
+    def _epoch_loader(self) -> DataLoader:
         epoch = self.state.epoch
         self.sampler.set_epoch(epoch)
         self.train_set.set_epoch(epoch)
@@ -423,7 +463,7 @@ class Trainer:
         workers = self.config.data.num_workers
         return DataLoader(
             self.train_set,
-            batch_size=self.batch_per_rank,
+            batch_size=self.micro_batch,
             sampler=indices,
             drop_last=True,
             num_workers=workers,
@@ -458,13 +498,22 @@ class Trainer:
         parts["ce"] = float(ce.detach())
         return l1 + lam * ce, parts
 
-    def _train_step(self, batch: dict[str, Any]) -> bool:
-        """One optimiser update; False when it was skipped (non-finite loss or gradient)."""
+    def _train_step(self, micro_batches: list[dict[str, Any]]) -> bool:
+        """One optimiser update from the gradients of ``micro_batches`` (each loss divided
+        by their number, so the update is that of their union in one batch); False when it
+        was skipped (non-finite loss or gradient)."""
         self.optimizer.zero_grad(set_to_none=True)
-        loss, parts = self.compute_loss(batch)
-        if not all_true(bool(torch.isfinite(loss)), self.device):
-            return self._skip(f"non-finite loss {float(loss.detach())}")
-        self.scaler.scale(loss).backward()
+        accum = len(micro_batches)
+        total, parts = 0.0, defaultdict(float)
+        for i, batch in enumerate(micro_batches):
+            with gradient_sync(self.net, sync=i == accum - 1):
+                loss, terms = self.compute_loss(batch)
+                if not all_true(bool(torch.isfinite(loss)), self.device):
+                    return self._skip(f"non-finite loss {float(loss.detach())}")
+                self.scaler.scale(loss / accum if accum > 1 else loss).backward()
+            total += float(loss.detach()) / accum
+            for name, value in terms.items():
+                parts[name] += value / accum
         self.scaler.unscale_(self.optimizer)
         clip = self.config.optim.grad_clip
         norm = torch.nn.utils.clip_grad_norm_(self.params, clip if clip is not None else math.inf)
@@ -482,7 +531,7 @@ class Trainer:
         self.scheduler.step()
         self.state.step += 1
         self.state.bad_streak = 0
-        self._last = {"loss": float(loss.detach()), **parts, "grad_norm": float(norm)}
+        self._last = {**parts, "loss": total, "grad_norm": float(norm)}
         return True
 
     def _skip(self, reason: str) -> bool:
@@ -508,7 +557,9 @@ class Trainer:
         if step % run.log_every == 0 or final:
             self._log_train()
         if (run.val_every and step % run.val_every == 0) or final:
-            self._log({"step": step, "kind": "val", **self.validate()})
+            record = {"step": step, "kind": "val", **self.validate()}
+            self._log(record)
+            self.monitor.val(record, self.state.epoch)
         if (run.checkpoint_every and step % run.checkpoint_every == 0) or final:
             self.save_checkpoint()
 
@@ -518,16 +569,17 @@ class Trainer:
         done = self.state.step - steps0
         rate = done * self.config.data.batch_size / max(now - start, 1e-9)
         self._window = (now, self.state.step)
-        self._log(
-            {
-                "step": self.state.step,
-                "kind": "train",
-                "epoch": self.state.epoch,
-                "lr": self.scheduler.get_last_lr()[0],
-                **self._last,
-                "samples_per_s": rate,
-            }
-        )
+        lrs = self.scheduler.get_last_lr()
+        record = {
+            "step": self.state.step,
+            "kind": "train",
+            "epoch": self.state.epoch,
+            "lr": lrs[0],
+            **self._last,
+            "samples_per_s": rate,
+        }
+        self._log(record)
+        self.monitor.train(record, lrs)
 
     def _log(self, record: dict[str, Any]) -> None:
         self.state.log.append(record)
@@ -590,15 +642,6 @@ class Trainer:
         self.model.eval()
         save_model(self.model, out, metadata)
         return out
-
-
-#: Prefix of the lines the train rule copies from its log to the console (train.smk).
-NOTICE = "demoe notice: "
-
-
-def notice(message: str) -> None:
-    """One line for the person running the DAG: stderr, prefixed with :data:`NOTICE`."""
-    print(NOTICE + message, file=sys.stderr, flush=True)
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:

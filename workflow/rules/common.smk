@@ -18,7 +18,7 @@ from demoe.analysis.report_html import report_category, table_title
 from demoe.eval.registry import check_required_files
 from demoe.experiments.catalogue import experiment_names, manifests, seed_replicates
 from demoe.experiments.paper_tables import check_experiments, needed_evaluations, table_specs
-from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK
+from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK, OTHER_TASK
 from demoe.workflow import (
     available_datasets,
     check_data_roots,
@@ -71,7 +71,7 @@ AIO_DATASETS = available_datasets(AIO_BLUR, config["data"])
 OOD_DATASETS = available_datasets(AIO_BLUR_OOD, config["data"])
 EVAL_DATASETS = available_datasets(BENCHMARK, config["data"])
 # Fig. 8's LOLv2-real NAFNet: trained when its data is there (always in the synthetic default).
-LOLV2_AVAILABLE = config["data"]["root"] is None or bool(config["data"]["roots"].get("lolv2_real"))
+LOLV2_AVAILABLE = bool(available_datasets(OTHER_TASK, config["data"]))
 # Seed controls of Figs. 2/7/9: only for the datasets in analysis.similarity.seed_controls.
 SEED_CONTROLS = config["analysis"]["similarity"].get("seed_controls", list(AIO_BLUR))
 

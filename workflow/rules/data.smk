@@ -2,6 +2,10 @@
 # LOLBlur MSE bins of build_aioblur, is drawn by figures.smk).
 # Needs common.smk (RESULTS, CONDA_ENV). With data.root null the manifests are built
 # from the embedded synthetic default, written here in the published layouts.
+# A synthetic folder is not a rule output (Snakemake deletes a directory() output before
+# rerunning its rule and after a failure, with whatever a user kept there): its rule's
+# output is a copy of the writer's summary beside it (<folder>.done), and the writer
+# refuses a folder that holds real data.
 import json
 import os
 
@@ -11,8 +15,9 @@ DATA_ROOT = config["data"]["root"] or DATA_SYNTHETIC
 
 rule synth_aioblur:
     output:
-        directory(DATA_SYNTHETIC),
+        f"{DATA_SYNTHETIC}.done",
     params:
+        out=lambda wildcards, output: os.path.splitext(output[0])[0],  # the folder
         scale=config["data"]["synthetic"]["scale"],
         seed=config["data"]["synthetic"]["seed"],
     log:
@@ -20,13 +25,13 @@ rule synth_aioblur:
     conda:
         CONDA_ENV
     shell:
-        "python -m demoe.cli data synth-aioblur --out {output:q} --scale {params.scale:q} "
-        "--seed {params.seed:q} > {log:q} 2>&1"
+        "python -m demoe.cli data synth-aioblur --out {params.out:q} --scale {params.scale:q} "
+        "--seed {params.seed:q} > {log:q} 2>&1 && cp {params.out:q}/SYNTHETIC.json {output:q}"
 
 
 rule build_aioblur:
     input:
-        DATA_SYNTHETIC if config["data"]["root"] is None else [],
+        rules.synth_aioblur.output if config["data"]["root"] is None else [],
     output:
         train=MANIFESTS["train"],
         test=MANIFESTS["test"],
@@ -34,8 +39,8 @@ rule build_aioblur:
         report=paths.build_report(RESULTS),
         mse=paths.mse_pairs(RESULTS),
     params:
-        # the synthetic default's folder (the input) or config data.root
-        root=lambda wildcards, input: input[0] if input else DATA_ROOT,
+        # the synthetic default's folder (beside its flag, the input) or config data.root
+        root=lambda wildcards, input: os.path.splitext(input[0])[0] if input else DATA_ROOT,
         out=lambda wildcards, output: os.path.dirname(output.train),
         data=json.dumps(config["data"]),
     log:
@@ -74,8 +79,9 @@ LOLV2_ROOT = (
 
 rule synth_lolv2:
     output:
-        directory(DATA_SYNTHETIC_LOLV2),
+        f"{DATA_SYNTHETIC_LOLV2}.done",
     params:
+        out=lambda wildcards, output: os.path.splitext(output[0])[0],  # the folder
         scale=config["data"]["synthetic"]["scale"],
         seed=config["data"]["synthetic"]["seed"],
     log:
@@ -83,13 +89,14 @@ rule synth_lolv2:
     conda:
         CONDA_ENV
     shell:
-        "python -m demoe.cli data synth-lolv2 --out {output:q} --scale {params.scale} "
-        "--seed {params.seed} > {log:q} 2>&1"
+        "python -m demoe.cli data synth-lolv2 --out {params.out:q} --scale {params.scale} "
+        "--seed {params.seed} > {log:q} 2>&1 "
+        "&& cp {params.out:q}/SYNTHETIC_LOLV2.json {output:q}"
 
 
 rule build_lolv2:
     input:
-        DATA_SYNTHETIC_LOLV2 if config["data"]["root"] is None else [],
+        rules.synth_lolv2.output if config["data"]["root"] is None else [],
     output:
         MANIFESTS["lolv2_real"],
     params:
