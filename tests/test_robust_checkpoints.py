@@ -216,13 +216,19 @@ def test_a_resave_never_keeps_the_old_sidecar(tmp_path, monkeypatch):
     assert torch.equal(ckpt.load_checkpoint(tmp_path)["extra"], torch.ones(3))
 
 
-def test_supersede_moves_the_sidecars_too(tmp_path):
+def test_supersede_moves_the_sidecars_and_the_logs_too(tmp_path):
     ckpt.save_checkpoint(tmp_path, 1, _payload(1), keep=2)
+    (tmp_path / "tensorboard").mkdir()
+    (tmp_path / "tensorboard" / "events.out.tfevents.1").write_bytes(b"x")
+    (tmp_path / "train_log.jsonl").write_text("{}\n", encoding="utf-8")
     moved = ckpt.supersede(tmp_path, "abc")
     assert sorted(p.name for p in moved.iterdir()) == [
         "step_00000001.pt",
         "step_00000001.pt.sha256",
+        "tensorboard",
+        "train_log.jsonl",
     ]
+    assert not (tmp_path / "tensorboard").exists()
     assert ckpt.load_checkpoint(moved)["state"]["step"] == 1
 
 

@@ -31,6 +31,7 @@ from demoe.errors import CheckpointError
 from demoe.io.atomic import atomic_path
 from demoe.io.checkpoint import check_zip_expansion, load_torch_file
 from demoe.io.checksum import checksum_path, recorded_checksum, sha256_of, write_checksum
+from demoe.paths import TENSORBOARD_DIR
 from demoe.train.monitor import notice
 
 _NAME = re.compile(r"^step_(\d+)\.pt$")
@@ -73,7 +74,7 @@ def save_checkpoint(folder: str | Path, step: int, payload: dict[str, Any], keep
 
 
 def supersede(folder: str | Path, identity: str) -> Path:
-    """Move the checkpoints of ``folder`` (and its log), made by a run of training
+    """Move the checkpoints of ``folder`` (and its logs: JSONL, TensorBoard), made by a run of training
     identity ``identity``, into ``folder/superseded/<identity>/`` and return that folder.
 
     Nothing is ever deleted or overwritten: a second supersession of the same identity
@@ -87,7 +88,8 @@ def supersede(folder: str | Path, identity: str) -> Path:
         target = base / f"{identity}.{n}"
     target.mkdir(parents=True)
     found = list_checkpoints(folder)
-    for path in [*found, *map(checksum_path, found), folder / "train_log.jsonl"]:
+    logs = [folder / "train_log.jsonl", folder / TENSORBOARD_DIR]
+    for path in [*found, *map(checksum_path, found), *logs]:
         if path.exists():
             path.replace(target / path.name)
     return target
