@@ -18,7 +18,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from demoe.experiments.catalogue import (
     compared_experiment,
     experiment,
     experiment_names,
+    replicate_index,
     resolve_config,
 )
 from demoe.experiments.paper_rows import COMPARED_METHODS, ComparedMethod, compared_to_json
@@ -56,8 +57,8 @@ def rule_path(env_deployment: bool, path: str, executable: str = sys.executable)
 
 
 def fixed_checkpoints(mapping: Mapping[str, str]) -> dict[str, str]:
-    """``checkpoints:`` (experiment -> file of fixed weights) checked, paths made absolute;
-    ConfigError for an unknown experiment or a missing file."""
+    """``checkpoints:`` (experiment -> file of fixed weights) checked, paths normalised as
+    given; ConfigError for an unknown experiment or a missing file."""
     for name, path in mapping.items():
         if name not in EXPERIMENTS:
             raise ConfigError(
@@ -66,7 +67,8 @@ def fixed_checkpoints(mapping: Mapping[str, str]) -> dict[str, str]:
             )
         if not Path(path).exists():
             raise ConfigError(f"checkpoints.{name}: no checkpoint at {path}")
-    return {name: str(Path(path).resolve()) for name, path in mapping.items()}
+    # As given (relative to the working directory or absolute): a moved project keeps them.
+    return {name: os.path.normpath(path) for name, path in mapping.items()}
 
 
 # --- compared methods and the user's own models (common.smk) ---------------------------
@@ -133,6 +135,35 @@ def planned_compared(
 def unplanned_experiments(planned: Sequence[ComparedMethod]) -> set[str]:
     """The compared methods' experiments the run does not train (``train.competitors``)."""
     return {m.experiment for m in COMPARED_METHODS} - {m.experiment for m in planned}
+
+
+def untrained_experiments(
+    names: Iterable[str],
+    available: Collection[str],
+    checkpoints: Mapping[str, str],
+    train_enabled: bool,
+    unplanned: Collection[str],
+    replicates: Mapping[str, int],
+) -> set[str]:
+    """The experiments of ``names`` this run has no model of. An experiment given weights
+    (``checkpoints:``) always has one; any other has none when training is off
+    (``train.enabled: false``: evaluate given weights only, never train by surprise), when
+    it is a compared method the run does not train (``unplanned``), when it trains on one
+    dataset that is not ``available`` (an optional dataset absent), or when it starts from
+    an experiment that has none."""
+
+    def lacks(name: str) -> bool:
+        if name in checkpoints:
+            return False
+        base, _ = replicate_index(name)
+        if base in unplanned or not train_enabled:
+            return True
+        exp = experiment(name, replicates)
+        if len(exp.datasets) == 1 and exp.datasets[0] not in available:
+            return True
+        return exp.init_from is not None and lacks(exp.init_from)
+
+    return {name for name in names if lacks(name)}
 
 
 def check_data_roots(data: Mapping[str, Any]) -> None:
@@ -348,8 +379,10 @@ class TableJobs:
         checkpoints: Mapping[str, str],
         results: str,
         reported_dir: Path,
+        untrained: Iterable[str] = (),
     ) -> None:
         self.specs = table_specs
+        self.untrained = sorted(untrained)
         # The compared methods and user models with rows in these tables (the run's plan).
         planned = {r.experiment for spec in table_specs.values() for r in spec.rows}
         self.compared = [
@@ -411,6 +444,8 @@ class TableJobs:
         args += [f"--fixed-weights={name}={Path(p).name}" for name, p in self.checkpoints.items()]
         # The compared methods and user models this run trains (their rows, none other).
         args += [f"--compared={compared_to_json(self.compared)}"]
+        # The experiments without a model in this run (their rows are named, not shown).
+        args += [f"--untrained={json.dumps(self.untrained)}"]
         for note in self.notes(spec):
             args += ["--note", note]
         return shlex.join(args)

@@ -8,6 +8,8 @@ import math
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -198,3 +200,69 @@ def test_fixed_checkpoint_is_evaluated_not_trained(tmp_path):
         "evaluate_demoe",
         "fig11_expert_correlation",
     }
+
+
+def planned_rules(stdout: str) -> dict[str, int]:
+    """Job counts per rule of a dry run's "Job stats" table."""
+    return {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", stdout, re.M) if k != "total"}
+
+
+def test_published_weights_only_never_trains(published_tree, tmp_path):
+    """The README's recipe: train.enabled false + the published DeMoE weights plans no
+    training (nor the decoded store it reads), and every table still builds."""
+    site = paper_site(tmp_path, published_tree)
+    weights = {"checkpoints": {"demoe": str(PUBLISHED)}, "train": {"enabled": False}}
+    given = write_yaml(tmp_path / "given.yaml", weights)
+    run = run_snakemake("-n", configs=("config/paper.yaml", site, given))
+    assert run.returncode == 0, run.stderr[-3000:]
+    rules = planned_rules(run.stdout)
+    assert "train_model" not in rules and "prepare_train_store" not in rules
+    assert rules["import_checkpoint"] == 1 and rules["results_table"] == 9
+    assert set(e.removeprefix("evaluate_") for e in rules if e.startswith("evaluate_")) == {
+        "demoe",
+        BLURRY_INPUT,
+    }
+    assert "fig11_expert_correlation" in rules and "fig02_layer_correlation" not in rules
+
+
+@pytest.mark.parametrize("dataset", [*DEFAULT_ROOTS, "lolv2_real"])
+def test_an_absent_optional_dataset_leaves_the_plan(published_tree, tmp_path, dataset):
+    site = paper_site(
+        tmp_path, published_tree, roots={dataset: f"ABSENT_{dataset}"}, optional=[dataset]
+    )
+    run = run_snakemake("-n", configs=("config/paper.yaml", site))
+    assert run.returncode == 0, run.stderr[-3000:]
+    outputs = planned_outputs(run.stdout)
+    mentions = [p for p in outputs if dataset in Path(p).parts or f"_{dataset}/" in p]
+    mentions = [p for p in mentions if not (dataset == "lolblur" and "real_lolblur" in p)]
+    assert not mentions, mentions[:5]
+    assert "results_table" in planned_rules(run.stdout)
+
+
+def test_a_moved_project_has_nothing_to_do(tmp_path):
+    """Rule inputs, params and commands name the repository's files relative to the working
+    directory: a finished run copied elsewhere (with its results) reruns nothing, and no
+    job of the whole plan names the folder the project sits in."""
+    first = tmp_path / "a"
+    shutil.copytree(
+        REPO, first, ignore=shutil.ignore_patterns(".venv", ".git", "results*", ".snakemake")
+    )
+    write_yaml(first / "site.yaml", {"results": "results"})
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+    def snakemake(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+        command += ["--configfile", "config/test.yaml", "site.yaml"]
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+    run = snakemake(first, "results/tables/table4_aioblur_distribution.csv")
+    assert run.returncode == 0, run.stderr[-3000:]
+    second = tmp_path / "b"
+    shutil.copytree(first, second, symlinks=True)
+    again = snakemake(second, "results/tables/table4_aioblur_distribution.csv", "-n")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
+    plan = snakemake(second, "-n", "-p")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    jobs = plan.stdout.split("Job stats:", 2)[-1]  # the job blocks and their commands
+    assert str(second) not in jobs and str(REPO) not in jobs

@@ -55,6 +55,7 @@ class FigureRun:
     checkpoints: Mapping[str, str] = field(default_factory=dict)
     seed_controls: Collection[str] = ()
     lolv2_available: bool = False
+    untrained: Collection[str] = ()  # experiments the run has no model of
 
     def __post_init__(self) -> None:
         other = self.other_task_checkpoint
@@ -399,6 +400,7 @@ FIGURES: list[Figure] = [
             "report": paths.build_report(run.results),
             "mse": paths.mse_pairs(run.results),
         },
+        drawn=lambda run: "lolblur" in run.aio,  # LOLBlur's MSE-bin subsampling
     ),
     Figure(
         name="fig11_expert_correlation",
@@ -486,8 +488,16 @@ def figure_names() -> list[str]:
 
 
 def drawn_figures(run: FigureRun) -> list[Figure]:
-    """The figures ``run`` draws, in order."""
-    return [f for f in FIGURES if f.drawn(run)]
+    """The figures ``run`` draws, in order: those it can (:attr:`Figure.drawn`) whose models
+    all exist in the run (none of ``run.untrained``: training off without given weights, an
+    optional dataset absent)."""
+    missing = {paths.model_file(run.results, name) for name in run.untrained}
+    return [f for f in FIGURES if f.drawn(run) and not missing & set(_files(f.inputs(run)))]
+
+
+def _files(inputs: Mapping[str, Any]) -> list[str]:
+    """Every path of a figure's named inputs (a path or a list of paths each)."""
+    return [p for v in inputs.values() for p in ([v] if isinstance(v, str) else v)]
 
 
 def figure_targets(run: FigureRun) -> list[str]:

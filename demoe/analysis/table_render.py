@@ -263,6 +263,13 @@ def notes(
             f"{BLURRY_INPUT_ROW}: the degraded input itself scored against the ground truth "
             "(same protocol as the models); a reference of ours, not a row of the paper."
         )
+    if spec.not_in_run:
+        lines.append(
+            "Not in this run (no model: training off, an optional dataset absent, or a "
+            "compared method not trained): " + ", ".join(spec.not_in_run) + "."
+        )
+    metric_notes = [get_metric(m).note for m in spec.metrics if get_metric(m).note]
+    lines += list(dict.fromkeys(metric_notes))
     only = [r.label for r in rows if not r.paper]
     if only:
         lines.append("Rows after the paper's are ours only (not in the paper): " + ", ".join(only))
@@ -409,13 +416,17 @@ def _write_table_command(name: str, argv: Sequence[str] | None) -> None:
     parser.add_argument(
         "--compared", help="the compared methods and user models this run trains (JSON)"
     )
+    parser.add_argument(
+        "--untrained", default="[]", help="experiments this run has no model of (JSON list)"
+    )
     parser.add_argument("--out", required=True, help="output prefix (.csv, .md, .tex)")
     args = parser.parse_args(argv)
     fixed = dict(item.split("=", 1) for item in args.fixed_weights)
     settings = parse_intervals(args.intervals)
     replicates = parse_replicates(args.replicates)
     compared = None if args.compared is None else compared_from_json(args.compared)
-    specs = table_specs(args.tlc_experts, fixed, compared=compared)
+    untrained = json.loads(args.untrained)
+    specs = table_specs(args.tlc_experts, fixed, compared=compared, untrained=untrained)
     spec = specs[name]
     long, aligned = build_table(
         spec, args.results, args.reported, args.cost, args.datasets, specs, replicates, settings

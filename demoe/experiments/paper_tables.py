@@ -17,7 +17,7 @@ or task names joined by ``+`` (TLC on those experts only, Table 6).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,7 @@ class TableSpec:
     rows: tuple[Row, ...]
     average: bool = True  # mean over the datasets per metric
     cost: bool = False  # Table 1: computational-cost columns
+    not_in_run: tuple[str, ...] = ()  # labels of rows whose model this run has not
 
     def row_datasets(self, row: Row) -> tuple[str, ...]:
         return row.datasets if row.datasets is not None else self.datasets
@@ -169,6 +170,7 @@ def table_specs(
     chosen_experts: Iterable[str] = ("synth_global_motion",),
     fixed_weights: Mapping[str, str] | None = None,
     compared: Iterable[ComparedMethod] | None = None,
+    untrained: Collection[str] = (),
 ) -> dict[str, TableSpec]:
     """Every results table; ``chosen_experts``: the "TLC on chosen experts" row of Table 6.
 
@@ -177,7 +179,9 @@ def table_specs(
     ``compared``: the compared methods and user models the run trains and evaluates (their
     rows; default every registered one,
     :data:`~demoe.experiments.paper_rows.COMPARED_METHODS`); the others stay the paper's
-    rows only.
+    rows only. ``untrained``: experiments this run has no model of (``train.enabled:
+    false`` without given weights, a dataset left out as optional): their rows leave the
+    plan and the table names them (:attr:`TableSpec.not_in_run`).
     """
     chosen = tlc_scope(chosen_experts)
     methods = None if compared is None else tuple(compared)
@@ -199,7 +203,28 @@ def table_specs(
         ),
         _table7(),
     )
-    return {s.name: with_weights_labels(with_paper_rows(s), fixed_weights or {}) for s in specs}
+    return {
+        s.name: with_weights_labels(
+            with_paper_rows(without_rows(s, untrained)), fixed_weights or {}
+        )
+        for s in specs
+    }
+
+
+def without_rows(spec: TableSpec, untrained: Collection[str]) -> TableSpec:
+    """``spec`` without the rows of ``untrained`` experiments (a per-dataset row, e.g.
+    ``demoe_star_{dataset}``, when none of its datasets' experiments is trained), their
+    labels kept in :attr:`TableSpec.not_in_run`."""
+
+    def absent(row: Row) -> bool:
+        names = {row.experiment.format(dataset=d) for d in spec.row_datasets(row)}
+        return bool(names) and names <= set(untrained)
+
+    dropped = [r for r in spec.rows if absent(r)]
+    if not dropped:
+        return spec
+    kept = tuple(r for r in spec.rows if not absent(r))
+    return replace(spec, rows=kept, not_in_run=tuple(r.label for r in dropped))
 
 
 def with_paper_rows(spec: TableSpec) -> TableSpec:

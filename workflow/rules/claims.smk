@@ -6,7 +6,7 @@ import json
 from demoe.analysis.claims import Context, claim_inputs, load_claims
 from demoe.experiments.scale import run_scale
 
-CLAIMS_FILE = REPO / "config" / "claims.yaml"
+CLAIMS_FILE = CONFIG_DIR / "claims.yaml"
 CLAIMS_CONTEXT = Context(results=Path(RESULTS), replicates=REPLICATES)
 #: The artifacts this DAG makes that a claim may read; a claim needing another one is
 #: "not measurable here" on the scoreboard rather than a missing input.
@@ -29,7 +29,7 @@ rule claims_scoreboard:
     params:
         results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.csv)),
         prefix=lambda wildcards, output: output.csv.removesuffix(".csv"),
-        reported=str(REPO / "config" / "reported"),
+        reported=str(CONFIG_DIR / "reported"),
         replicates=json.dumps(REPLICATES, sort_keys=True),
         intervals=json.dumps(config["analysis"].get("intervals") or {}, sort_keys=True),
         synthetic="yes" if config["data"]["root"] is None else "no",

@@ -29,6 +29,7 @@ from demoe.workflow import (
     rule_path,
     register_user_models,
     unplanned_experiments,
+    untrained_experiments,
     report_figure as _report_figure,
     report_tables as _report_tables,
 )
@@ -36,6 +37,9 @@ from demoe.workflow import (
 # The repository root, from this file's place (workflow/rules/), whatever the Snakefile.
 REPO = Path(workflow.current_basedir).resolve().parents[1]
 validate(config, REPO / "config" / "schema" / "config.schema.yaml")
+#: The repository's config folder as the rules' inputs name it: relative to the working
+#: directory, so a project moved or copied elsewhere (a cluster's scratch) reruns nothing.
+CONFIG_DIR = Path(os.path.relpath(REPO / "config"))
 
 RESULTS = config["results"]
 CONDA_ENV = "../envs/demoe.yaml"
@@ -61,8 +65,6 @@ CHECKPOINTS = fixed_checkpoints(config.get("checkpoints") or {})
 #: Seed replicates (train.replicates; none of an experiment with fixed weights): experiment
 #: -> count, the experiment itself included. Replicate k of E is the experiment E_rep<k>.
 REPLICATES = seed_replicates(config)
-#: Every experiment of the run: the catalogue's and their seed replicates.
-EXPERIMENT_NAMES = [n for n in experiment_names(REPLICATES) if n not in UNPLANNED]
 check_data_roots(config["data"])
 #: The manifests of data.smk, by key (demoe/paths.py).
 MANIFESTS = manifests(RESULTS)
@@ -72,6 +74,19 @@ OOD_DATASETS = available_datasets(AIO_BLUR_OOD, config["data"])
 EVAL_DATASETS = available_datasets(BENCHMARK, config["data"])
 # Fig. 8's LOLv2-real NAFNet: trained when its data is there (always in the synthetic default).
 LOLV2_AVAILABLE = bool(available_datasets(OTHER_TASK, config["data"]))
+#: Experiments without a model in this run (training off without given weights, a dataset
+#: left out as optional, a compared method not trained): no training, no evaluation, their
+#: table rows named as "not in this run", the figures that need them not drawn.
+UNTRAINED = untrained_experiments(
+    experiment_names(REPLICATES),
+    [*AIO_DATASETS, *(OTHER_TASK if LOLV2_AVAILABLE else ())],
+    CHECKPOINTS,
+    config["train"]["enabled"],
+    UNPLANNED,
+    REPLICATES,
+)
+#: Every experiment of the run: the catalogue's and their seed replicates.
+EXPERIMENT_NAMES = [n for n in experiment_names(REPLICATES) if n not in UNTRAINED]
 # Seed controls of Figs. 2/7/9: only for the datasets in analysis.similarity.seed_controls.
 SEED_CONTROLS = config["analysis"]["similarity"].get("seed_controls", list(AIO_BLUR))
 
@@ -79,7 +94,7 @@ EVAL = config["eval"]
 check_required_files(EVAL)  # eval.require_iqa_files (config/paper.yaml): no silent n/a
 #: The results tables (demoe/experiments/paper_tables.py) and every evaluation they read,
 #: each also for every seed replicate of its experiment.
-TABLE_SPECS = table_specs(EVAL["tlc"]["experts"], compared=COMPARED)
+TABLE_SPECS = table_specs(EVAL["tlc"]["experts"], compared=COMPARED, untrained=UNTRAINED)
 EVALUATIONS = needed_evaluations(TABLE_SPECS.values(), EVAL_DATASETS, REPLICATES)
 check_experiments(EVALUATIONS, REPLICATES)
 
@@ -102,6 +117,7 @@ FIGURE_RUN = FigureRun(
     checkpoints=CHECKPOINTS,
     seed_controls=SEED_CONTROLS,
     lolv2_available=LOLV2_AVAILABLE,
+    untrained=UNTRAINED,
 )
 #: Every file of the figures this run draws (PDF, PNG, and the CSVs beside Figs. 7-9, 11).
 FIGURE_TARGETS = figure_targets(FIGURE_RUN)

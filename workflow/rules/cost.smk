@@ -7,7 +7,7 @@ from demoe.analysis.table_render import intervals_param
 from demoe.experiments.paper_rows import COMPARED_METHODS, COST_ROWS
 from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 
-COST_REPORTED_DIR = REPO / "config" / "reported"
+COST_REPORTED_DIR = CONFIG_DIR / "reported"
 #: The config's models, then the Table 7 expert blocks and the compared methods trained
 #: here (paper_rows.py) that it does not list.
 COST_MODELS = list(

@@ -20,7 +20,8 @@ TABLE_JOBS = TableJobs(
     config["cost"],
     CHECKPOINTS,
     RESULTS,
-    REPO / "config" / "reported",
+    CONFIG_DIR / "reported",
+    UNTRAINED,
 )
 #: The run's scale: the first note of every table (and what its cost columns describe).
 TABLE_SCALE = run_scale(config)

@@ -22,7 +22,7 @@ TRAIN = config["train"]
 TRAIN_EXPERIMENTS = [name for name in EXPERIMENT_NAMES if name not in CHECKPOINTS]
 #: Input and param functions of rule train_model (demoe/workflow.py).
 TRAIN_JOBS = TrainJobs(
-    TRAIN, RESULTS, MANIFESTS, LOLV2_AVAILABLE, SEED_CONTROLS, REPLICATES, skipped=UNPLANNED
+    TRAIN, RESULTS, MANIFESTS, LOLV2_AVAILABLE, SEED_CONTROLS, REPLICATES, skipped=UNTRAINED
 )
 #: The models `rule all` trains, seed replicates included (Fig. 8's and the seed controls'
 #: may be off).
@@ -42,7 +42,8 @@ rule train_model:
         train_log=paths.model_file(RESULTS, "{experiment}", paths.TRAIN_LOG_FILE),
         resolved=paths.model_file(RESULTS, "{experiment}", paths.RESOLVED_CONFIG_FILE),
     wildcard_constraints:
-        experiment="|".join(TRAIN_EXPERIMENTS),
+        # no experiment to train (train.enabled: false): a pattern that matches nothing
+        experiment="|".join(map(re.escape, TRAIN_EXPERIMENTS)) or "(?!)",
     params:
         config=TRAIN_JOBS.settings,
         bookkeeping=TRAIN_JOBS.bookkeeping,
