@@ -40,7 +40,7 @@ from demoe.tasks import AIO_BLUR
 
 LPIPS_REASON = "LPIPS needs local weights: set eval.lpips_weights"
 REPORTED_DIR = Path(__file__).resolve().parents[1] / "config" / "reported"
-SPECS = table_specs()
+SPECS = table_specs(compared=())  # the embedded default: no compared method trained
 
 
 @pytest.fixture
@@ -106,7 +106,9 @@ def test_reproduced_rows_average_cost_reported_and_difference(tmp_path, spec):
             ("DeMoE k=1", "", "params_m", 20.15, "Table 1"),
         ],
     )
-    long, aligned = build_table(spec, results, reported, write_cost(tmp_path / "cost.csv"))
+    long, aligned = build_table(
+        spec, results, reported, write_cost(tmp_path / "cost.csv"), specs=SPECS
+    )
     demoe = "DeMoE k=1"
     assert aligned == {"realblur_j"}
     assert value(long, demoe, REPRODUCED, "dpdd", "psnr") == 30.0
@@ -210,7 +212,9 @@ def test_rendered_tables_look_like_the_paper(tmp_path, spec):
             ("DeMoE k=1", "dpdd", "ssim", None, "Table 1: illegible"),
         ],
     )
-    long, aligned = build_table(spec, results, reported, write_cost(tmp_path / "cost.csv"))
+    long, aligned = build_table(
+        spec, results, reported, write_cost(tmp_path / "cost.csv"), specs=SPECS
+    )
     rows = shown_rows(spec, SPECS)
     paths = write_table(tmp_path / "out" / "t1", long, spec, aligned, ["extra note"], rows)
     csv, md, tex = (p.read_text() for p in paths)
@@ -242,14 +246,14 @@ def test_split_and_average_only_tables(tmp_path):
     """Table 3 prints one block per dataset; Table 5 only the paper's columns (average, cost)."""
     t3 = SPECS["table3_task_specific"]
     results = fake_results(tmp_path / "results", t3)
-    long, aligned = build_table(t3, results, paper_file(REPORTED_DIR, t3))
+    long, aligned = build_table(t3, results, paper_file(REPORTED_DIR, t3), specs=SPECS)
     md = write_table(tmp_path / "t3", long, t3, aligned, (), shown_rows(t3, SPECS))[1].read_text()
     assert md.count("*LOLBlur*") == 1 and md.count("*GoPro*") == 1
     assert "| LBAG " in md and "0.9249" in md  # four decimals as printed
     assert "| DeMoE k=1*" in md and "| NAFNet (DPDD only) " in md
     t5 = SPECS["table5_ablations"]
     results = fake_results(tmp_path / "results5", t5)
-    long, aligned = build_table(t5, results, paper_file(REPORTED_DIR, t5))
+    long, aligned = build_table(t5, results, paper_file(REPORTED_DIR, t5), specs=SPECS)
     md = write_table(tmp_path / "t5", long, t5, aligned, (), shown_rows(t5, SPECS))[1].read_text()
     header = md.splitlines()[2]
     assert "Average PSNR↑ (dB) / SSIM↑ / LPIPS↓" in header and "DPDD" not in header
@@ -272,7 +276,7 @@ def test_missing_summary_names_the_file(tmp_path, spec):
     missing = table_evaluations_shown(spec, SPECS)[3].path(results)
     missing.unlink()
     with pytest.raises(DataError, match=str(missing)):
-        build_table(spec, results)
+        build_table(spec, results, specs=SPECS)
 
 
 def test_bad_reported_file_is_a_config_error(tmp_path, spec):
@@ -288,7 +292,7 @@ def test_bad_reported_file_is_a_config_error(tmp_path, spec):
 def test_reported_table3_values_are_compared(tmp_path):
     spec = SPECS["table3_task_specific"]
     results = fake_results(tmp_path / "results", spec)
-    long, _ = build_table(spec, results, paper_file(REPORTED_DIR, spec))
+    long, _ = build_table(spec, results, paper_file(REPORTED_DIR, spec), specs=SPECS)
     assert value(long, "DeMoE k=1", DIFFERENCE, "reloblur", "ssim") == pytest.approx(-0.025)
     assert value(long, "DeMoE k=1*", DIFFERENCE, "lolblur", "psnr") == pytest.approx(34 - 26.94)
     assert value(long, "LBAG", "reported (Table 3)", "reloblur", "ssim") == 0.9249
@@ -299,11 +303,23 @@ def test_main_writes_three_files_or_exits_with_the_reason(tmp_path, spec, capsys
     results = fake_results(tmp_path / "results", spec)
     out = tmp_path / "tables" / "table1"
     cost = write_cost(tmp_path / "cost.csv")
-    assert main(spec.name, ["--results", str(results), "--cost", str(cost), "--out", str(out)]) == 0
+    assert (
+        main(
+            spec.name,
+            ["--results", str(results), "--cost", str(cost), "--compared", "[]", "--out", str(out)],
+        )
+        == 0
+    )
     assert all(out.with_suffix(s).is_file() for s in (".csv", ".md", ".tex"))
     table_evaluations_shown(spec, SPECS)[0].path(results).unlink()
     capsys.readouterr()
-    assert main(spec.name, ["--results", str(results), "--out", str(tmp_path / "t2")]) == 2
+    assert (
+        main(
+            spec.name,
+            ["--results", str(results), "--compared", "[]", "--out", str(tmp_path / "t2")],
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith(f"{spec.name}: error: evaluation summary not found")
     assert len(err.splitlines()) == 1
@@ -315,7 +331,7 @@ def test_no_reference_metrics_missing_from_a_summary_are_na(tmp_path):
     spec = SPECS["table9_real_lolblur"]
     for ev in table_evaluations_shown(spec, SPECS):
         write_eval(tmp_path, ev, {"niqe": 5.5})
-    long, aligned = build_table(spec, tmp_path, paper_file(REPORTED_DIR, spec))
+    long, aligned = build_table(spec, tmp_path, paper_file(REPORTED_DIR, spec), specs=SPECS)
     assert value(long, "DeMoE k=1", REPRODUCED, "real_lolblur", "niqe") == 5.5
     musiq = long[(long.metric == "musiq") & (long.origin == REPRODUCED)]
     assert musiq.value.isna().all() and musiq.note.str.contains("not computed").all()
@@ -341,7 +357,7 @@ def test_blurry_input_reference_row_is_ours_with_a_note(tmp_path, name):
     beside the paper's rows."""
     spec = SPECS[name]
     results = fake_results(tmp_path / "results", spec, psnr=lambda i: 20.0 + i)
-    long, aligned = build_table(spec, results, paper_file(REPORTED_DIR, spec))
+    long, aligned = build_table(spec, results, paper_file(REPORTED_DIR, spec), specs=SPECS)
     rows = {r.label: r for r in shown_rows(spec, SPECS)}
     assert not rows[BLURRY_INPUT_ROW].paper
     assert {e.experiment for e in rows[BLURRY_INPUT_ROW].evaluations} == {BLURRY_INPUT}
