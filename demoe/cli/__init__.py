@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demoe.cli.data",
     "demoe.cli.eval",
     "demoe.cli.plan",
+    "demoe.cli.compare",
     "demoe.restore",
 )
 

@@ -1,4 +1,4 @@
-"""``demoe models`` (list presets, describe a checkpoint) and ``demoe cost``."""
+"""``demoe models`` (list presets, describe, import, export to ONNX) and ``demoe cost``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from demoe.eval.cost import count_params, preset_cost
 from demoe.models.checkpoint import load_model, save_model
+from demoe.models.export import DEFAULT_OPSET, export_onnx
 from demoe.models.registry import PRESETS, model_to_config
 
 
@@ -25,6 +26,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("checkpoint", help="a .pth/.pt/.ckpt, .safetensors or model folder")
     imp.add_argument("--out", required=True, help="model folder to write")
     imp.set_defaults(func=_import)
+    exp = msub.add_parser(
+        "export",
+        help="ONNX file of a checkpoint (dynamic batch, height and width), "
+        "kept only if onnxruntime matches PyTorch",
+    )
+    exp.add_argument("model", help="a .pth/.pt/.ckpt, .safetensors or model folder")
+    exp.add_argument("--onnx", required=True, help="ONNX file to write")
+    exp.add_argument(
+        "--expert",
+        help="DeMoE only: the task whose expert every image uses (default: the router chooses)",
+    )
+    exp.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset")
+    exp.set_defaults(func=_export)
 
     cost = sub.add_parser("cost", help="params, MACs and runtime of presets (Table 1 cost)")
     cost.add_argument("models", nargs="+", help="preset names")
@@ -54,6 +68,13 @@ def _import(args: argparse.Namespace) -> int:
     model = load_model(source)
     save_model(model, args.out, {"source": source.name, "source_path": str(source.resolve())})
     print(f"imported {source} -> {args.out}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    model = load_model(args.model)
+    report = export_onnx(model, args.onnx, expert=args.expert, opset=args.opset)
+    print(json.dumps(report.as_dict()))
     return 0
 
 

@@ -7,6 +7,8 @@ inside a :class:`BlockSequence`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -117,17 +119,23 @@ class BlockSequence(nn.Module):
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Zero-pad bottom/right so height and width are multiples of ``multiple``."""
+    """Zero-pad bottom/right so height and width are multiples of ``multiple``.
+
+    Always one ``F.pad`` (of zero rows when the size is already a multiple), never a
+    branch on the size, so a graph traced with dynamic height and width serves both.
+    """
     h, w = x.shape[-2:]
     ph = (multiple - h % multiple) % multiple
     pw = (multiple - w % multiple) % multiple
-    if ph == 0 and pw == 0:
-        return x
     return F.pad(x, (0, pw, 0, ph))
 
 
 def check_image_batch(x: torch.Tensor, channels: int) -> None:
-    """Raise ValueError for anything but a finite, non-empty (B, channels, H, W) batch."""
+    """Raise ValueError for anything but a non-empty (B, channels, H, W) batch.
+
+    Only shapes are read, so this runs inside ``forward`` and still traces and exports;
+    the value check is :func:`check_finite`.
+    """
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"expected a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4:
@@ -136,5 +144,28 @@ def check_image_batch(x: torch.Tensor, channels: int) -> None:
         raise ValueError(f"expected {channels} channels, got {x.shape[1]} (shape {tuple(x.shape)})")
     if x.numel() == 0:
         raise ValueError(f"empty batch: shape {tuple(x.shape)}")
+
+
+def check_finite(x: torch.Tensor) -> None:
+    """Raise ValueError if ``x`` holds NaN or infinite values.
+
+    The answer depends on the values, not the shapes, so a traced or exported graph
+    (``torch.export``, ``torch.jit.trace``, ONNX) cannot contain it: it runs before
+    ``forward``, from :func:`refuse_non_finite_input`.
+    """
     if not torch.isfinite(x).all():
         raise ValueError("input contains NaN or infinite values")
+
+
+def refuse_non_finite_input(
+    module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    """Forward pre-hook (``register_forward_pre_hook(..., with_kwargs=True)``): every
+    eager call of the model checks its input image with :func:`check_finite`; tracing
+    and export skip it (a graph cannot branch on values: whoever runs an exported graph
+    checks its inputs)."""
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return
+    x = args[0] if args else next(iter(kwargs.values()), None)
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        check_finite(x)
