@@ -8,7 +8,7 @@ results folder, the workflow's rules) as arguments instead of reading Snakemake 
 Shell commands run ``python -m demoe.cli`` and ``python -m analysis.<script>`` from the
 repository root (Snakemake's working directory), so ``demoe`` and ``analysis`` import from
 the checkout in every environment, the per-rule conda env (``--use-conda``) included; that
-``python`` is the interpreter running Snakemake (see :func:`rule_path`).
+``python`` is the interpreter running Snakemake (see :func:`rule_shell_prefix`).
 """
 
 from __future__ import annotations
@@ -43,17 +43,19 @@ from demoe.train.config import TrainConfig
 # --- set-up checks (common.smk) --------------------------------------------------------
 
 
-def rule_path(env_deployment: bool, path: str, executable: str = sys.executable) -> str:
-    """The ``PATH`` the rules' ``python`` comes from: the directory of the interpreter
-    running Snakemake first, so ``.venv/bin/snakemake`` called by its path (a script, cron,
-    an IDE, a cluster submit script) runs every rule with its own environment's Python,
-    activated or not. Unchanged when the rules run in their own software environment
-    (``--use-conda`` or a container: ``env_deployment``), whose ``python`` comes first."""
+def rule_shell_prefix(env_deployment: bool, executable: str = sys.executable) -> str:
+    """Snakemake's ``shell.prefix`` for every rule: bash strict mode (Snakemake's default)
+    and, unless the rules run in their own software environment (``--use-conda`` or a
+    container: ``env_deployment``), the folder of the interpreter running Snakemake first
+    on ``PATH``, so ``.venv/bin/snakemake`` called by its path (a script, cron, an IDE, a
+    cluster submit script) runs every rule's ``python`` from its own environment,
+    activated or not."""
+    strict = "set -euo pipefail; "
     if env_deployment:
-        return path
-    here = str(Path(executable).parent)
-    rest = [p for p in path.split(os.pathsep) if p and p != here]
-    return os.pathsep.join([here, *rest])
+        return strict
+    folder = shlex.quote(str(Path(executable).parent))
+    # shell.prefix formats its argument like a rule's command: braces are doubled
+    return (strict + f'export PATH={folder}:"$PATH"; ').replace("{", "{{").replace("}", "}}")
 
 
 def fixed_checkpoints(mapping: Mapping[str, str]) -> dict[str, str]:

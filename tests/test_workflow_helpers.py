@@ -22,7 +22,7 @@ from demoe.workflow import (
     fixed_checkpoints,
     gpu_request,
     report_tables,
-    rule_path,
+    rule_shell_prefix,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,13 +38,11 @@ def test_rule_files_hold_no_function_definitions():
         assert "def " not in smk.read_text(encoding="utf-8"), smk.name
 
 
-def test_rule_path_puts_the_interpreter_of_snakemake_first():
-    venv = os.path.join("/", "v", "bin")
-    python = os.path.join(venv, "python")
-    path = os.pathsep.join(["/usr/bin", venv, "/bin"])
-    assert rule_path(False, path, python) == os.pathsep.join([venv, "/usr/bin", "/bin"])
-    assert rule_path(True, path, python) == path  # conda/container: the env's own python
-    assert rule_path(False, "", python) == venv
+def test_rules_run_the_interpreter_of_snakemake():
+    prefix = rule_shell_prefix(False, "/v env/bin/python")
+    assert prefix == "set -euo pipefail; export PATH='/v env/bin':\"$PATH\"; "
+    assert rule_shell_prefix(True, "/v/bin/python") == "set -euo pipefail; "  # conda/container
+    assert "{{x}}" in rule_shell_prefix(False, "/{x}/python")  # braces survive formatting
 
 
 def test_the_venvs_snakemake_called_by_path_runs_rules_with_its_python(tmp_path):

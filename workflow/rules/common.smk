@@ -26,7 +26,7 @@ from demoe.workflow import (
     fixed_checkpoints,
     gpu_request,
     planned_compared,
-    rule_path,
+    rule_shell_prefix,
     register_user_models,
     unplanned_experiments,
     untrained_experiments,
@@ -47,7 +47,7 @@ _ENV_DEPLOYMENT = bool(
     {DeploymentMethod.CONDA, DeploymentMethod.APPTAINER}
     & set(workflow.deployment_settings.deployment_method)
 )
-os.environ["PATH"] = rule_path(_ENV_DEPLOYMENT, os.environ.get("PATH", ""))
+shell.prefix(rule_shell_prefix(_ENV_DEPLOYMENT))
 
 #: The user's own models (config models:): each class imported, checked and registered as
 #: an architecture, its experiment <key>_aio added to the catalogue (demoe/workflow.py).
