@@ -38,11 +38,8 @@ LONG_KEY: tuple[str, ...] = ("method", "origin", "dataset")
 SAME, BEYOND, WITHIN, NOT_JUDGED = "same", "beyond noise", "within noise", "not judged"
 ONLY_A, ONLY_B = "only in A", "only in B"
 CHANGES: tuple[str, ...] = (SAME, BEYOND, WITHIN, NOT_JUDGED, ONLY_A, ONLY_B)
-#: The cell comparison (``tables.csv``): difference = b - a.
-TABLE_COLUMNS: list[str] = [
-    "table",
-    "row",
-    "metric",
+#: The two runs' values, their difference (b - a) and intervals, in every comparison.
+VALUE_COLUMNS: list[str] = [
     "a",
     "b",
     "difference",
@@ -50,6 +47,13 @@ TABLE_COLUMNS: list[str] = [
     "a_ci_high",
     "b_ci_low",
     "b_ci_high",
+]
+#: The cell comparison (``tables.csv``).
+TABLE_COLUMNS: list[str] = [
+    "table",
+    "row",
+    "metric",
+    *VALUE_COLUMNS,
     "a_note",
     "b_note",
     "change",
@@ -59,13 +63,7 @@ CLAIM_COLUMNS: list[str] = [
     "id",
     "claim",
     "statistic",
-    "a",
-    "b",
-    "difference",
-    "a_ci_low",
-    "a_ci_high",
-    "b_ci_low",
-    "b_ci_high",
+    *VALUE_COLUMNS,
     "change",
     "a_verdict",
     "b_verdict",
