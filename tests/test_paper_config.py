@@ -46,13 +46,15 @@ def published_tree(tmp_path_factory) -> Path:
 
 def paper_site(tmp_path: Path, root: Path, **data) -> Path:
     """A site config over ``root``: results under tmp, and the files that config/paper.yaml
-    requires (the no-reference metrics' files of eval.require_iqa_files, Fig. 4's CLIP
-    weights) as stand-ins a dry run never reads."""
+    requires (the metrics' files of eval.require_iqa_files: LPIPS, NIQE, MUSIQ, NRQM; Fig.
+    4's CLIP weights) as stand-ins a dry run never reads."""
     files = {}
     for key, name in (
         ("niqe_params", "niqe_pris_params.npz"),
         ("musiq_weights", "musiq_koniq_ckpt.pth"),
         ("nrqm_weights", "NRQM_model.mat"),
+        ("lpips_weights", "alex.pth"),
+        ("alexnet_weights", "alexnet-owt-7be5be79.pth"),
     ):
         (tmp_path / name).touch()
         files[key] = str(tmp_path / name)
@@ -130,6 +132,16 @@ def test_missing_clip_weights_fail_the_dry_run_with_their_key(published_tree, tm
     console = run.stdout + run.stderr
     assert "analysis.clip.pretrained: no file at" in console
     assert "analysis.clip.allow_random: true" in console  # the opt-out, named
+
+
+def test_missing_metric_files_fail_the_dry_run_with_the_way_out(published_tree, tmp_path):
+    site = paper_site(tmp_path, published_tree)
+    (tmp_path / "alex.pth").unlink()  # LPIPS, which the paper reports in Tables 1-3
+    run = run_snakemake("-n", "--quiet", configs=("config/paper.yaml", site))
+    assert run.returncode != 0
+    console = run.stdout + run.stderr
+    assert "eval.lpips_weights names no file" in console
+    assert "eval.require_iqa_files: false" in console and "README" in console
 
 
 def test_small_profile_overrides_do_not_leak_into_paper_profile(published_tree, tmp_path):

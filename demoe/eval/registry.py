@@ -190,17 +190,17 @@ def weight_flag(key: str) -> str:
 
 
 def check_required_files(eval_cfg: Mapping[str, Any]) -> None:
-    """ConfigError naming every weight file of ``eval.no_reference_metrics`` that
-    ``eval.require_iqa_files`` needs but lacks (each metric's own keys and what each file
-    is, from the registry).
+    """ConfigError naming every weight file of the configured metrics (``eval.metrics``:
+    LPIPS; ``eval.no_reference_metrics``: NIQE, MUSIQ, NRQM) that ``eval.require_iqa_files``
+    needs but lacks, with what each file is and the opt-out.
 
     Used when the DAG is built (``config/paper.yaml`` sets ``require_iqa_files: true``), so
-    a paper-scale run never reports a silent "n/a" for a no-reference metric.
+    a paper-scale run never reports a silent "n/a" for a metric the paper reports.
     """
     if not eval_cfg.get("require_iqa_files"):
         return
     problems = []
-    for name in eval_cfg["no_reference_metrics"]:
+    for name in [*eval_cfg.get("metrics", ()), *eval_cfg["no_reference_metrics"]]:
         for key, hint in get_metric(name).weights.items():
             try:
                 required_file(name, eval_cfg.get(key), key, hint)
@@ -208,7 +208,10 @@ def check_required_files(eval_cfg: Mapping[str, Any]) -> None:
                 problems.append(str(err))
     if problems:
         raise ConfigError(
-            "eval.require_iqa_files is true but " + "; ".join(problems) + " (no download is tried)"
+            "eval.require_iqa_files is true but " + "; ".join(problems) + " (nothing is "
+            "downloaded: fetch each file on a machine with a network, see the README's "
+            "'Evaluate the published model'; or set eval.require_iqa_files: false to run "
+            "without them, their columns then n/a with the reason)"
         )
 
 
