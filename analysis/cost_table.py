@@ -14,6 +14,7 @@ timed interleaved, so repeat ``r`` of two models pair) go to ``--repeats-csv``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from demoe.errors import ConfigError, run_reporting_errors
 from demoe.eval.cost import cost_table
 from demoe.experiments.paper_rows import COST_ROWS
 from demoe.io.atomic import write_text
+from demoe.models.registry import add_preset
 
 
 def runtime_observations(repeats: pd.DataFrame) -> Observations:
@@ -53,12 +55,31 @@ def with_runtime_interval(
     return out
 
 
+#: The Markdown's column headings (the CSV keeps the short names).
+HEADINGS: dict[str, str] = {
+    "model": "Model preset",
+    "method": "Paper row",
+    "params_m": "Params (M)",
+    "macs_g": "MACs (G)",
+    "runtime_ms": "Runtime (ms) [95 % interval]",
+    "size": "Input (px)",
+    "device": "Device",
+    "reported_params_m": "Params (M), reported",
+    "reported_macs_g": "MACs (G), reported",
+    "reported_runtime_ms": "Runtime (ms), reported (RTX 4090)",
+}
+
+
 def markdown(table: pd.DataFrame) -> str:
-    """The table as Markdown, the runtime written with its interval: ``525 [510, 540]``."""
+    """The table as Markdown for readers: headings in words, the runtime with its interval
+    (``525 [510, 540]``), "—" where the paper gives no number."""
     runtime = table[["runtime_ms", *RUNTIME_CI_COLUMNS]].itertuples(index=False)
     shown = table.drop(columns=list(RUNTIME_CI_COLUMNS))
     shown["runtime_ms"] = [f"{v:.4g} [{low:.4g}, {high:.4g}]" for v, low, high in runtime]
-    return shown.to_markdown(index=False, floatfmt=".4g") + "\n"
+    for column in ("params_m", "macs_g", *(c for c in shown if c.startswith("reported_"))):
+        shown[column] = [f"{v:.4g}" if pd.notna(v) else "—" for v in shown[column]]
+    shown = shown.rename(columns=HEADINGS)
+    return shown.to_markdown(index=False, floatfmt=".4g", disable_numparse=True) + "\n"
 
 
 def parse_model_repeats(items: Sequence[str]) -> dict[str, int]:
@@ -88,10 +109,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--intervals", default="{}", help="interval settings, JSON (analysis.intervals)"
     )
+    parser.add_argument(
+        "--model-config",
+        nargs="*",
+        default=[],
+        help='NAME=JSON: the preset of a user\'s model ({"architecture": "user:mod:Class", ...})',
+    )
     parser.add_argument("--csv", required=True)
     parser.add_argument("--md", required=True)
     parser.add_argument("--repeats-csv", required=True, help="the timing repeats")
     args = parser.parse_args(argv)
+    for item in args.model_config:
+        name, _, config = item.partition("=")
+        try:
+            add_preset(name, json.loads(config))
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ConfigError(f"--model-config expects NAME=JSON, got {item!r}: {exc}") from exc
 
     settings = parse_intervals(args.intervals)
     measured = cost_table(

@@ -134,6 +134,15 @@ def register_architecture(
     return add
 
 
+def add_preset(name: str, config: Mapping[str, Any]) -> None:
+    """Preset ``name`` = ``config`` (``{"architecture": ..., **kwargs}``), e.g. a user's
+    model (config ``models:``) in a process that did not build the DAG; ConfigError when
+    the name is another preset already."""
+    if name in PRESETS and PRESETS[name] != dict(config):
+        raise ConfigError(f"model preset {name!r} is already taken")
+    PRESETS[name] = dict(config)
+
+
 def _qualified(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 

@@ -3,19 +3,25 @@
 # runtime's interval comes from the timing repeats (cost.runtime_repeats; the models timed
 # interleaved), with the interval settings (analysis.intervals): a param, so changing them
 # reruns the timing too.
+import json
+
 from demoe.analysis.table_render import intervals_param
 from demoe.experiments.paper_rows import COMPARED_METHODS, COST_ROWS
 from demoe.models.experts import TABLE7_EXPERT_BLOCKS
+from demoe.models.registry import PRESETS
 
 COST_REPORTED_DIR = CONFIG_DIR / "reported"
-#: The config's models, then the Table 7 expert blocks and the compared methods trained
-#: here (paper_rows.py) that it does not list.
+#: The user's models (config models:): their presets go to the script, which cannot know them.
+USER_PRESETS = {m.preset: PRESETS[m.preset] for m in USER_MODELS}
+#: The config's models, then the Table 7 expert blocks, the compared methods (paper_rows.py)
+#: and the user's models that it does not list.
 COST_MODELS = list(
     dict.fromkeys(
         [
             *config["cost"]["models"],
             *(f"demoe_{block}" for block in TABLE7_EXPERT_BLOCKS),
             *(m.preset for m in COMPARED_METHODS),
+            *USER_PRESETS,
         ]
     )
 )
@@ -44,6 +50,7 @@ rule cost_table:
         model_repeats=[f"{m}={n}" for m, n in config["cost"]["runtime_repeats_per_model"].items()],
         warmup=config["cost"]["runtime_warmup"],
         intervals=intervals_param(config),
+        model_configs=[f"{m}={json.dumps(c, sort_keys=True)}" for m, c in USER_PRESETS.items()],
     resources:
         gpu=gpu_request(config["cost"]["device"]),
     log:
@@ -56,4 +63,4 @@ rule cost_table:
         "--device {params.device:q} --repeats {params.repeats:q} --warmup {params.warmup:q} "
         "--model-repeats {params.model_repeats:q} --intervals {params.intervals:q} "
         "--reported {input.reported:q} --csv {output.csv:q} --md {output.md:q} "
-        "--repeats-csv {output.repeats:q} > {log:q} 2>&1"
+        "--repeats-csv {output.repeats:q} --model-config {params.model_configs:q} > {log:q} 2>&1"
