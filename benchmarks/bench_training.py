@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         device = trainer.device
         plain = build_model(_arch(args)).to(device).train()
         plain.load_state_dict(trainer.model.state_dict())
-        steps = {"plain": _plain_step(plain, device), "trainer": trainer._train_step}
+        steps = {"plain": _plain_step(plain, device), "trainer": lambda b: trainer._train_step([b])}
         rates: dict[str, list[float]] = {k: [] for k in steps}
         for r in range(args.rounds):
             for name in sorted(steps, reverse=r % 2 == 1):

@@ -59,7 +59,7 @@ from demoe.analysis.similarity_study import (
 )
 from demoe.analysis.style import COLUMN_WIDTH_IN, DPI, MIN_FONT_PT, SAVE_PAD_IN
 from demoe.data.manifest import Record, write_manifest
-from demoe.errors import CheckpointError, DataError
+from demoe.errors import CheckpointError, ConfigError, DataError
 from demoe.models.checkpoint import save_model
 from demoe.models.registry import create_model
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, DATASETS, TASKS
@@ -741,9 +741,11 @@ def test_tsne_figures_write_per_image_silhouettes(
 
 def test_clip_without_weights_needs_allow_random(artifacts, tmp_path, capsys) -> None:
     clip = {"model": "ViT-S-32", "pretrained": None, "allow_random": False, "batch_size": 8}
-    args = _rule_args(_figure_run(artifacts, clip=clip), "fig04_dataset_tsne", tmp_path)
-    assert "--allow-random" not in args
-    assert run(_script("fig04_dataset_tsne").main, args) == 2
+    with pytest.raises(ConfigError, match="analysis.clip.pretrained: not set"):
+        _figure_run(artifacts, clip=clip)  # the DAG refuses to build (a dry run fails)
+    allowed = _figure_run(artifacts, clip={**clip, "allow_random": True})
+    args = [a for a in _rule_args(allowed, "fig04_dataset_tsne", tmp_path) if a != "--allow-random"]
+    assert run(_script("fig04_dataset_tsne").main, args) == 2  # the script refuses too
     assert "analysis.clip.pretrained" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing half-written
 

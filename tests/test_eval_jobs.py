@@ -27,6 +27,7 @@ from demoe.experiments.eval_jobs import (
 )
 from demoe.experiments.paper_tables import BLURRY_INPUT, Evaluation, needed_evaluations, table_specs
 from demoe.tasks import BENCHMARK
+from demoe.workflow import planned_compared
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = "res"
@@ -158,12 +159,16 @@ def test_dag_has_one_evaluation_job_per_experiment_reading_its_own_model(tmp_pat
     results = tmp_path / "results"
     jobs = _jobs(_dry_run(results))
     config = _test_config()
-    specs = table_specs(config["eval"]["tlc"]["experts"]).values()
+    compared = planned_compared(config["train"], [])  # train.competitors
+    specs = table_specs(config["eval"]["tlc"]["experts"], compared=compared).values()
     planned = eval_jobs(needed_evaluations(specs, BENCHMARK, seed_replicates(config)))
     evaluate = {rule: runs for rule, runs in jobs.items() if rule.startswith("evaluate")}
+    # the user's models (config models:) are registered by the DAG build, not here
+    users = {f"evaluate_{key}_aio" for key in config.get("models") or {}}
+    assert users and users <= set(evaluate)
     # every experiment's job; its seed replicates' where a target reads them (tables do)
     base = {j.rule_name for j in planned if "_rep" not in j.experiment}
-    assert base <= set(evaluate) <= {j.rule_name for j in planned}
+    assert base <= set(evaluate) - users <= {j.rule_name for j in planned}
     for job in (j for j in planned if j.rule_name in evaluate):
         (run,) = evaluate[job.rule_name]  # one job per experiment …
         assert run["output"] == job.outputs(str(results))  # … writing exactly its evaluations

@@ -424,7 +424,7 @@ def _write_table_command(name: str, argv: Sequence[str] | None) -> None:
     fixed = dict(item.split("=", 1) for item in args.fixed_weights)
     settings = parse_intervals(args.intervals)
     replicates = parse_replicates(args.replicates)
-    compared = None if args.compared is None else compared_from_json(args.compared)
+    compared = () if args.compared is None else compared_from_json(args.compared)
     untrained = json.loads(args.untrained)
     specs = table_specs(args.tlc_experts, fixed, compared=compared, untrained=untrained)
     spec = specs[name]

@@ -169,7 +169,7 @@ def resolve_expert(expert: str, dataset: str) -> str:
 def table_specs(
     chosen_experts: Iterable[str] = ("synth_global_motion",),
     fixed_weights: Mapping[str, str] | None = None,
-    compared: Iterable[ComparedMethod] | None = None,
+    compared: Iterable[ComparedMethod] = (),
     untrained: Collection[str] = (),
 ) -> dict[str, TableSpec]:
     """Every results table; ``chosen_experts``: the "TLC on chosen experts" row of Table 6.
@@ -177,14 +177,14 @@ def table_specs(
     ``fixed_weights`` (experiment → checkpoint file name, config ``checkpoints:``) labels
     the rows of experiments evaluated with given weights instead of trained ones.
     ``compared``: the compared methods and user models the run trains and evaluates (their
-    rows; default every registered one,
+    rows; default none, as the embedded default, which trains none of
     :data:`~demoe.experiments.paper_rows.COMPARED_METHODS`); the others stay the paper's
     rows only. ``untrained``: experiments this run has no model of (``train.enabled:
     false`` without given weights, a dataset left out as optional): their rows leave the
     plan and the table names them (:attr:`TableSpec.not_in_run`).
     """
     chosen = tlc_scope(chosen_experts)
-    methods = None if compared is None else tuple(compared)
+    methods = tuple(compared)
     specs = (
         _table1(methods),
         _table2(methods),
