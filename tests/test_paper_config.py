@@ -24,6 +24,7 @@ from demoe.experiments.catalogue import EXPERIMENTS
 from demoe.experiments.eval_jobs import eval_jobs
 from demoe.experiments.paper_tables import BLURRY_INPUT, needed_evaluations, table_specs
 from demoe.tasks import DATASETS
+from demoe.workflow import planned_compared
 
 PUBLISHED = REPO / "tests" / "data" / "conformance" / "demoe_small_published_layout.pth"
 pytestmark = pytest.mark.slow
@@ -88,7 +89,9 @@ def test_paper_config_dry_run_lists_every_job(published_tree, tmp_path):
     ]
     assert models == {f"{results}/models/{name}/model.safetensors" for name in trained}
     # Every evaluation of every table, on every dataset.
-    evals = needed_evaluations(table_specs(paper["eval"]["tlc"]["experts"]).values(), DATASETS)
+    compared = planned_compared(paper["train"], [])  # train.competitors: true
+    specs = table_specs(paper["eval"]["tlc"]["experts"], compared=compared)
+    evals = needed_evaluations(specs.values(), DATASETS)
     assert {p for p in outputs if p.startswith(f"{results}/eval/") and p.endswith(".json")} == {
         str(e.path(results)) for e in evals
     }

@@ -180,7 +180,11 @@ def paper_rules() -> list:
             resource_settings=ResourceSettings(cores=4),
             config_settings=ConfigSettings(
                 configfiles=[REPO / "config" / "paper.yaml"],
-                config={"data": {"root": None}, "eval": {"require_iqa_files": False}},
+                config={
+                    "data": {"root": None},
+                    "eval": {"require_iqa_files": False},
+                    "analysis": {"clip": {"allow_random": True}},  # no CLIP weights here
+                },
             ),
             snakefile=REPO / "Snakefile",
             workdir=REPO,
