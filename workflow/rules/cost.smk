@@ -6,22 +6,21 @@
 import json
 
 from demoe.analysis.table_render import intervals_param
-from demoe.experiments.paper_rows import COMPARED_METHODS, COST_ROWS
+from demoe.experiments.paper_rows import COST_ROWS
 from demoe.models.experts import TABLE7_EXPERT_BLOCKS
 from demoe.models.registry import PRESETS
 
 COST_REPORTED_DIR = CONFIG_DIR / "reported"
 #: The user's models (config models:): their presets go to the script, which cannot know them.
 USER_PRESETS = {m.preset: PRESETS[m.preset] for m in USER_MODELS}
-#: The config's models, then the Table 7 expert blocks, the compared methods (paper_rows.py)
-#: and the user's models that it does not list.
+#: The config's models, then the Table 7 expert blocks and the compared methods and user's
+#: models this run trains (common.smk's COMPARED) that it does not list.
 COST_MODELS = list(
     dict.fromkeys(
         [
             *config["cost"]["models"],
             *(f"demoe_{block}" for block in TABLE7_EXPERT_BLOCKS),
-            *(m.preset for m in COMPARED_METHODS),
-            *USER_PRESETS,
+            *(m.preset for m in COMPARED),
         ]
     )
 )
