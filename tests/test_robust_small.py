@@ -158,3 +158,26 @@ def test_make_reproduce_continues_an_interrupted_run(tmp_path):
     )
     snakemake_line = next(line for line in dry.stdout.splitlines() if "snakemake" in line)
     assert "--rerun-incomplete" in shlex.split(snakemake_line)
+
+
+def test_a_full_disk_anywhere_is_one_line(monkeypatch, tmp_path, capsys):
+    """A full disk while `demoe eval` or a checkpoint writes: one line, status 2; an OS
+    error that is a bug still raises."""
+    import errno
+
+    from demoe.errors import run_reporting_errors
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.json"))
+
+    assert run_reporting_errors("demoe eval", full) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"demoe eval: error: cannot write: {tmp_path / 'x.json'}: No space left on device\n"
+    )
+
+    def bug():
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    with pytest.raises(OSError):
+        run_reporting_errors("demoe eval", bug)
