@@ -97,4 +97,5 @@ def test_test_config_trains_them_and_the_default_does_not() -> None:
     paper = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
     assert default["train"]["competitors"] is False
     assert test["train"]["competitors"] is True and paper["train"]["competitors"] is True
-    assert set(COMPARED_ARCHITECTURES) <= set(default["cost"]["models"])
+    # their cost joins the table when a run trains them (the default's 20-minute budget)
+    assert not set(COMPARED_ARCHITECTURES) & set(default["cost"]["models"])

@@ -106,7 +106,9 @@ def test_two_concurrent_runs_into_one_folder_never_overwrite(tmp_path):
     source = write_png(tmp_path / "in" / "a.png", noise(24, 32))
     out = tmp_path / "out"
     argv = ["restore", str(source), *MODEL, "--out", str(out), "--quiet"]
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: a forked child of a process whose torch thread pool already ran can
+    # hang in its first parallel region
+    ctx = multiprocessing.get_context("spawn")
     first_q, second_q = ctx.Queue(), ctx.Queue()
     hold, go = ctx.Event(), ctx.Event()
     first = ctx.Process(target=_run_and_report, args=(argv + ["-t", "defocus"], first_q, hold, go))
