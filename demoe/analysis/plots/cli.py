@@ -26,29 +26,29 @@ def figure_parser(doc: str | None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--scale",
         default="",
-        help="the run's scale, printed under the figure (demoe.experiments.scale.run_scale)",
+        help="the run's scale, printed above the figure (demoe.experiments.scale.run_scale)",
     )
     return parser
 
 
-#: Font size and colour of the scale line under a figure.
+#: Font size and colour of the scale line above a figure.
 SCALE_FONT_SIZE = 6
 SCALE_COLOUR = "0.35"
 
 
 def save(fig: Figure, args: argparse.Namespace) -> None:
     """Write ``fig`` to ``args.pdf`` and ``args.png`` (atomically) and close it; the run's
-    scale (``--scale``) goes under the figure, so a miniature is never mistaken for the
+    scale (``--scale``) goes above the figure, so a miniature is never mistaken for the
     paper's result."""
-    if getattr(args, "scale", ""):
+    if getattr(args, "scale", ""):  # above everything: legends may sit below the axes
         fig.text(
             0.0,
-            0.0,
+            1.0,
             args.scale,
             fontsize=SCALE_FONT_SIZE,
             color=SCALE_COLOUR,
             ha="left",
-            va="top",
+            va="bottom",
             transform=fig.transFigure,
         )
     save_figure(fig, args.pdf, args.png)
