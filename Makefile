@@ -45,7 +45,8 @@ reproduce: setup
 	@echo "Claims scoreboard (the paper's claims tested on this run): $(RESULTS)/tables/claims.md"
 
 report: setup
-	$(SNAKEMAKE) --configfile $(CONFIG) --report results/report.html
+	$(SNAKEMAKE) --configfile $(CONFIG) --report results/report.html \
+		--report-stylesheet workflow/report/style.css
 
 # The exploration notebooks in Jupyter Lab, reading the run's results folder
 # (RESULTS=results; `make notebooks RESULTS=/path/to/results` for another run). Each is a

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from demoe.analysis.claims import Context, load_claims, render_markdown, scoreboard
 from demoe.analysis.intervals import IntervalSettings
+from demoe.analysis.labels import weights_note
 from demoe.errors import run_reporting_errors
 from demoe.io.atomic import write_text
 
@@ -39,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="yes: the run's data are the embedded synthetic ones (scores not comparable with the paper's)",
     )
     parser.add_argument("--scale", default="", help="the run's scale line, printed at the top")
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        default=[],
+        help="model folders (or their config.json) whose weights the scoreboard names by SHA-256",
+    )
     args = parser.parse_args(argv)
     settings = IntervalSettings.from_config({"analysis": {"intervals": json.loads(args.intervals)}})
     ctx = Context(
@@ -49,7 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         reported=Path(args.reported) if args.reported else None,
     )
     board = scoreboard(load_claims(args.claims), ctx)
-    markdown = render_markdown(board, settings, args.scale)
+    weights = weights_note(
+        {Path(m).parent.name if Path(m).is_file() else Path(m).name: m for m in args.models}
+    )
+    markdown = render_markdown(board, settings, args.scale, weights or "")
     write_text(f"{args.out}.csv", board.to_csv(index=False, float_format="%.6g"))
     write_text(f"{args.out}.md", markdown)
     print(markdown)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from demoe.analysis.intervals import IntervalSettings, Observations, estimate, mean_over_strata
-from demoe.analysis.table_render import parse_intervals
+from demoe.analysis.table_render import markdown_notes, parse_intervals
 from demoe.analysis.tables import RUNTIME_CI_COLUMNS
 from demoe.errors import ConfigError, run_reporting_errors
 from demoe.eval.cost import cost_table
@@ -68,6 +68,9 @@ HEADINGS: dict[str, str] = {
     "reported_macs_g": "MACs (G), reported",
     "reported_runtime_ms": "Runtime (ms), reported (RTX 4090)",
 }
+
+
+CAPTION = "Computational cost (Table 1's cost columns; Table 5, right; Fig. 6, left)"
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -118,6 +121,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--csv", required=True)
     parser.add_argument("--md", required=True)
     parser.add_argument("--repeats-csv", required=True, help="the timing repeats")
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a note under the table (the run's scale, what the columns describe)",
+    )
     args = parser.parse_args(argv)
     for item in args.model_config:
         name, _, config = item.partition("=")
@@ -140,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = with_runtime_interval(measured.table, measured.repeats, settings)
     write_text(args.repeats_csv, measured.repeats.to_csv(index=False, float_format="%.6g"))
     write_text(args.csv, table.to_csv(index=False, float_format="%.6g"))
-    write_text(args.md, markdown(table))
+    write_text(args.md, f"**{CAPTION}**\n\n{markdown(table)}\n{markdown_notes(args.note)}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from demoe.analysis.labels import titled_with_source
+from demoe.analysis.labels import with_weights_source
 from demoe.analysis.plots.cli import figure_parser, run, save
 from demoe.analysis.plots.router import confusion_figure, read_router_eval, router_confusion
 
@@ -17,10 +17,12 @@ from demoe.analysis.plots.router import confusion_figure, read_router_eval, rout
 def main(argv: Sequence[str] | None = None) -> None:
     parser = figure_parser(__doc__)
     parser.add_argument("--csv", nargs="+", required=True, help="per-image eval CSVs")
-    parser.add_argument("--weights-source", help="checkpoint file name of given DeMoE weights")
+    parser.add_argument(
+        "--model", help="DeMoE's model folder or its config.json (names given weights)"
+    )
     args = parser.parse_args(argv)
     matrix, accuracy = router_confusion(read_router_eval(args.csv))
-    title = titled_with_source("DeMoE router on the AIO-Blur test sets", args.weights_source)
+    title = with_weights_source("DeMoE router on the AIO-Blur test sets", args.model)
     save(confusion_figure(matrix, accuracy, title), args)
 
 

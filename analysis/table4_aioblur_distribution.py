@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from demoe.analysis.table_render import markdown_notes
 from demoe.errors import run_reporting_errors
 from demoe.io.atomic import write_text
 from demoe.tasks import AIO_BLUR_OOD
@@ -23,6 +24,7 @@ from demoe.tasks import AIO_BLUR_OOD
 #: The rows of the paper's Table 4, in its order.
 TABLE4_ORDER: tuple[str, ...] = ("realblur_j", "reloblur", "lolblur", "gopro", "dpdd")
 COUNTS: list[str] = ["train_original", "train_final", "test", "reported_original", "reported_final"]
+CAPTION = "Table 4: AIO-Blur sample distribution (training pairs before and after balancing)"
 #: Markdown headers (the paper's "Original Sample" / "Final Sample").
 HEADERS: dict[str, str] = {
     "reported_original": "reported original (Table 4)",
@@ -68,12 +70,16 @@ def main() -> None:
     parser.add_argument("--report", required=True, help="build_report.json")
     parser.add_argument("--csv", required=True)
     parser.add_argument("--md", required=True)
+    parser.add_argument(
+        "--note", action="append", default=[], help="a note under the table (the run's scale)"
+    )
     args = parser.parse_args()
     table = table4(json.loads(Path(args.report).read_text(encoding="utf-8")))
     write_text(args.csv, table.to_csv(index=False))
     shown = table.astype(object).where(table.notna(), None)
     shown = shown.rename(columns=HEADERS)
-    write_text(args.md, shown.to_markdown(index=False, missingval="-") + "\n")
+    body = shown.to_markdown(index=False, missingval="-")
+    write_text(args.md, f"**{CAPTION}**\n\n{body}\n\n{markdown_notes(args.note)}")
 
 
 if __name__ == "__main__":

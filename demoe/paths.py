@@ -19,6 +19,11 @@ Root = str | PathLike[str]
 #: Files of a model folder (the format of :mod:`demoe.models.checkpoint`).
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
+#: The model card of a model folder (Hugging Face layout, :mod:`demoe.models.card`).
+CARD_FILE = "README.md"
+#: Key of config.json holding the SHA-256 of each weight file (a leading "_": not a
+#: constructor argument, skipped when the config builds the model).
+SHA256_KEY = "_sha256"
 #: Files a training job leaves beside the weights.
 TRAIN_LOG_FILE = "train_log.jsonl"
 RESOLVED_CONFIG_FILE = "resolved_config.yaml"

@@ -18,7 +18,7 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from demoe.experiments.catalogue import (
     resolve_config,
 )
 from demoe.experiments.paper_rows import COMPARED_METHODS, ComparedMethod, compared_to_json
+from demoe.experiments.paper_tables import BLURRY_INPUT
 from demoe.models.registry import ARCHITECTURES, PRESETS, register_architecture
 from demoe.models.user import check_user_model, import_user_class, user_architecture, user_class
 from demoe.tasks import OTHER_TASK
@@ -209,6 +210,53 @@ def available_datasets(names: Iterable[str], data: Mapping[str, Any]) -> list[st
 # --- resources -------------------------------------------------------------------------
 
 
+#: Distinct training pairs of each other-task dataset as published (LOLv2-real: 689), for
+#: the disk estimate of its store before its manifest exists.
+OTHER_TASK_PAIRS: dict[str, int] = {"lolv2_real": 689}
+
+
+def store_disk_mb(
+    data: Mapping[str, Any], datasets: Mapping[str, Sequence[str]]
+) -> Callable[[Any, Any], int]:
+    """The ``disk_mb`` resource of rule prepare_train_store (a Snakemake resource
+    function): from the image headers of its manifest once the manifest exists, else from
+    the config, so a plan bills it before anything is built: the synthetic scale's counts
+    and sizes, or each dataset's distinct pairs (Table 4's counts: the smaller of
+    ``data.balance.reference`` and ``final``) at its nominal frame size.
+    ``datasets``: manifest key → the datasets it holds."""
+    from demoe.data.manifest import read_manifest
+    from demoe.data.store import NOMINAL_FRAME, manifest_store_mb, store_mb
+
+    def disk_mb(wildcards: Any, input: Any) -> int:
+        manifest = Path(str(input[0]))
+        if manifest.is_file():
+            return manifest_store_mb(read_manifest(manifest))
+        names = datasets.get(wildcards.manifest, ())
+        if data.get("root") is None:
+            from demoe.data.synthetic.lolv2 import LOLV2_SCALES
+            from demoe.data.synthetic.writer import SCALES
+
+            name = (data.get("synthetic") or {}).get("scale", "small")
+            scale, lolv2 = SCALES[name], LOLV2_SCALES[name]
+            pairs = {d: n["train"] for d, n in scale.counts.items() if d in names and "train" in n}
+            frames = {**scale.sizes, "lolv2_real": lolv2["size"]}
+            if "lolv2_real" in names:
+                pairs["lolv2_real"] = lolv2["counts"]["train"]
+            return store_mb(pairs, frames)
+        balance = data.get("balance") or {}
+        reference, final = balance.get("reference") or {}, balance.get("final") or {}
+        pairs = {
+            d: min(reference.get(d, final.get(d, 0)), final.get(d, reference.get(d, 0)))
+            if d in reference or d in final
+            else OTHER_TASK_PAIRS.get(d, 0)
+            for d in names
+            if d in NOMINAL_FRAME
+        }
+        return store_mb(pairs, NOMINAL_FRAME)
+
+    return disk_mb
+
+
 def gpu_request(device: str) -> int:
     """The ``gpu`` resource of a rule running its torch work on ``device`` (a config
     value): one card for a CUDA device ("cuda", "cuda:1"), none otherwise. Training asks
@@ -377,7 +425,6 @@ class TableJobs:
         table_specs: Mapping[str, Any],
         datasets: Sequence[str],
         eval_config: Mapping[str, Any],
-        cost_config: Mapping[str, Any],
         checkpoints: Mapping[str, str],
         results: str,
         reported_dir: Path,
@@ -392,18 +439,25 @@ class TableJobs:
         ]
         self.datasets = list(datasets)
         self.eval = eval_config
-        self.cost = cost_config
         self.checkpoints = checkpoints
         self.results = results
         self.reported_dir = Path(reported_dir)
 
     def inputs(self, wildcards: Any) -> dict[str, Any]:
-        """Evaluation summaries, the paper's file (if any) and the cost table (if used)."""
+        """Evaluation summaries, the config.json of each model shown (its SHA-256 and the
+        file given weights came from label the rows), the paper's file (if any) and the
+        cost table (if used)."""
         from demoe.analysis.tables import paper_file, table_evaluations_shown, uses_cost
 
         spec = self.specs[wildcards.table]
         evaluations = table_evaluations_shown(spec, self.specs, self.datasets)
         inputs: dict[str, Any] = {"summaries": [str(e.path(self.results)) for e in evaluations]}
+        experiments = dict.fromkeys(e.experiment for e in evaluations)
+        inputs["models"] = [
+            paths.model_file(self.results, name, paths.CONFIG_FILE)
+            for name in experiments
+            if name != BLURRY_INPUT
+        ]
         reported = paper_file(self.reported_dir, spec)
         if reported.is_file():
             inputs["reported"] = str(reported)
@@ -412,9 +466,7 @@ class TableJobs:
         return inputs
 
     def notes(self, spec: Any) -> list[str]:
-        """Protocol notes printed under a table (NIQE model, cost setting, TLC window)."""
-        from demoe.analysis.tables import uses_cost
-
+        """Protocol notes printed under a table (NIQE model, TLC window)."""
         notes = []
         if "niqe" in spec.metrics:
             notes.append(
@@ -422,11 +474,6 @@ class TableJobs:
                 "standard pristine model."
                 if self.eval["niqe_params"] is None
                 else f"NIQE pristine model: {self.eval['niqe_params']}."
-            )
-        if uses_cost(spec):
-            notes.append(
-                f"Computational cost of the paper-scale architectures at {self.cost['size']} px "
-                f"on {self.cost['device']} (rule cost_table)."
             )
         if any(r.tlc for r in spec.rows):
             notes.append(

@@ -155,13 +155,17 @@ def test_table4_and_fig10_scripts(built, tmp_path):
             str(tmp_path / "t4.csv"),
             "--md",
             str(tmp_path / "t4.md"),
+            "--note",
+            "Miniature run: embedded synthetic data.",
         ],
         check=True,
     )
     table = pd.read_csv(tmp_path / "t4.csv").set_index("dataset")
     assert table.loc["DPDD", "train_final"] == 22 and table.loc["LOLBlur", "action"] == "mse_bins"
     assert table.loc["Total", "train_final"] == 43
-    assert "| RealBlur-J" in (tmp_path / "t4.md").read_text()
+    md = (tmp_path / "t4.md").read_text()
+    assert "| RealBlur-J" in md and md.startswith("**Table 4: AIO-Blur sample distribution")
+    assert md.endswith("- Miniature run: embedded synthetic data.\n")
     subprocess.run(
         [
             sys.executable,

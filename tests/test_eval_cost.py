@@ -197,7 +197,10 @@ def run_script(tmp_path: Path, *extra: str) -> tuple[pd.DataFrame, pd.DataFrame,
 def test_the_cost_table_gives_the_runtime_interval_of_its_repeats(tmp_path, monkeypatch):
     ticks = itertools.count(1.0)  # forwards of 1, 2, 3, ... ms
     monkeypatch.setattr(cost_module, "forward_ms", lambda model, x, timer: next(ticks))
-    table, repeats, md = run_script(tmp_path, "--repeats", "3", "--model-repeats", "demoe=6")
+    note = ["--note", "Miniature run.", "--note", "Cost columns: the paper's sizes."]
+    table, repeats, md = run_script(tmp_path, "--repeats", "3", "--model-repeats", "demoe=6", *note)
+    assert md.startswith("**Computational cost (Table 1's cost columns")
+    assert md.endswith("- Miniature run.\n- Cost columns: the paper's sizes.\n")
     assert list(repeats.columns) == ["model", "repeat", "runtime_ms"]
     assert Counter(repeats["model"]) == {"nafnet": 3, "demoe": 6}
     columns = list(table.columns)

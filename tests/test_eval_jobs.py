@@ -171,7 +171,14 @@ def test_dag_has_one_evaluation_job_per_experiment_reading_its_own_model(tmp_pat
     assert base <= set(evaluate) - users <= {j.rule_name for j in planned}
     for job in (j for j in planned if j.rule_name in evaluate):
         (run,) = evaluate[job.rule_name]  # one job per experiment …
-        assert run["output"] == job.outputs(str(results))  # … writing exactly its evaluations
+        # … writing exactly its evaluations, and its model's card with their scores
+        card = list(job.card_output(str(results)).values())
+        assert run["output"] == job.outputs(str(results)) + card
+        assert card == (
+            []
+            if job.experiment == BLURRY_INPUT
+            else [f"{results}/models/{job.experiment}/README.md"]
+        )
         models = {p for p in run["input"] if "/models/" in p}
         expected = (
             set() if job.experiment == BLURRY_INPUT else {f"{results}/models/{job.experiment}"}
@@ -212,7 +219,8 @@ def test_replicates_are_trained_from_their_parents_replicate_and_evaluated(tmp_p
     plan = eval_jobs(needed_evaluations(specs, BENCHMARK, seed_replicates(config)))
     (job,) = [j for j in plan if j.experiment == "demoe_rep1"]
     (run,) = jobs["evaluate_demoe_rep1"]
-    assert run["output"] == job.outputs(str(results))  # demoe's evaluations, its own files
+    # demoe's evaluations, its own files, and the replicate's own model card
+    assert run["output"] == [*job.outputs(str(results)), f"{results}/models/demoe_rep1/README.md"]
     assert {str(Path(p).parent) for p in run["input"] if "/models/" in p} == {
         f"{results}/models/demoe_rep1"
     }

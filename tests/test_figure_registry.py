@@ -155,12 +155,14 @@ def test_study_inputs_follow_the_datasets_and_seed_controls():
     }
 
 
-def test_router_figures_name_fixed_demoe_weights():
+def test_router_figures_read_demoe_config_for_its_weights():
+    """The router figures name given DeMoE weights from the model folder's config.json
+    (file name and SHA-256, written by the import), so it is their input."""
     fig = figure("fig12_router_confusion")
-    assert fig.params(_run())["router"] == ""
-    fixed = _run(checkpoints={"demoe": "/weights/De MoE.pth"})
-    assert fig.params(fixed)["router"] == "--weights-source 'De MoE.pth'"
-    assert fig.inputs(fixed)["csv"] == [f"res/eval/demoe/{d}/auto.csv" for d in AIO_BLUR]
+    inputs = fig.inputs(_run())
+    assert inputs["model"] == "res/models/demoe/config.json"
+    assert inputs["csv"] == [f"res/eval/demoe/{d}/auto.csv" for d in AIO_BLUR]
+    assert "--model {input.model:q}" in fig.arguments
 
 
 def test_clip_options():

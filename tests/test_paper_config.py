@@ -16,13 +16,17 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO, run_snakemake
+from huggingface_hub import ModelCard
 
+from demoe.analysis.labels import weights_source
 from demoe.data.build import DEFAULT_ROOTS
 from demoe.data.synthetic.lolv2 import synth_lolv2
 from demoe.data.synthetic.writer import synth_aioblur
 from demoe.experiments.catalogue import EXPERIMENTS
 from demoe.experiments.eval_jobs import eval_jobs
 from demoe.experiments.paper_tables import BLURRY_INPUT, needed_evaluations, table_specs
+from demoe.io.checksum import sha256_of
+from demoe.plan import parse_dry_run
 from demoe.tasks import DATASETS
 from demoe.workflow import planned_compared
 
@@ -110,6 +114,25 @@ def test_paper_config_dry_run_lists_every_job(published_tree, tmp_path):
     }
     assert BLURRY_INPUT in {j.experiment for j in jobs}
     assert "synth_aioblur" not in stats  # real data root: nothing synthetic
+    # The plan bills the decoded store's disk before any manifest exists: Table 4's
+    # distinct pairs (LOLBlur after subsampling) × 2 RGB images at each set's frame size.
+    store = {
+        j.wildcards["manifest"]: j
+        for j in parse_dry_run(run.stdout)
+        if j.rule == "prepare_train_store"
+    }
+    by_hand = (
+        2
+        * 3
+        * (
+            3758 * 773 * 680
+            + 2010 * 1436 * 2152
+            + 2103 * 720 * 1280
+            + 350 * 1120 * 1680
+            + 4200 * 640 * 1120
+        )
+    )
+    assert store["train"].disk_gb == pytest.approx(by_hand / 1e9, abs=1e-3)
 
 
 def test_paper_config_missing_dataset_fails_at_dag_build(published_tree, tmp_path):
@@ -203,7 +226,14 @@ def test_fixed_checkpoint_is_evaluated_not_trained(tmp_path):
     table = run_snakemake("-n", "-p", *labelled, configs=configs)
     assert table.returncode == 0, table.stderr[-2000:]
     assert f"--fixed-weights=demoe={checkpoint.name}" in table.stdout
-    assert f"--weights-source {checkpoint.name}" in table.stdout
+    # The router figures read the imported folder's config (file name and SHA-256).
+    assert f"--model {results}/models/demoe/config.json" in table.stdout
+    digest = sha256_of(checkpoint)
+    assert model_config["metadata"]["source_sha256"] == digest
+    assert weights_source(results / "models/demoe") == f"{checkpoint.name}, sha256 {digest[:12]}"
+    # The evaluation job wrote the model card again with its scores and their intervals.
+    card = ModelCard.load(results / "models/demoe/README.md")
+    assert re.search(r"\| PSNR \(dB\), GoPro \| [\d.]+ \| \[[\d.]+, [\d.]+\] \|", card.text)
     assert f"{results}/models/demoe/train_log.jsonl" not in table.stdout
     # A changed file reruns only what reads it.
     os.utime(checkpoint, (time.time() + 10, time.time() + 10))

@@ -30,6 +30,7 @@ def test_the_default_is_a_miniature_and_the_paper_config_is_not() -> None:
     assert "Miniature run: embedded synthetic data" in small.label
     assert "width ÷4, blocks ÷2" in small.label and "'small'" in small.label
     assert "not the shrunken models" in small.cost_note
+    assert "measured at 256 px on cpu (rule cost_table)" in small.cost_note
     paper = run_scale(config("paper.yaml"))
     assert not paper.miniature
     assert paper.label.startswith("Paper scale run: real datasets, models at the paper's sizes")

@@ -63,7 +63,7 @@ def test_a_user_model_is_an_experiment_with_rows_in_tables_1_and_2(registered) -
         assert [(r.label, r.reported_as) for r in rows] == [("MyNet (trained on AIO-Blur)", None)]
     plan = needed_evaluations(specs.values())
     assert {e.dataset for e in plan if e.experiment == "mynet_aio"} >= {"gopro", "realdof"}
-    jobs = TableJobs(specs, [], {}, {}, {}, "results", REPO / "config" / "reported")
+    jobs = TableJobs(specs, [], {}, {}, "results", REPO / "config" / "reported")
     assert [m.experiment for m in jobs.compared] == ["mynet_aio"]
 
 
@@ -72,7 +72,10 @@ def test_saved_config_names_the_class(registered, tmp_path: Path) -> None:
     folder = save_model(model, tmp_path / "m")
     config = json.loads((folder / "config.json").read_text())
     assert config["architecture"] == user_architecture(EXAMPLE) and config["width"] == 4
-    again = registry.build_model({k: v for k, v in config.items() if k != "metadata"})
+    # the constructor arguments: config.json less its metadata and "_" bookkeeping keys
+    again = registry.build_model(
+        {k: v for k, v in config.items() if k != "metadata" and not k.startswith("_")}
+    )
     assert again.state_dict().keys() == model.state_dict().keys()
 
 

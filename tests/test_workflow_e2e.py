@@ -7,6 +7,7 @@ columns, that figures decode and are not blank, and that the notebooks run on it
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,9 +18,13 @@ from conftest import REPO, run_snakemake
 from PIL import Image
 
 from demoe.analysis.figures import figure_names
+from demoe.experiments.paper_tables import table_specs
+from demoe.io.checksum import sha256_of
 from demoe.tasks import AIO_BLUR, DATASETS
 
 pytestmark = pytest.mark.slow
+#: The results tables of rule results_table.
+TABLES = tuple(table_specs())
 
 
 def snakemake(
@@ -88,6 +93,29 @@ def test_figures_decode_and_are_not_blank(results):
         assert min(pixels.shape) > 100 and pixels.std() > 5, png.name
 
 
+def test_every_model_has_a_card_with_its_scores_and_every_table_names_its_weights(results):
+    """Each model folder's README.md holds this run's scores with their intervals and the
+    SHA-256 of its weights; the tables and the scoreboard name the weights by that hash;
+    every table states the run's scale."""
+    folders = [p.parent for p in (results / "models").glob("*/config.json")]
+    assert len(folders) > 10
+    for folder in folders:
+        card = (folder / "README.md").read_text(encoding="utf-8")
+        assert sha256_of(folder / "model.safetensors") in card, folder.name
+        assert re.search(r"\| PSNR \(dB\), [^|]+ \| [\d.]+ \| \[[\d.]+, [\d.]+\] \|", card), (
+            folder.name
+        )
+    demoe = sha256_of(results / "models" / "demoe" / "model.safetensors")[:12]
+    table1 = (results / "tables" / "table1_aio_deblurring.md").read_text(encoding="utf-8")
+    assert re.search(rf"DeMoE[^;]* {demoe}", table1)
+    assert f"demoe {demoe}" in (results / "tables" / "claims.md").read_text(encoding="utf-8")
+    for name in ("table4_aioblur_distribution", "cost", *TABLES):
+        text = (results / "tables" / f"{name}.md").read_text(encoding="utf-8")
+        assert "Miniature run: embedded synthetic data" in text, name
+    cost = (results / "tables" / "cost.md").read_text(encoding="utf-8")
+    assert "Cost columns: the architectures at the paper's sizes" in cost
+
+
 def test_changing_one_value_reruns_only_what_depends_on_it(results, tmp_path):
     override = tmp_path / "override.yaml"
     override.write_text("cost: {size: 48}\n")
@@ -142,7 +170,8 @@ def test_claims_scoreboard_and_blurry_input_row(results):
 # --- the report of the real run, built as the README types it (no --cores).
 def test_report_holds_every_figure_and_table_of_the_run(results, tmp_path):
     report = tmp_path / "report.html"
-    run = snakemake(results, "--report", str(report))
+    style = REPO / "workflow" / "report" / "style.css"
+    run = snakemake(results, "--report", str(report), "--report-stylesheet", str(style))
     assert run.returncode == 0, run.stderr[-3000:]
     text = report.read_text(encoding="utf-8")
     pngs = sorted((results / "figures").glob("*.png"))
@@ -150,3 +179,6 @@ def test_report_holds_every_figure_and_table_of_the_run(results, tmp_path):
     assert pngs and len(pages) >= 10
     for path in [*pngs, *pages]:
         assert f"filename={path.name};" in text, path.name
+    assert style.read_text(encoding="utf-8") in text
+    for page in pages:
+        assert 'class="table-scroll"' in page.read_text(encoding="utf-8"), page.name

@@ -754,10 +754,14 @@ def _with_interval(value: float, low: float, high: float) -> str:
 
 
 def render_markdown(
-    board: pd.DataFrame, settings: IntervalSettings | None = None, scale: str = ""
+    board: pd.DataFrame,
+    settings: IntervalSettings | None = None,
+    scale: str = "",
+    weights: str = "",
 ) -> str:
     """The scoreboard as Markdown: the run's scale (``scale``, a line of
-    :func:`demoe.experiments.scale.run_scale`), counts per verdict, then one row per claim."""
+    :func:`demoe.experiments.scale.run_scale`), counts per verdict, then one row per claim,
+    then the notes (``weights``: the models' SHA-256, :func:`demoe.analysis.labels.weights_note`)."""
     settings = settings or IntervalSettings()
     counts = board["verdict"].value_counts()
     head = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
@@ -796,5 +800,5 @@ def render_markdown(
         "not the choice of test sets, the data scale or the hardware.\n"
         "- Verdict: holds / does not hold when the whole interval lies on one side of the "
         "threshold; inconclusive when it contains the threshold.\n"
-        "- Claims and thresholds: config/claims.yaml.\n"
+        "- Claims and thresholds: config/claims.yaml.\n" + (f"- {weights}\n" if weights else "")
     )

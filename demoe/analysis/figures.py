@@ -223,15 +223,14 @@ def _study_inputs(run: FigureRun) -> dict[str, Any]:
     }
 
 
+def _demoe_config(run: FigureRun) -> str:
+    """DeMoE's config.json: the router figures name given weights (and their SHA-256)."""
+    return paths.model_file(run.results, "demoe", paths.CONFIG_FILE)
+
+
 def _router_evals(run: FigureRun, datasets: Sequence[str]) -> list[str]:
     """DeMoE's per-image evaluations with the router on ``datasets``."""
     return [paths.eval_file(run.results, "demoe", d, "auto", ".csv") for d in datasets]
-
-
-def _router_params(run: FigureRun) -> dict[str, Any]:
-    """Fixed DeMoE weights (config ``checkpoints:``) are named in the router figures' titles."""
-    demoe = run.checkpoints.get("demoe")
-    return {"router": shlex.join(["--weights-source", Path(demoe).name]) if demoe else ""}
 
 
 def check_clip_weights(clip: Mapping[str, Any]) -> None:
@@ -416,17 +415,18 @@ FIGURES: list[Figure] = [
         name="fig12_router_output",
         number=12,
         section="App. E",
-        arguments="--csv {input.csv:q} {params.router}",
-        inputs=lambda run: {"csv": _router_evals(run, [*run.aio, *run.ood])},
-        params=_router_params,
+        arguments="--csv {input.csv:q} --model {input.model:q}",
+        inputs=lambda run: {
+            "csv": _router_evals(run, [*run.aio, *run.ood]),
+            "model": _demoe_config(run),
+        },
     ),
     Figure(  # ours: the routing errors behind App. E, beside the paper's Fig. 12
         name="fig12_router_confusion",
         number=12,
         section="App. E",
-        arguments="--csv {input.csv:q} {params.router}",
-        inputs=lambda run: {"csv": _router_evals(run, run.aio)},
-        params=_router_params,
+        arguments="--csv {input.csv:q} --model {input.model:q}",
+        inputs=lambda run: {"csv": _router_evals(run, run.aio), "model": _demoe_config(run)},
     ),
     Figure(
         name="fig13_encoder_tsne",

@@ -56,14 +56,26 @@ OTHER_TABLE_TITLES = {
     "claims": "Claims scoreboard: the paper's claims checked against this run",
 }
 
+#: The page's look inside the report viewer's frame (a pane beside the open menu, about
+#: 1000 px of a 1280 px screen). Each table scrolls in its own box, both ways, its header
+#: row and its first column (the method, the claim) held in place, so a wide table's last
+#: columns are reached without losing the row or the notes under it; the page itself never
+#: scrolls sideways. ``border-collapse: separate`` keeps the borders on the held cells.
 STYLE = """
 body { font-family: sans-serif; font-size: 14px; margin: 1em; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; }
-th, td { border: 1px solid #bbb; padding: 3px 6px; }
-th { background: #eee; position: sticky; top: 0; }
+.table-scroll { overflow: auto; max-width: 100%; max-height: calc(100vh - 2em);
+  margin: 0.5em 0 1em; }
+table { border-collapse: separate; border-spacing: 0; }
+th, td { border: 1px solid #bbb; border-width: 0 1px 1px 0; padding: 3px 6px;
+  background: #fff; }
+thead tr:first-child > * { border-top-width: 1px; }
+th { background: #eee; position: sticky; top: 0; z-index: 2; }
 tr:nth-child(even) td { background: #f7f7f7; }
 td { white-space: nowrap; }
-td.prose { white-space: normal; min-width: 16em; max-width: 36em; }
+td.prose { white-space: normal; min-width: 10em; max-width: 36em; }
+tr > :first-child { border-left-width: 1px; position: sticky; left: 0; z-index: 1; }
+th:first-child { z-index: 3; }
+td.prose:first-child { max-width: 16em; }
 """
 
 #: Cells with more characters than this are prose (a claim, a test, a note) and wrap, so a
@@ -126,11 +138,21 @@ def _mark_prose_cells(body: str) -> str:
     return re.sub(r"<td([^>]*)>(.*?)</td>", mark, body, flags=re.DOTALL)
 
 
+def _scroll_boxes(body: str, title: str) -> str:
+    """Put each table of ``body`` in its own scroll box (class ``table-scroll``), one the
+    keyboard can focus and scroll."""
+    box = f'<div class="table-scroll" tabindex="0" role="region" aria-label="{html.escape(title)}">'
+    return re.sub(
+        r"<table>.*?</table>", lambda m: f"{box}{m.group(0)}</div>", body, flags=re.DOTALL
+    )
+
+
 def markdown_table_page(text: str, title: str) -> str:
     """The HTML page of a Markdown document made of pipe tables, headings and notes."""
     if "|" not in text:
         raise ValueError(f"{title}: no Markdown table in the input")
     body = _mark_prose_cells(markdown.markdown(text, extensions=["tables"], output_format="html"))
+    body = _scroll_boxes(body, title)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n"

@@ -28,7 +28,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from demoe import paths
 from demoe.analysis.intervals import DEFAULT_SETTINGS, IntervalSettings
+from demoe.analysis.labels import weights_note, weights_source
 from demoe.analysis.tables import (
     AVERAGE,
     COMPARISON,
@@ -45,6 +47,7 @@ from demoe.analysis.tables import (
 )
 from demoe.errors import ConfigError, run_reporting_errors
 from demoe.eval.registry import get_metric, metric_names, registered_metrics
+from demoe.experiments.catalogue import replicate_names
 from demoe.experiments.paper_rows import compared_from_json
 from demoe.experiments.paper_tables import BLURRY_INPUT, BLURRY_INPUT_ROW, TableSpec, table_specs
 from demoe.io.atomic import write_text
@@ -306,7 +309,12 @@ def render_markdown(
         if title:
             parts.append(f"*{title}*\n")
         parts.append(frame.reset_index().to_markdown(index=False, disable_numparse=True) + "\n")
-    return "\n".join(parts) + "\n" + "".join(f"- {n}\n" for n in lines)
+    return "\n".join(parts) + "\n" + markdown_notes(lines)
+
+
+def markdown_notes(lines: Sequence[str]) -> str:
+    """The notes under a Markdown table, one bullet each."""
+    return "".join(f"- {n}\n" for n in lines)
 
 
 def render_latex(frames: Mapping[str, pd.DataFrame], spec: TableSpec, lines: Sequence[str]) -> str:
@@ -392,6 +400,25 @@ def main(name: str, argv: Sequence[str] | None = None) -> int:
     return run_reporting_errors(name, lambda: _write_table_command(name, argv))
 
 
+def row_models(
+    rows: Sequence[ShownRow], results: str | Path, replicates: Mapping[str, int] | None = None
+) -> dict[str, str]:
+    """The model folder of each model behind ``rows`` (seed replicates included), by a
+    label naming its row (and its seed replicate)."""
+    models = {}
+    for row in rows:
+        experiments = dict.fromkeys(e.experiment for e in row.evaluations)
+        for experiment in experiments:
+            if experiment == BLURRY_INPUT:
+                continue
+            names = replicate_names(experiment, replicates)
+            for k, name in enumerate(names):
+                label = row.label if len(experiments) == 1 else f"{row.label} ({experiment})"
+                label += f" seed {k + 1}" if len(names) > 1 else ""
+                models[label] = paths.model_dir(results, name)
+    return models
+
+
 def _write_table_command(name: str, argv: Sequence[str] | None) -> None:
     parser = argparse.ArgumentParser(description=f"results table {name}")
     parser.add_argument("--results", required=True, help="results folder (eval summaries)")
@@ -421,7 +448,10 @@ def _write_table_command(name: str, argv: Sequence[str] | None) -> None:
     )
     parser.add_argument("--out", required=True, help="output prefix (.csv, .md, .tex)")
     args = parser.parse_args(argv)
-    fixed = dict(item.split("=", 1) for item in args.fixed_weights)
+    fixed = {
+        name: weights_source(paths.model_dir(args.results, name)) or file
+        for name, file in (item.split("=", 1) for item in args.fixed_weights)
+    }
     settings = parse_intervals(args.intervals)
     replicates = parse_replicates(args.replicates)
     compared = () if args.compared is None else compared_from_json(args.compared)
@@ -432,5 +462,7 @@ def _write_table_command(name: str, argv: Sequence[str] | None) -> None:
         spec, args.results, args.reported, args.cost, args.datasets, specs, replicates, settings
     )
     rows = shown_rows(spec, specs, args.datasets)
-    for path in write_table(args.out, long, spec, aligned, args.note, rows, settings):
+    weights = weights_note(row_models(rows, args.results, replicates))
+    notes = [*args.note, *([weights] if weights else [])]
+    for path in write_table(args.out, long, spec, aligned, notes, rows, settings):
         print(path)

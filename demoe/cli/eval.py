@@ -49,6 +49,7 @@ from demoe.eval.runner import (
 from demoe.experiments.paper_rows import TLC_ALL
 from demoe.experiments.paper_tables import BLURRY_INPUT
 from demoe.io.atomic import write_json, write_text
+from demoe.models.card import rewrite_model_card
 from demoe.models.checkpoint import load_model
 from demoe.models.tlc import apply_tlc
 from demoe.tasks import resolve_task
@@ -119,6 +120,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         required=True,
         help="JSON list of `demoe eval` argument lists (without --model, --blurry-input and "
         "--device), or a file holding it",
+    )
+    b.add_argument(
+        "--card",
+        action="store_true",
+        help="write the model folder's model card again with the plan's scores (mean and "
+        "bootstrap interval per evaluation and metric)",
+    )
+    b.add_argument(
+        "--intervals", default="{}", help="analysis.intervals as JSON, for --card's intervals"
     )
     b.set_defaults(func=_eval_plan, eval_parser=p)
 
@@ -200,6 +210,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_plan(args: argparse.Namespace) -> int:
+    if args.card and (args.blurry_input or not Path(args.model).is_dir()):
+        raise DataError("--card needs --model to be a model folder (it holds the card)")
     runs = [_plan_entry(args, i, entry) for i, entry in enumerate(_read_plan(args.plan))]
     selections = [_selected_records(run) for run in runs]  # every entry's images, first
     base = _load(args)
@@ -208,7 +220,20 @@ def _eval_plan(args: argparse.Namespace) -> int:
         # apply_tlc changes a model in place: a TLC entry gets a fresh load of its own.
         model = base if run.tlc is None else _with_tlc(_load(run), run)
         _evaluate_and_write(run, records, model)
+    if args.card:
+        _write_card(args, runs, base)
     return 0
+
+
+def _write_card(args: argparse.Namespace, runs: list[argparse.Namespace], model: nn.Module) -> None:
+    """The model card of ``--model`` (a folder) with the scores of ``runs``."""
+    # imported here: the interval code (scipy.stats) costs every other eval call 0.6 s
+    from demoe.analysis.card_scores import evaluation_scores
+    from demoe.analysis.table_render import parse_intervals
+
+    scores = evaluation_scores([run.out for run in runs], parse_intervals(args.intervals))
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"model card: {rewrite_model_card(args.model, scores, parameters)}")
 
 
 def _read_plan(plan: str) -> list[list[str]]:

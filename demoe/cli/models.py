@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 from demoe.eval.cost import count_params, preset_cost
+from demoe.io.checkpoint import weight_files
+from demoe.io.checksum import sha256_of
 from demoe.models.checkpoint import load_model, save_model
 from demoe.models.export import DEFAULT_OPSET, export_onnx
 from demoe.models.registry import PRESETS, model_to_config
@@ -66,9 +68,21 @@ def _import(args: argparse.Namespace) -> int:
     its name kept in the metadata (``source``) so tables and figures can label it."""
     source = Path(args.checkpoint)
     model = load_model(source)
-    save_model(model, args.out, {"source": source.name, "source_path": str(source.resolve())})
+    metadata = {
+        "source": source.name,
+        "source_path": str(source.resolve()),
+        # identifies the file (a name does not: published checkpoints get replaced)
+        "source_sha256": _source_sha256(source),
+    }
+    save_model(model, args.out, metadata)
     print(f"imported {source} -> {args.out}")
     return 0
+
+
+def _source_sha256(source: Path) -> str | None:
+    """SHA-256 of the imported file, or of a folder's single weight file (None: shards)."""
+    files = [source] if source.is_file() else weight_files(source)
+    return sha256_of(files[0]) if len(files) == 1 else None
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -30,15 +30,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from demoe.data.images import read_uint8
+from demoe.data.images import image_size, read_uint8
 from demoe.data.manifest import Record
 from demoe.errors import DataError
 from demoe.io.atomic import atomic_path, is_temporary, sweep_stale_temps, write_json
@@ -74,6 +75,42 @@ def image_paths(records: Iterable[Record]) -> list[str]:
         if rec.sharp is not None:
             seen.setdefault(rec.sharp)
     return list(seen)
+
+
+#: Typical ``(height, width)`` of a training image of each real dataset, from the
+#: datasets' published resolutions (RealBlur-J's frames vary, about 773 x 680): our figures,
+#: for the disk a store takes before its manifest exists (:func:`store_mb`).
+NOMINAL_FRAME: dict[str, tuple[int, int]] = {
+    "realblur_j": (773, 680),
+    "reloblur": (1436, 2152),
+    "gopro": (720, 1280),
+    "dpdd": (1120, 1680),
+    "lolblur": (640, 1120),
+    "lolv2_real": (400, 600),
+}
+#: Images per dataset whose header :func:`manifest_store_mb` reads.
+SIZE_SAMPLE = 16
+
+
+def store_mb(pairs: Mapping[str, int], frames: Mapping[str, tuple[int, int]]) -> int:
+    """MB a store takes for ``pairs`` (dataset → distinct training pairs) of images of
+    ``frames`` (dataset → height, width): two uint8 RGB images per pair."""
+    return math.ceil(sum(2 * 3 * n * math.prod(frames[d]) for d, n in pairs.items()) / 1e6)
+
+
+def manifest_store_mb(records: Iterable[Record], sample: int = SIZE_SAMPLE) -> int:
+    """MB the store of ``records`` takes: its distinct images times the mean decoded size
+    of up to ``sample`` images per dataset, read from their headers (no decoding)."""
+    by_dataset: dict[str, set[str]] = {}
+    for r in records:
+        if r.split == "train":
+            by_dataset.setdefault(r.dataset, set()).update(image_paths([r]))
+    total = 0.0
+    for files in by_dataset.values():
+        chosen = sorted(files)[:: max(1, len(files) // sample)][:sample]
+        mean = sum(3 * math.prod(image_size(p)) for p in chosen) / len(chosen)
+        total += mean * len(files)
+    return math.ceil(total / 1e6)
 
 
 def build_store(

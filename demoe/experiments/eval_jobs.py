@@ -95,6 +95,19 @@ class EvalJob:
         """The per-image CSV and the summary JSON of each evaluation."""
         return [str(e.path(results, s)) for e in self.evaluations for s in (".csv", ".json")]
 
+    def card_output(self, results: str) -> dict[str, str]:
+        """The model card the job writes again with its scores (none for the blurry input)."""
+        if self.experiment == BLURRY_INPUT:
+            return {}
+        return {"card": paths.model_file(results, self.experiment, paths.CARD_FILE)}
+
+    def card_options(self, intervals: str) -> str:
+        """``demoe eval-plan``'s card options, shell-quoted (``intervals``: the config's
+        ``analysis.intervals`` as JSON)."""
+        if self.experiment == BLURRY_INPUT:
+            return ""
+        return shlex.join(["--card", "--intervals", intervals])
+
     def inputs(
         self,
         results: str,

@@ -25,6 +25,8 @@ class RunScale:
     width_divisor: int = 1
     block_divisor: int = 1
     imported: tuple[str, ...] = ()
+    cost_size: int = 256
+    cost_device: str = "cpu"
 
     @property
     def miniature(self) -> bool:
@@ -47,12 +49,15 @@ class RunScale:
 
     @property
     def cost_note(self) -> str:
-        """What the cost columns describe (they are measured at the paper's sizes)."""
+        """What the cost columns describe: the architectures at the paper's sizes, measured
+        by rule cost_table at ``cost.size`` px on ``cost.device``."""
+        measured = f"measured at {self.cost_size} px on {self.cost_device} (rule cost_table)"
         if not self.shrunk:
-            return "Cost columns: the models at the paper's sizes, as trained in this run."
+            return f"Cost columns: the models at the paper's sizes, as trained here, {measured}."
         return (
-            "Cost columns: the architectures at the paper's sizes (Table 1's settings), not "
-            "the shrunken models this run trained; their scores are the shrunken models'."
+            "Cost columns: the architectures at the paper's sizes (Table 1's settings), "
+            f"{measured}, not the shrunken models this run trained; their scores are the "
+            "shrunken models'."
         )
 
     def note_options(self, with_cost: bool) -> str:
@@ -65,6 +70,7 @@ class RunScale:
 def run_scale(config: Mapping[str, Any]) -> RunScale:
     """The scale of the run a (validated) workflow config describes."""
     train = config.get("train") or {}
+    cost = config.get("cost") or {}
     scale = train.get("model_scale") or {}
     width = int(scale.get("width_divisor", 1))
     blocks = int(scale.get("block_divisor", 1))
@@ -75,4 +81,6 @@ def run_scale(config: Mapping[str, Any]) -> RunScale:
         width_divisor=width,
         block_divisor=blocks,
         imported=tuple(sorted(config.get("checkpoints") or {})),
+        cost_size=int(cost.get("size", 256)),
+        cost_device=str(cost.get("device", "cpu")),
     )

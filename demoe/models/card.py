@@ -21,12 +21,13 @@ from typing import Any
 
 import yaml
 
+from demoe.errors import CheckpointError
 from demoe.io.atomic import write_text
 from demoe.io.checkpoint import weight_files
 from demoe.io.checksum import sha256_of
+from demoe.paths import CARD_FILE, CONFIG_FILE
 from demoe.tasks import DATASETS
 
-CARD_FILE = "README.md"
 ARXIV_ID = "2508.06228"
 PAPER = "Towards Unified Image Deblurring using a Mixture-of-Experts Decoder"
 #: The licence of our code, and so of the weights we train (``pyproject.toml``).
@@ -129,6 +130,23 @@ def write_model_card(
     path = Path(folder) / CARD_FILE
     write_text(path, model_card(folder, config, metadata, parameters))
     return path
+
+
+def rewrite_model_card(folder: str | Path, scores: Mapping[str, Any], parameters: int) -> Path:
+    """Write the card of a saved model folder again, with ``scores`` (``{name: {"value",
+    "low", "high", "source"}}``, e.g. the evaluations of this run) beside those its
+    metadata holds; CheckpointError when the folder's config.json is unreadable."""
+    path = Path(folder) / CONFIG_FILE
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"unreadable model config {path}: {err}") from err
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"model config {path} is not a JSON object")
+    metadata = dict(saved.get("metadata") or {})
+    metadata["scores"] = {**(metadata.get("scores") or {}), **scores}
+    config = {k: v for k, v in saved.items() if k != "metadata" and not k.startswith("_")}
+    return write_model_card(folder, config, metadata, parameters)
 
 
 def _recipe(metadata: Mapping[str, Any]) -> list[str]:

@@ -21,11 +21,13 @@ from torch import nn
 from demoe.errors import CheckpointError
 from demoe.io.atomic import atomic_path, write_json
 from demoe.io.checkpoint import CONFIG_FILE, WEIGHTS_FILE, StateDict, read_checkpoint
+from demoe.io.checksum import sha256_of
 from demoe.models.card import write_model_card
 from demoe.models.experts import EXPERT_BLOCKS, make_expert
 from demoe.models.fuse import fuse_by_default
 from demoe.models.registry import CONFIG_INFERENCE, architectures, build_model, model_to_config
 from demoe.models.user import USER_PREFIX
+from demoe.paths import SHA256_KEY
 
 
 def infer_config(state: StateDict) -> dict[str, Any]:
@@ -217,7 +219,9 @@ def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any] | No
     card ``path/README.md`` (:mod:`demoe.models.card`), each atomically, the card last.
 
     ``metadata`` (training config, git commit, metrics…) goes into config.json under
-    "metadata", flattened to strings into the safetensors header, and into the card.
+    "metadata", flattened to strings into the safetensors header, and into the card;
+    config.json records the weights' SHA-256 (:data:`demoe.paths.SHA256_KEY`), so tables
+    and figures can identify them without hashing.
     """
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -227,7 +231,8 @@ def save_model(model: nn.Module, path: str | Path, metadata: dict[str, Any] | No
     header.update({k: json.dumps(v) for k, v in (metadata or {}).items()})
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, str(tmp), metadata=header)
-    write_json(folder / CONFIG_FILE, {**config, "metadata": metadata or {}})
+    digest = {WEIGHTS_FILE: sha256_of(folder / WEIGHTS_FILE)}
+    write_json(folder / CONFIG_FILE, {**config, SHA256_KEY: digest, "metadata": metadata or {}})
     parameters = sum(p.numel() for p in model.parameters())
     write_model_card(folder, config, metadata or {}, parameters)
     return folder

@@ -632,6 +632,7 @@ class Trainer:
             "description": self.config.description,
             "stage": self.config.extra.get("stage"),
             "init_from": self.config.extra.get("init_from"),
+            "datasets": list(self.config.data.datasets),
             "steps": self.state.step,
             "epochs": self.state.step / self.batches_per_epoch,
             "config_identity": self.identity,

@@ -18,6 +18,7 @@ from demoe.analysis.report_html import report_category, table_title
 from demoe.eval.registry import check_required_files
 from demoe.experiments.catalogue import experiment_names, manifests, seed_replicates
 from demoe.experiments.paper_tables import check_experiments, needed_evaluations, table_specs
+from demoe.experiments.scale import run_scale
 from demoe.tasks import AIO_BLUR, AIO_BLUR_OOD, BENCHMARK, OTHER_TASK
 from demoe.workflow import (
     available_datasets,
@@ -42,6 +43,9 @@ validate(config, REPO / "config" / "schema" / "config.schema.yaml")
 CONFIG_DIR = Path(os.path.relpath(REPO / "config"))
 
 RESULTS = config["results"]
+#: The run's scale (demoe/experiments/scale.py): the line every table, figure, the
+#: scoreboard and the report state, and what the cost columns describe.
+RUN_SCALE = run_scale(config)
 CONDA_ENV = "../envs/demoe.yaml"
 _ENV_DEPLOYMENT = bool(
     {DeploymentMethod.CONDA, DeploymentMethod.APPTAINER}

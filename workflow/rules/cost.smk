@@ -50,6 +50,7 @@ rule cost_table:
         warmup=config["cost"]["runtime_warmup"],
         intervals=intervals_param(config),
         model_configs=[f"{m}={json.dumps(c, sort_keys=True)}" for m, c in USER_PRESETS.items()],
+        scale=RUN_SCALE.note_options(with_cost=True),
     resources:
         gpu=gpu_request(config["cost"]["device"]),
     log:
@@ -62,4 +63,5 @@ rule cost_table:
         "--device {params.device:q} --repeats {params.repeats:q} --warmup {params.warmup:q} "
         "--model-repeats {params.model_repeats:q} --intervals {params.intervals:q} "
         "--reported {input.reported:q} --csv {output.csv:q} --md {output.md:q} "
-        "--repeats-csv {output.repeats:q} --model-config {params.model_configs:q} > {log:q} 2>&1"
+        "--repeats-csv {output.repeats:q} --model-config {params.model_configs:q} {params.scale} "
+        "> {log:q} 2>&1"

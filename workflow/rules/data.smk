@@ -58,13 +58,15 @@ rule table4_aioblur_distribution:
     output:
         csv=paths.table(RESULTS, "table4_aioblur_distribution", "csv"),
         md=paths.table(RESULTS, "table4_aioblur_distribution", "md"),
+    params:
+        scale=RUN_SCALE.note_options(with_cost=False),
     log:
         paths.log(RESULTS, "data", "table4_aioblur_distribution"),
     conda:
         CONDA_ENV
     shell:
         "python -m analysis.table4_aioblur_distribution --report {input.report:q} "
-        "--csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+        "--csv {output.csv:q} --md {output.md:q} {params.scale} > {log:q} 2>&1"
 
 
 # Fig. 8 (App. A): LOLv2-real, the other task's training set (not part of AIO-Blur).

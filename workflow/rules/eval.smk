@@ -2,6 +2,7 @@
 # listed by demoe/experiments/paper_tables.py, one `demoe eval-plan` job per experiment (torch and the model
 # load once per experiment, not once per evaluation), and the NIQE pristine
 # model of the embedded default. Reads common.smk's globals.
+from demoe.analysis.table_render import intervals_param
 from demoe.experiments.eval_jobs import eval_jobs
 
 NIQE_FITTED = paths.niqe_params(RESULTS)
@@ -16,7 +17,8 @@ EVAL_JOBS = eval_jobs(EVALUATIONS)
 # target schedules only its experiment's job, and a changed model reruns only its own job.
 # (One wildcard rule cannot do this: an experiment's set of evaluations is not a pattern.)
 # The plan (one `demoe eval` argument list per evaluation) reaches the shell as one quoted
-# JSON argument.
+# JSON argument. A model's job also writes its model card (README.md) again with the
+# scores it measured, each with its bootstrap interval.
 for _job in EVAL_JOBS:
 
     rule:
@@ -26,8 +28,10 @@ for _job in EVAL_JOBS:
             **_job.inputs(RESULTS, MANIFESTS, EVAL, NIQE_PARAMS),
         output:
             _job.outputs(RESULTS),
+            **_job.card_output(RESULTS),
         params:
             source=_job.source(RESULTS),
+            card=_job.card_options(intervals_param(config)),
             plan=_job.plan(RESULTS, MANIFESTS, EVAL, NIQE_PARAMS),
             device=EVAL["device"],
         resources:
@@ -39,7 +43,7 @@ for _job in EVAL_JOBS:
             CONDA_ENV
         shell:
             "python -m demoe.cli eval-plan {params.source} --device {params.device:q} "
-            "--plan {params.plan:q} > {log:q} 2>&1"
+            "--plan {params.plan:q} {params.card} > {log:q} 2>&1"
 
 
 rule niqe_model:

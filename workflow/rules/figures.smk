@@ -8,9 +8,7 @@
 # Reads common.smk's globals; the model, eval, manifest and table files come from the
 # training, eval, data and cost rules.
 from demoe.analysis.figures import COMMAND as FIGURE_COMMAND, drawn_figures
-from demoe.experiments.scale import run_scale
 
-FIGURE_SCALE = run_scale(config).label
 
 for _fig in drawn_figures(FIGURE_RUN):
 
@@ -26,7 +24,7 @@ for _fig in drawn_figures(FIGURE_RUN):
         params:
             script=_fig.script,
             arguments=_fig.command_arguments(FIGURE_RUN),
-            scale=FIGURE_SCALE,
+            scale=RUN_SCALE.label,
         resources:
             # torch on analysis.device: a GPU where that is CUDA
             **({"gpu": gpu_request(config["analysis"]["device"])} if _fig.torch else {}),

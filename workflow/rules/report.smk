@@ -1,6 +1,10 @@
-# `snakemake --report results/report.html`: every figure (PNG, from the figure
-# rules' report() outputs) and every results table (the HTML pages of rule report_table)
-# under the paper section it belongs to, with the paper's figure/table number in its caption.
+# `snakemake --report results/report.html --report-stylesheet workflow/report/style.css`:
+# every figure (PNG, from the figure rules' report() outputs) and every results table (the
+# HTML pages of rule report_table) under the paper section it belongs to, with the paper's
+# figure/table number in its caption. The stylesheet fixes the viewer's layout (tall pages
+# scroll to their top, the menu leaves the tables room); the report builds without it.
+# Snakemake 9's viewer shows images, HTML and PDF and offers any other file (a CSV) as a
+# download only, hence the HTML pages (demoe/analysis/report_html.py).
 # Reads common.smk's globals (RESULTS, CONDA_ENV, TABLE_SPECS); the
 # sections and titles are in demoe/analysis/report_html.py.
 

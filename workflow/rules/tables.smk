@@ -5,7 +5,6 @@
 # every seed replicate (train.replicates); the interval settings (analysis.intervals) and the
 # replicates are params, so changing either reruns the tables.
 from demoe.analysis.table_render import intervals_param, replicates_param
-from demoe.experiments.scale import run_scale
 from demoe.analysis.tables import per_image_files
 from demoe.workflow import TableJobs
 
@@ -17,14 +16,11 @@ TABLE_JOBS = TableJobs(
     TABLE_SPECS,
     EVAL_DATASETS,
     EVAL,
-    config["cost"],
     CHECKPOINTS,
     RESULTS,
     CONFIG_DIR / "reported",
     UNTRAINED,
 )
-#: The run's scale: the first note of every table (and what its cost columns describe).
-TABLE_SCALE = run_scale(config)
 
 
 rule results_table:
@@ -45,7 +41,7 @@ rule results_table:
         prefix=lambda wildcards, output: output.csv.removesuffix(".csv"),
         intervals=intervals_param(config),
         replicates=replicates_param(REPLICATES),
-        scale=lambda wildcards, input: TABLE_SCALE.note_options("cost" in input.keys()),
+        scale=lambda wildcards, input: RUN_SCALE.note_options("cost" in input.keys()),
     log:
         paths.log(RESULTS, "tables", "{table}"),
     conda:

@@ -15,7 +15,7 @@
 # because its config or data changed) also reach the console.
 import re
 
-from demoe.workflow import TrainJobs
+from demoe.workflow import TrainJobs, store_disk_mb
 
 TRAIN = config["train"]
 # Experiments given fixed weights under `checkpoints:` (common.smk) are imported, not trained.
@@ -79,6 +79,11 @@ rule prepare_train_store:
     params:
         out=lambda wc: paths.train_store(RESULTS, wc.manifest),
     threads: 8  # decoding processes (Snakemake caps this at --cores)
+    resources:
+        # the decoded images (≈ 83 GB for AIO-Blur at paper scale): `demoe plan` bills it
+        disk_mb=store_disk_mb(
+            config["data"], {"train": AIO_DATASETS, **{d: [d] for d in OTHER_TASK}}
+        ),
     log:
         paths.log(RESULTS, "data", "prepare_train_store_{manifest}"),
     conda:
