@@ -97,10 +97,12 @@ slurm-cluster:
 	bash tools/slurm/local_cluster.sh install || \
 		echo "make slurm-cluster: SLURM not installed; tests/test_slurm.py will be skipped"
 
-# `make test` is the README's test command; the DAG through a real local SLURM cluster
-# (tests marked `slurm`, ~6 min) runs apart, in `make test-slurm`, which CI runs too.
+# `make test` is the README's test command, on every core (pytest-xdist; a module's tests
+# stay on one worker, so its module fixtures are built once; the end-to-end DAG starts
+# first: tests/conftest.py); the DAG through a real local SLURM cluster (tests marked
+# `slurm`, ~6 min) runs apart, in `make test-slurm`, which CI runs too.
 test: setup lint dag-dry-run
-	$(BIN)/pytest -m "not slurm"
+	$(BIN)/pytest -m "not slurm" -n auto --dist loadfile
 
 test-slurm: setup slurm-cluster
 	$(BIN)/pytest -m slurm tests/test_slurm.py

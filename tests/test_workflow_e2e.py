@@ -98,13 +98,16 @@ def test_every_model_has_a_card_with_its_scores_and_every_table_names_its_weight
     SHA-256 of its weights; the tables and the scoreboard name the weights by that hash;
     every table states the run's scale."""
     folders = [p.parent for p in (results / "models").glob("*/config.json")]
-    assert len(folders) > 10
+    evaluated = [f for f in folders if (results / "eval" / f.name).is_dir()]
+    assert len(evaluated) > 10
     for folder in folders:
         card = (folder / "README.md").read_text(encoding="utf-8")
         assert sha256_of(folder / "model.safetensors") in card, folder.name
-        assert re.search(r"\| PSNR \(dB\), [^|]+ \| [\d.]+ \| \[[\d.]+, [\d.]+\] \|", card), (
-            folder.name
-        )
+        scores = r"\| PSNR \(dB\), [^|]+ \| [\d.]+ \| \[[\d.]+, [\d.]+\] \|"
+        # models the tables never evaluate (the seed controls of Figs. 2/7/9) keep the
+        # card of their training, with its validation scores
+        pattern = scores if folder in evaluated else r"validation at step \d+"
+        assert re.search(pattern, card), folder.name
     demoe = sha256_of(results / "models" / "demoe" / "model.safetensors")[:12]
     table1 = (results / "tables" / "table1_aio_deblurring.md").read_text(encoding="utf-8")
     assert re.search(rf"DeMoE[^;]* {demoe}", table1)
