@@ -13,11 +13,12 @@ profile's shrunken configuration.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import torch
-from spandrel.architectures.FFTformer import FFTformer as SpandrelFFTformer
+from torch import nn
 
 from demoe.models.registry import StateDict, register_architecture
 from demoe.models.restormer import (
@@ -94,13 +95,23 @@ def shrink_fftformer(
     }
 
 
+@functools.cache
+def _official() -> type[nn.Module]:
+    """spandrel's FFTformer class, imported on first use: importing spandrel loads every
+    architecture it ships (1-2 s), which the many processes that never build an FFTformer
+    (every DAG job that lists the architectures) should not pay."""
+    from spandrel.architectures.FFTformer import FFTformer as Official
+
+    return Official
+
+
 @register_architecture(
     "fftformer",
     presets={"fftformer": FFTFORMER_DEBLUR},
     infer_config=infer_fftformer_config,
     shrink=shrink_fftformer,
 )
-class FFTformer(SpandrelFFTformer):
+class FFTformer(nn.Module):
     """The official FFTformer with the official keyword arguments (defaults: the
     deblurring model). ``num_blocks`` has three entries (levels dim, 2·dim, 4·dim; the
     encoder and decoder of the lowest level each have ``num_blocks[2]`` blocks); a longer
@@ -123,8 +134,9 @@ class FFTformer(SpandrelFFTformer):
         ffn_expansion_factor: float = 3,
         bias: bool = False,
     ) -> None:
+        super().__init__()
         blocks = [int(n) for n in num_blocks]
-        super().__init__(
+        official = _official()(
             inp_channels=inp_channels,
             out_channels=out_channels,
             dim=dim,
@@ -133,6 +145,10 @@ class FFTformer(SpandrelFFTformer):
             ffn_expansion_factor=ffn_expansion_factor,
             bias=bias,
         )
+        # spandrel's network adopted whole: its layers become this module's own, in its
+        # order, so the parameter names are the official ones (no prefix)
+        for name, child in official.named_children():
+            self.add_module(name, child)
         self.config: dict[str, Any] = {
             "inp_channels": inp_channels,
             "out_channels": out_channels,
@@ -143,6 +159,10 @@ class FFTformer(SpandrelFFTformer):
             "bias": bias,
         }
 
+    def restore(self, inp_img: torch.Tensor) -> torch.Tensor:
+        """The official forward (height and width multiples of 32)."""
+        return _official().forward(self, inp_img)
+
     def forward(self, inp_img: torch.Tensor) -> torch.Tensor:
         h, w = inp_img.shape[-2:]
-        return super().forward(reflect_pad_to_multiple(inp_img, FFTFORMER_MULTIPLE))[..., :h, :w]
+        return self.restore(reflect_pad_to_multiple(inp_img, FFTFORMER_MULTIPLE))[..., :h, :w]
