@@ -52,6 +52,14 @@ def test_a_figure_prints_the_scale_under_it(tmp_path) -> None:
     ax.plot([0, 1])
     save(fig, args)
     assert [t.get_text() for t in fig.texts] == ["Mini"] and (tmp_path / "f.png").is_file()
+    # a title above the figure (Fig. 4's) stays clear of the scale line
+    titled, _ = plt.subplots()
+    titled.suptitle("t-SNE", y=1.0, va="bottom")
+    title_top = titled.get_tightbbox().y1 / titled.get_figheight()  # figure fraction
+    assert title_top > 1.0
+    save(titled, args)
+    scale = next(t for t in titled.texts if t.get_text() == "Mini")
+    assert scale.get_position()[1] >= title_top
     # without --scale nothing is added
     bare = argparse.Namespace(pdf=str(tmp_path / "g.pdf"), png=str(tmp_path / "g.png"), scale="")
     fig2, _ = plt.subplots()

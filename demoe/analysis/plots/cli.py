@@ -41,9 +41,11 @@ def save(fig: Figure, args: argparse.Namespace) -> None:
     scale (``--scale``) goes above the figure, so a miniature is never mistaken for the
     paper's result."""
     if getattr(args, "scale", ""):  # above everything: legends may sit below the axes
+        # a title may itself sit above the figure (va="bottom" at y=1): go above its top
+        top = fig.get_tightbbox().y1 / fig.get_figheight()
         fig.text(
             0.0,
-            1.0,
+            max(1.0, top),
             args.scale,
             fontsize=SCALE_FONT_SIZE,
             color=SCALE_COLOUR,
